@@ -1,0 +1,92 @@
+# Todo API with Insights: every command a developer or CI needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+STAGE ?= dev
+DIR ?= .local
+NODE_STAMP := infra/node_modules/.installed
+
+export SPARK_LOCAL_IP := 127.0.0.1
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): requirements/dev.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	@touch $@
+
+.PHONY: install
+install: $(STAMP) ## Create .venv and install the pinned packages (runs by itself on first use)
+
+$(NODE_STAMP): infra/package.json
+	cd infra && npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.PHONY: node
+node: $(NODE_STAMP) ## Install the pinned CDK CLI (and Node 22) from the npm registry
+
+.PHONY: test
+test: $(STAMP) $(NODE_STAMP) ## Run every test: unit, API via the local gateway, Spark, pipeline, CDK
+	$(BIN)/pytest -q
+
+.PHONY: test-fast
+test-fast: $(STAMP) ## Tests without Spark, end-to-end and CDK synth
+	$(BIN)/pytest -q -m "not spark and not slow and not infra"
+
+.PHONY: lint
+lint: $(STAMP) ## ruff (lint + format check) and mypy (strict on source)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy api/todo_api etl/todo_etl local/todo_local infra/todo_infra
+
+.PHONY: fmt
+fmt: $(STAMP) ## Format and auto-fix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+.PHONY: up
+up: $(STAMP) ## Start the local platform in the foreground (Ctrl-C stops it)
+	$(BIN)/todo-insights local up --dir $(DIR)
+
+.PHONY: demo
+demo: $(STAMP) ## The whole story locally: platform, users, traffic, pipeline, queries, reconcile
+	$(BIN)/todo-insights demo --dir $(DIR)
+
+.PHONY: bench
+bench: $(STAMP) ## Benchmarks (ratios against baselines), one run
+	$(BIN)/todo-insights bench --dir $(DIR)
+
+.PHONY: synth
+synth: $(STAMP) $(NODE_STAMP) ## Synthesize CloudFormation for STAGE (default dev) into infra/cdk.out
+	cd infra && PATH="$(CURDIR)/infra/node_modules/node/bin:$(CURDIR)/infra/node_modules/.bin:$$PATH" \
+	  STAGE=$(STAGE) npx cdk synth --no-notices --quiet -c stage=$(STAGE)
+
+.PHONY: diff
+diff: $(STAMP) $(NODE_STAMP) ## cdk diff for STAGE (needs AWS credentials)
+	cd infra && PATH="$(CURDIR)/infra/node_modules/node/bin:$(CURDIR)/infra/node_modules/.bin:$$PATH" \
+	  STAGE=$(STAGE) npx cdk diff --no-notices -c stage=$(STAGE)
+
+.PHONY: deploy
+deploy: $(STAMP) $(NODE_STAMP) ## cdk deploy --all for STAGE (needs AWS credentials)
+	cd infra && PATH="$(CURDIR)/infra/node_modules/node/bin:$(CURDIR)/infra/node_modules/.bin:$$PATH" \
+	  STAGE=$(STAGE) npx cdk deploy --all --no-notices -c stage=$(STAGE)
+
+.PHONY: clean
+clean: ## Remove build output, local state and caches (keeps .venv)
+	rm -rf infra/cdk.out infra/build .local .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: distclean
+distclean: clean ## Also remove .venv and node_modules
+	rm -rf $(VENV) infra/node_modules

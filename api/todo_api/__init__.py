@@ -1,0 +1,1 @@
+"""Todo API: FastAPI app on Lambda (Mangum) over the DynamoDB single table."""

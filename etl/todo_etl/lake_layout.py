@@ -1,0 +1,355 @@
+"""The one definition of the lake: layers, folders, object keys and every table's columns.
+
+The CDC path (Firehose prefix on AWS, the local delivery stream here), the Glue jobs, the local
+DuckDB catalog and the CDK Glue tables all read this module. Column types are written in Athena
+(Hive DDL) spelling; each consumer maps them to its own engine. Standard library only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import PurePosixPath
+
+
+class Layer(StrEnum):
+    """A lake layer: a bucket on AWS, a folder under `lake_dir` locally."""
+
+    BRONZE = "bronze"
+    SILVER = "silver"
+    GOLD = "gold"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column name and its Athena type (string, bigint, double, boolean, timestamp, date, ...)."""
+
+    name: str
+    type: str
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    """A catalog table: `<layer>_<folder>` lives at `<layer>/<folder>/`."""
+
+    layer: Layer
+    folder: str
+    columns: tuple[Column, ...]
+    partition_keys: tuple[Column, ...] = ()
+    file_format: str = "parquet"  # "json" (gzip JSON Lines) for bronze, "parquet" elsewhere
+    description: str = ""
+    name_override: str | None = field(default=None)
+
+    @property
+    def name(self) -> str:
+        return self.name_override or f"{self.layer.value}_{self.folder}"
+
+    @property
+    def relative_path(self) -> str:
+        """Path of the table's folder inside the lake (`<layer>/<folder>`)."""
+        return f"{self.layer.value}/{self.folder}"
+
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+# --- object keys ---------------------------------------------------------------------------------
+
+CDC_FOLDER = "cdc"
+LOGS_FOLDER = "logs"
+ERRORS_FOLDER = "errors"
+HOUR_PARTITIONS = ("year", "month", "day", "hour")
+
+
+def firehose_prefix(folder: str) -> str:
+    """Firehose S3 prefix for a bronze folder, with arrival-hour partitions (UTC)."""
+    return (
+        f"{folder}/year=!{{timestamp:yyyy}}/month=!{{timestamp:MM}}/"
+        "day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+    )
+
+
+def firehose_error_prefix(folder: str) -> str:
+    """Firehose S3 error prefix: failed deliveries land here, split by error type and day."""
+    return (
+        f"{ERRORS_FOLDER}/{folder}/!{{firehose:error-output-type}}/year=!{{timestamp:yyyy}}/"
+        "month=!{timestamp:MM}/day=!{timestamp:dd}/"
+    )
+
+
+def partition_prefix(folder: str, arrival: datetime) -> str:
+    """The concrete prefix Firehose would write for `arrival` (what `firehose_prefix` expands to)."""
+    at = arrival.astimezone(UTC)
+    return f"{folder}/year={at:%Y}/month={at:%m}/day={at:%d}/hour={at:%H}/"
+
+
+def object_key(folder: str, stream_name: str, arrival: datetime, unique: str) -> str:
+    """Full key of one delivered object, named like Firehose names them, gzip suffix included."""
+    at = arrival.astimezone(UTC)
+    name = f"{stream_name}-1-{at:%Y-%m-%d-%H-%M-%S}-{unique}.gz"
+    return str(PurePosixPath(partition_prefix(folder, arrival)) / name)
+
+
+# --- tables --------------------------------------------------------------------------------------
+
+_HOUR_PARTITION_COLUMNS = tuple(Column(p, "string") for p in HOUR_PARTITIONS)
+
+BRONZE_CDC = LakeTable(
+    layer=Layer.BRONZE,
+    folder=CDC_FOLDER,
+    file_format="json",
+    description="One record per DynamoDB stream record, as delivered (never rewritten).",
+    columns=(
+        Column("event_id", "string", "stream record eventID"),
+        Column("event_name", "string", "INSERT | MODIFY | REMOVE"),
+        Column("sequence_number", "string", "stream sequence number (decimal string)"),
+        Column("approximate_creation_time", "string", "RFC 3339 UTC, from the stream record"),
+        Column("pk", "string"),
+        Column("sk", "string"),
+        Column("entity_type", "string", "USER | TASK"),
+        Column("item_version", "bigint", "version of the new image (old image for REMOVE)"),
+        Column("ttl_delete", "boolean", "true when DynamoDB TTL removed the item"),
+        Column("keys", "string", "plain JSON object of the key attributes"),
+        Column("new_image", "string", "plain JSON object (numbers exact, sets as sorted arrays)"),
+        Column("old_image", "string", "plain JSON object"),
+        Column("new_image_ddb", "string", "the new image in DynamoDB JSON: lossless, for restore"),
+        Column("ingested_at", "string", "RFC 3339 UTC, when the CDC function handled the record"),
+    ),
+    partition_keys=_HOUR_PARTITION_COLUMNS,
+)
+
+BRONZE_LOGS = LakeTable(
+    layer=Layer.BRONZE,
+    folder=LOGS_FOLDER,
+    file_format="json",
+    description="API access-log records (one per request), as extracted from CloudWatch Logs.",
+    columns=(
+        Column("log_type", "string", "always 'access' for the rows the lake uses"),
+        Column("ts", "string", "RFC 3339 UTC time the request finished"),
+        Column("request_id", "string"),
+        Column("correlation_id", "string"),
+        Column("method", "string"),
+        Column("route", "string", "route template, e.g. /api/v1/tasks/{task_id}"),
+        Column("status", "int"),
+        Column("latency_ms", "double"),
+        Column("user_id", "string", "Cognito sub, null when unauthenticated"),
+    ),
+    partition_keys=_HOUR_PARTITION_COLUMNS,
+)
+
+SILVER_TASKS = LakeTable(
+    layer=Layer.SILVER,
+    folder="tasks",
+    description="Current state of every live task (deletes applied).",
+    columns=(
+        Column("task_id", "string"),
+        Column("user_id", "string"),
+        Column("title", "string"),
+        Column("description", "string"),
+        Column("status", "string"),
+        Column("priority", "string"),
+        Column("category", "string"),
+        Column("due_date", "date"),
+        Column("tags", "array<string>"),
+        Column("created_at", "timestamp"),
+        Column("updated_at", "timestamp"),
+        Column("completed_at", "timestamp"),
+        Column("version", "bigint"),
+        Column("extra", "string", "JSON object of attributes outside this schema (schema drift)"),
+    ),
+)
+
+SILVER_USERS = LakeTable(
+    layer=Layer.SILVER,
+    folder="users",
+    description="Current state of every live user profile.",
+    columns=(
+        Column("user_id", "string"),
+        Column("email", "string"),
+        Column("name", "string"),
+        Column("timezone", "string"),
+        Column("created_at", "timestamp"),
+        Column("updated_at", "timestamp"),
+        Column("version", "bigint"),
+        Column("extra", "string", "JSON object of attributes outside this schema (schema drift)"),
+    ),
+)
+
+SILVER_TASK_EVENTS = LakeTable(
+    layer=Layer.SILVER,
+    folder="task_events",
+    description="One row per distinct task change (deduplicated by item and version).",
+    columns=(
+        Column("event_id", "string"),
+        Column("event_name", "string", "INSERT | MODIFY | REMOVE"),
+        Column("change_type", "string", "created | updated | completed | reopened | deleted"),
+        Column("task_id", "string"),
+        Column("user_id", "string"),
+        Column("version", "bigint"),
+        Column("event_time", "timestamp", "approximate creation time of the stream record"),
+        Column("event_date", "date"),
+        Column("status", "string", "status after the change (before it, for deletes)"),
+        Column("previous_status", "string"),
+        Column("priority", "string"),
+        Column("category", "string"),
+        Column("due_date", "date"),
+        Column("created_at", "timestamp"),
+        Column("completed_at", "timestamp"),
+        Column("ttl_delete", "boolean"),
+    ),
+)
+
+SILVER_API_REQUESTS = LakeTable(
+    layer=Layer.SILVER,
+    folder="api_requests",
+    description="One row per API request, deduplicated by request id.",
+    columns=(
+        Column("request_id", "string"),
+        Column("correlation_id", "string"),
+        Column("ts", "timestamp"),
+        Column("request_date", "date"),
+        Column("method", "string"),
+        Column("route", "string"),
+        Column("status", "int"),
+        Column("latency_ms", "double"),
+        Column("user_id", "string"),
+    ),
+)
+
+SILVER_QUARANTINE = LakeTable(
+    layer=Layer.SILVER,
+    folder="quarantine",
+    description="Bronze records that failed validation, with the reason; never silently dropped.",
+    columns=(
+        Column("event_id", "string"),
+        Column("source", "string", "cdc | logs"),
+        Column("reason", "string"),
+        Column("raw", "string", "the offending record as JSON text"),
+        Column("quarantined_at", "timestamp"),
+    ),
+)
+
+SILVER_SCHEMA_DRIFT = LakeTable(
+    layer=Layer.SILVER,
+    folder="schema_drift",
+    description="Attributes seen in the table but not in the typed silver schema.",
+    columns=(
+        Column("entity_type", "string"),
+        Column("attribute", "string"),
+        Column("items", "bigint", "live items carrying the attribute"),
+        Column("detected_at", "timestamp"),
+    ),
+)
+
+GOLD_USER_ENGAGEMENT = LakeTable(
+    layer=Layer.GOLD,
+    folder="user_engagement",
+    description="Per live user: task counts and activity (no personal text).",
+    columns=(
+        Column("user_id", "string"),
+        Column("total_tasks", "bigint", "live tasks"),
+        Column("completed_tasks", "bigint", "live tasks with status completed"),
+        Column("open_tasks", "bigint"),
+        Column("overdue_tasks", "bigint", "open tasks whose due_date is before the snapshot date"),
+        Column("completion_rate", "double", "percent 0-100 of live tasks completed"),
+        Column("events_last_7d", "bigint"),
+        Column("first_activity_at", "timestamp"),
+        Column("last_activity_at", "timestamp"),
+        Column("snapshot_at", "timestamp"),
+    ),
+)
+
+GOLD_TASK_COMPLETION_DAILY = LakeTable(
+    layer=Layer.GOLD,
+    folder="task_completion_daily",
+    description="Per day: tasks created, completed, deleted and time to complete.",
+    columns=(
+        Column("date", "date"),
+        Column("tasks_created", "bigint"),
+        Column("tasks_completed", "bigint"),
+        Column("tasks_deleted", "bigint"),
+        Column("avg_hours_to_complete", "double"),
+        Column("p50_hours_to_complete", "double"),
+        Column("p90_hours_to_complete", "double"),
+    ),
+)
+
+GOLD_CATEGORY_TRENDS = LakeTable(
+    layer=Layer.GOLD,
+    folder="category_trends",
+    description="Per day and category: tasks created and completed.",
+    columns=(
+        Column("date", "date"),
+        Column("category", "string"),
+        Column("tasks_created", "bigint"),
+        Column("tasks_completed", "bigint"),
+    ),
+)
+
+GOLD_BUSINESS_KPIS = LakeTable(
+    layer=Layer.GOLD,
+    folder="business_kpis",
+    description="One row per metric per snapshot; the metrics Lambda reads the latest snapshot.",
+    columns=(
+        Column("snapshot_at", "timestamp"),
+        Column("metric", "string"),
+        Column("value", "double"),
+    ),
+)
+
+PIPELINE_RUNS = LakeTable(
+    layer=Layer.GOLD,
+    folder="pipeline_runs",
+    name_override="pipeline_runs",
+    description="One row per job run, compared with the previous run of the same job.",
+    columns=(
+        Column("job", "string", "silver | gold"),
+        Column("run_id", "string"),
+        Column("started_at", "timestamp"),
+        Column("ended_at", "timestamp"),
+        Column("status", "string", "succeeded | failed"),
+        Column("rows_in", "bigint"),
+        Column("rows_out", "string", "JSON object: table name -> rows written"),
+        Column("quarantined", "bigint"),
+        Column("drift", "bigint", "attributes reported as schema drift"),
+        Column("previous_run_id", "string"),
+        Column("anomalies", "string", "JSON list of findings versus the previous run"),
+    ),
+)
+
+BUSINESS_KPI_METRICS = (
+    "total_users",
+    "active_users",
+    "total_tasks",
+    "completed_tasks",
+    "completion_rate",
+    "avg_tasks_per_user",
+)
+
+BRONZE_TABLES = (BRONZE_CDC, BRONZE_LOGS)
+SILVER_TABLES = (
+    SILVER_TASKS,
+    SILVER_USERS,
+    SILVER_TASK_EVENTS,
+    SILVER_API_REQUESTS,
+    SILVER_QUARANTINE,
+    SILVER_SCHEMA_DRIFT,
+)
+GOLD_TABLES = (
+    GOLD_USER_ENGAGEMENT,
+    GOLD_TASK_COMPLETION_DAILY,
+    GOLD_CATEGORY_TRENDS,
+    GOLD_BUSINESS_KPIS,
+    PIPELINE_RUNS,
+)
+ALL_TABLES: tuple[LakeTable, ...] = BRONZE_TABLES + SILVER_TABLES + GOLD_TABLES
+
+
+def table(name: str) -> LakeTable:
+    """Look a table up by its catalog name."""
+    for t in ALL_TABLES:
+        if t.name == name:
+            return t
+    raise KeyError(name)

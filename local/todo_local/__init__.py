@@ -1,0 +1,1 @@
+"""The local platform: the whole system on one machine, wired to emulators, and its CLI."""

@@ -1,0 +1,1 @@
+"""Subcommands of the `todo-insights` CLI, one module each, each exposing `register(subparsers)`."""
