@@ -353,3 +353,8 @@ def table(name: str) -> LakeTable:
         if t.name == name:
             return t
     raise KeyError(name)
+
+
+# The gold job also writes the latest KPI snapshot as one small JSON object, so the metrics
+# Lambda can publish business metrics without a Parquet reader and without scanning the table.
+KPI_EXPORT_KEY = "exports/business_kpis_latest.json"
