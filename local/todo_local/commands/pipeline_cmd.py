@@ -1,0 +1,77 @@
+"""`todo-insights pipeline run`: drain the running platform's stream into bronze, then silver and gold."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from todo_local.endpoints import DEFAULT_DIR, Endpoints, EndpointsError, read_running_endpoints
+
+
+def register(subparsers: Any) -> None:
+    pipeline = subparsers.add_parser("pipeline", help="run the change-data pipeline on the local platform")
+    actions = pipeline.add_subparsers(dest="action", required=True, metavar="ACTION")
+    run = actions.add_parser(
+        "run",
+        help="drain stream → bronze, then silver and gold; returns when all changes made before it are in",
+    )
+    run.add_argument(
+        "--dir", type=Path, default=DEFAULT_DIR, help="state folder of `local up` (default: .local)"
+    )
+    run.add_argument(
+        "--full-rebuild", action="store_true", help="silver reads all of bronze, not only new partitions"
+    )
+    run.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
+    run.set_defaults(func=run_command)
+
+
+def remote_drain(endpoints: Endpoints) -> Mapping[str, Any]:
+    """Ask the running platform to drain its stream poller and flush its delivery streams."""
+    request = urllib.request.Request(f"{endpoints.control_url}/drain", method="POST", data=b"{}")
+    with urllib.request.urlopen(request, timeout=600) as response:
+        payload: Mapping[str, Any] = json.loads(response.read())
+    return payload
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from todo_local.pipeline import run_pipeline
+    from todo_local.pipeline_view import StageProgress, print_pipeline_result
+
+    console = Console(stderr=True)
+    try:
+        endpoints = read_running_endpoints(args.dir)
+    except EndpointsError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        return 2
+    with StageProgress(console) as progress:
+        result = run_pipeline(
+            Path(endpoints.lake_dir),
+            lambda: remote_drain(endpoints),
+            full_rebuild=args.full_rebuild,
+            on_stage=progress.on_stage,
+        )
+    if args.json:
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "ingestion": result.ingestion,
+                    "silver": result.silver,
+                    "gold": result.gold,
+                    "seconds": result.seconds,
+                },
+                default=str,
+                indent=2,
+            )
+            + "\n"
+        )
+    else:
+        print_pipeline_result(result, Console())
+    failed = [s for s in (result.silver, result.gold) if str(s.get("status", "succeeded")) != "succeeded"]
+    return 1 if failed else 0

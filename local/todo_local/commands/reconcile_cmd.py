@@ -1,0 +1,36 @@
+"""`todo-insights reconcile`: the table's live items against silver, and its counts against gold."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from todo_local.endpoints import DEFAULT_DIR, EndpointsError, read_running_endpoints
+
+
+def register(subparsers: Any) -> None:
+    reconcile = subparsers.add_parser(
+        "reconcile", help="compare the table with silver and gold; exit 0 when equal, 1 with each difference"
+    )
+    reconcile.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="state folder of `local up`")
+    reconcile.add_argument("--max-differences", type=int, default=50, help="how many differences to print")
+    reconcile.set_defaults(func=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from todo_local.pipeline_view import print_reconcile_report, use_endpoints
+    from todo_local.reconcile import reconcile
+
+    console = Console()
+    try:
+        endpoints = read_running_endpoints(args.dir)
+    except EndpointsError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}")
+        return 2
+    use_endpoints(endpoints)
+    report = reconcile(endpoints.table_name, Path(endpoints.lake_dir))
+    print_reconcile_report(report, console, limit=args.max_differences)
+    return 0 if report.ok else 1
