@@ -62,7 +62,7 @@ up: $(STAMP) ## Start the local platform in the foreground (Ctrl-C stops it)
 
 .PHONY: demo
 demo: $(STAMP) ## The whole story locally: platform, users, traffic, pipeline, queries, reconcile
-	$(BIN)/todo-insights demo --dir $(DIR)
+	$(BIN)/todo-insights demo --dir .local-demo
 
 .PHONY: bench
 bench: $(STAMP) ## Benchmarks (ratios against baselines), one run
