@@ -1,0 +1,375 @@
+"""The local Athena: DuckDB views named like the catalog tables, Athena SQL translated with sqlglot.
+
+Every table of `todo_etl.lake_layout` becomes a view over its lake folder, typed as the catalog
+types it, so a query written for Athena runs here unchanged. Translation is sqlglot
+(`read="athena"`, `write="duckdb"`) plus AST transforms for the places where the two engines
+give different answers to the same SQL (ADR 0007 lists them and why each shim exists).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, SqlglotError
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.schema import MappingSchema
+from sqlglot.time import format_time
+from sqlglot.trie import new_trie
+
+from todo_etl.lake_layout import ALL_TABLES, Column, LakeTable
+
+ATHENA = "athena"
+DUCKDB = "duckdb"
+
+# Athena's format_datetime takes Joda-Time patterns; DuckDB's strftime takes C ones. Longest
+# tokens first is handled by the trie, so "MMM" never reads as "MM" + "M".
+_JODA_TO_STRFTIME = {
+    "yyyy": "%Y",
+    "YYYY": "%Y",
+    "yy": "%y",
+    "MMMM": "%B",
+    "MMM": "%b",
+    "MM": "%m",
+    "M": "%-m",
+    "dd": "%d",
+    "d": "%-d",
+    "DDD": "%j",
+    "HH": "%H",
+    "H": "%-H",
+    "hh": "%I",
+    "h": "%-I",
+    "mm": "%M",
+    "m": "%-M",
+    "ss": "%S",
+    "s": "%-S",
+    "SSSSSS": "%f",
+    "SSS": "%g",
+    "a": "%p",
+    "EEEE": "%A",
+    "EEE": "%a",
+    "E": "%a",
+    "ZZ": "%z",
+    "Z": "%z",
+    "z": "%Z",
+    "''": "'",
+}
+_JODA_TRIE = new_trie(_JODA_TO_STRFTIME)
+
+# Day-or-larger steps keep a DATE a DATE in Athena; DuckDB widens the result to a TIMESTAMP.
+_DATE_PRESERVING_UNITS = frozenset({"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"})
+
+
+class QueryError(RuntimeError):
+    """A query could not be translated or run; carries the SQL DuckDB was given (if any)."""
+
+    def __init__(self, message: str, athena_sql: str, translated_sql: str | None = None) -> None:
+        detail = f"{message}\n-- Athena SQL:\n{athena_sql.strip()}"
+        if translated_sql is not None:
+            detail += f"\n-- translated to DuckDB:\n{translated_sql}"
+        super().__init__(detail)
+        self.reason = message
+        self.athena_sql = athena_sql
+        self.translated_sql = translated_sql
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Column names and rows (plain Python values) of one query, plus the SQL DuckDB ran."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    translated_sql: str = ""
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+    def column(self, name: str) -> list[Any]:
+        index = self.columns.index(name)
+        return [row[index] for row in self.rows]
+
+
+def duckdb_type(athena_type: str) -> str:
+    """The DuckDB spelling of an Athena (Hive DDL) column type, e.g. `array<string>` -> `TEXT[]`."""
+    return exp.DataType.build(athena_type, dialect=ATHENA).sql(DUCKDB)
+
+
+def table_columns(table: LakeTable) -> tuple[Column, ...]:
+    """Every column a query can see: the data columns, then the partition keys (as Athena lists them)."""
+    return table.columns + table.partition_keys
+
+
+def catalog_schema(tables: Iterable[LakeTable] = ALL_TABLES) -> dict[str, dict[str, str]]:
+    """The catalog as sqlglot wants it for qualification and typing: table -> column -> type."""
+    return {t.name: {c.name: c.type for c in table_columns(t)} for t in tables}
+
+
+# --- translation ---------------------------------------------------------------------------------
+
+
+def translate(athena_sql: str, schema: dict[str, dict[str, str]] | None = None) -> str:
+    """Athena SQL -> DuckDB SQL: sqlglot's transpiler plus the shims of ADR 0007."""
+    schema = catalog_schema() if schema is None else schema
+    try:
+        statements = [s for s in sqlglot.parse(athena_sql, read=ATHENA) if s is not None]
+    except ParseError as exc:
+        raise QueryError(f"Not valid Athena SQL: {exc}", athena_sql) from exc
+    if len(statements) != 1:
+        raise QueryError(f"Expected exactly one statement, got {len(statements)}", athena_sql)
+    catalog = MappingSchema(dict(schema), dialect=ATHENA)
+    return _apply_shims(_typed(statements[0], catalog)).sql(dialect=DUCKDB)
+
+
+def _apply_shims(tree: exp.Expr) -> exp.Expr:
+    # Children before parents, so a shim never hides a nested expression from the others, and
+    # every decision reads the Athena types annotated before anything was rewritten.
+    for node in reversed(list(tree.dfs())):
+        new = node
+        for shim in _SHIMS:
+            new = shim(new)
+        if new is not node:
+            if node is tree:
+                tree = new
+            else:
+                node.replace(new)
+    return tree
+
+
+def _name_like_athena(tree: exp.Expr) -> exp.Expr:
+    """Name unaliased computed result columns `_col0`, `_col1`, ... by position, as Athena does."""
+    if isinstance(tree, exp.Query):
+        for index, projection in enumerate(tree.selects):
+            if not isinstance(projection, exp.Alias | exp.Column | exp.Star):
+                projection.replace(exp.alias_(projection.copy(), f"_col{index}"))
+    return tree
+
+
+def _typed(tree: exp.Expr, schema: MappingSchema) -> exp.Expr:
+    """Resolve columns against the catalog so the shims can see Athena's types of expressions."""
+    tree = _name_like_athena(tree)
+    # A query the optimizer cannot qualify (rare constructs) still runs: only the shims that need
+    # column types stay inactive for it; literal-typed cases keep working.
+    with contextlib.suppress(SqlglotError):
+        tree = qualify(
+            tree.copy(),
+            schema=schema,
+            dialect=ATHENA,
+            validate_qualify_columns=False,
+            quote_identifiers=False,
+            identify=False,
+        )
+    return annotate_types(tree, schema=schema, dialect=ATHENA)
+
+
+def _is_date(node: exp.Expr | None) -> bool:
+    return node is not None and node.type is not None and node.type.is_type(exp.DataType.Type.DATE)
+
+
+def _as_date(node: exp.Expr) -> exp.Expr:
+    return exp.Cast(this=node.copy(), to=exp.DataType.build("DATE"))
+
+
+def _unit_name(node: exp.Expr) -> str:
+    unit = node.args.get("unit")
+    return unit.name.upper() if unit is not None else "DAY"
+
+
+def _shim_date_diff(node: exp.Expr) -> exp.Expr:
+    # Athena counts whole elapsed units (00:59 -> 01:01 is 0 hours); DuckDB's date_diff counts
+    # unit boundaries crossed (1 hour). DuckDB's date_sub is the whole-unit function.
+    if isinstance(node, exp.DateDiff):
+        unit = exp.Literal.string(_unit_name(node).lower())
+        return exp.Anonymous(this="DATE_SUB", expressions=[unit, node.expression, node.this])
+    return node
+
+
+def _shim_date_arithmetic(node: exp.Expr) -> exp.Expr:
+    # DATE +/- INTERVAL (and date_add on a date) is a DATE in Athena, a TIMESTAMP in DuckDB.
+    if isinstance(node, exp.Add | exp.Sub):
+        interval = node.expression if isinstance(node.expression, exp.Interval) else node.this
+        other = node.this if interval is node.expression else node.expression
+        if isinstance(interval, exp.Interval) and _is_date(other) and _interval_keeps_date(interval):
+            return _as_date(node)
+    if (
+        isinstance(node, exp.DateAdd | exp.DateSub | exp.TsOrDsAdd)
+        and _is_date(node.this)
+        and _unit_name(node) in _DATE_PRESERVING_UNITS
+    ):
+        return _as_date(node)
+    return node
+
+
+def _interval_keeps_date(interval: exp.Interval) -> bool:
+    unit = interval.args.get("unit")
+    return unit is not None and unit.name.upper() in _DATE_PRESERVING_UNITS
+
+
+def _shim_date_trunc(node: exp.Expr) -> exp.Expr:
+    # date_trunc of a DATE is a DATE in Athena; DuckDB returns a TIMESTAMP.
+    if isinstance(node, exp.TimestampTrunc | exp.DateTrunc) and _is_date(node.this):
+        return _as_date(node)
+    return node
+
+
+def _shim_format_datetime(node: exp.Expr) -> exp.Expr:
+    # DuckDB has no format_datetime; strftime with the Joda pattern rewritten is the same thing.
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "format_datetime":
+        args = node.expressions
+        if len(args) == 2 and isinstance(args[1], exp.Literal) and args[1].is_string:
+            pattern = format_time(args[1].this, _JODA_TO_STRFTIME, _JODA_TRIE) or ""
+            return exp.Anonymous(this="STRFTIME", expressions=[args[0], exp.Literal.string(pattern)])
+    return node
+
+
+def _shim_map_agg(node: exp.Expr) -> exp.Expr:
+    # DuckDB has no map_agg aggregate; build the map from a list of (key, value) entries.
+    # Athena drops NULL keys, so do we (a NULL map key is an error in DuckDB).
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "map_agg" and len(node.expressions) == 2:
+        key, value = node.expressions
+        entries = exp.Anonymous(
+            this="STRUCT_PACK",
+            expressions=[
+                exp.PropertyEQ(this=exp.to_identifier("k"), expression=key.copy()),
+                exp.PropertyEQ(this=exp.to_identifier("v"), expression=value),
+            ],
+        )
+        listed = exp.Filter(
+            this=exp.Anonymous(this="LIST", expressions=[entries]),
+            expression=exp.Where(this=exp.Not(this=exp.Is(this=key, expression=exp.Null()))),
+        )
+        return exp.Anonymous(this="MAP_FROM_ENTRIES", expressions=[listed])
+    return node
+
+
+def _shim_approx_percentile(node: exp.Expr) -> exp.Expr:
+    # Athena's approx_percentile returns a value that occurs in the data; DuckDB's approx_quantile
+    # interpolates between values and varies with its sketch. The exact discrete quantile is what
+    # an approximation aims at, and it makes local answers reproducible.
+    if isinstance(node, exp.ApproxQuantile) and node.args.get("weight") is None:
+        return exp.Anonymous(this="QUANTILE_DISC", expressions=[node.this, node.args["quantile"]])
+    return node
+
+
+_SHIMS: Sequence[Callable[[exp.Expr], exp.Expr]] = (
+    _shim_date_arithmetic,
+    _shim_date_trunc,
+    _shim_date_diff,
+    _shim_format_datetime,
+    _shim_map_agg,
+    _shim_approx_percentile,
+)
+
+
+# --- catalog views -------------------------------------------------------------------------------
+
+
+def _quote_ident(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql(DUCKDB)
+
+
+def _string_literal(value: str) -> str:
+    return exp.Literal.string(value).sql(DUCKDB)
+
+
+class AthenaEngine:
+    """An in-memory DuckDB with one view per catalog table over `lake_dir`."""
+
+    def __init__(self, lake_dir: Path, tables: Sequence[LakeTable] = ALL_TABLES) -> None:
+        self.lake_dir = Path(lake_dir)
+        self.tables = tuple(tables)
+        self._schema = catalog_schema(self.tables)
+        self._connection = duckdb.connect(database=":memory:")
+        # Athena runs in UTC and divides integers as integers; make DuckDB agree.
+        self._connection.execute("SET TimeZone = 'UTC'")
+        self._connection.execute("SET integer_division = true")
+        self.refresh()
+
+    def __enter__(self) -> AthenaEngine:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def table_dir(self, table: LakeTable) -> Path:
+        return self.lake_dir / table.relative_path
+
+    def refresh(self) -> None:
+        """(Re)define every view: files and columns may have appeared since the last query."""
+        for table in self.tables:
+            body = self._view_body(table)
+            self._connection.execute(f"CREATE OR REPLACE VIEW {_quote_ident(table.name)} AS {body}")
+
+    def translate(self, athena_sql: str) -> str:
+        return translate(athena_sql, self._schema)
+
+    def describe(self, table_name: str) -> list[tuple[str, str]]:
+        """(column, DuckDB type) of a catalog view, as the view defines it now."""
+        if table_name not in self._schema:
+            raise QueryError(f"No catalog table named '{table_name}'", f"DESCRIBE {table_name}")
+        self.refresh()
+        rows = self._connection.execute(f"DESCRIBE {_quote_ident(table_name)}").fetchall()
+        return [(str(row[0]), str(row[1])) for row in rows]
+
+    def query(self, athena_sql: str) -> QueryResult:
+        """Run one Athena statement on the lake as it is now."""
+        translated = self.translate(athena_sql)
+        try:
+            self.refresh()
+            cursor = self._connection.execute(translated)
+            columns = [d[0] for d in cursor.description or ()]
+            rows = [tuple(r) for r in cursor.fetchall()]
+        except duckdb.Error as exc:
+            raise QueryError(f"DuckDB could not run the query: {exc}", athena_sql, translated) from exc
+        return QueryResult(columns=columns, rows=rows, translated_sql=translated)
+
+    def _view_body(self, table: LakeTable) -> str:
+        folder = self.table_dir(table)
+        if table.file_format == "json":
+            source = self._json_source(table, folder)
+        else:
+            source = self._parquet_source(folder)
+        present = self._source_columns(source) if source else set()
+        projections = ", ".join(
+            f"CAST({_quote_ident(c.name) if c.name in present else 'NULL'} AS {duckdb_type(c.type)}) "
+            f"AS {_quote_ident(c.name)}"
+            for c in table_columns(table)
+        )
+        if source is None:
+            # A fresh lake: the table exists in the catalog but has no files yet; no rows, same columns.
+            return f"SELECT {projections} WHERE false"
+        # Built from the catalog's own names (quoted) and lake paths (escaped literals), never user text.
+        return f"SELECT {projections} FROM {source}"  # noqa: S608
+
+    def _parquet_source(self, folder: Path) -> str | None:
+        if not any(folder.rglob("*.parquet")):
+            return None
+        pattern = _string_literal(f"{folder}/**/*.parquet")
+        # Spark may write partition columns as key=value folders instead of file columns.
+        return f"read_parquet({pattern}, union_by_name = true, hive_partitioning = true)"
+
+    def _json_source(self, table: LakeTable, folder: Path) -> str | None:
+        if not any(folder.rglob("*.gz")):
+            return None
+        pattern = _string_literal(f"{folder}/**/*.gz")
+        columns = ", ".join(
+            f"{_string_literal(c.name)}: {_string_literal(duckdb_type(c.type))}" for c in table.columns
+        )
+        # Partition values stay strings ('01', not 1), as the catalog's string partition keys say.
+        return (
+            f"read_json({pattern}, format = 'newline_delimited', compression = 'gzip', "
+            f"columns = {{{columns}}}, hive_partitioning = true, hive_types_autocast = false)"
+        )
+
+    def _source_columns(self, source: str) -> set[str]:
+        described = self._connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()  # noqa: S608
+        return {str(row[0]) for row in described}
