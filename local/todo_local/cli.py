@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "todo_local.commands.restore_cmd",
     "todo_local.commands.demo_cmd",
     "todo_local.commands.bench_cmd",
+    "todo_local.commands.smoke_cmd",
 )
 
 

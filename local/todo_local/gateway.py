@@ -1,0 +1,490 @@
+"""The local API Gateway: Cognito-authorizer JWT checks, REST (v1) proxy events, the same Lambda handler.
+
+Per request, in API Gateway's order: a path outside `/api` has no resource (403 Missing
+Authentication Token); a body over 10 MB is refused (413); the public routes skip the authorizer,
+every other route needs a valid ID token (401 Unauthorized, the handler never runs); then the
+handler object AWS runs is invoked in-process with a REST proxy event and a Lambda-like context,
+and its proxy response becomes the HTTP response (502 Internal server error if it crashes or
+answers something that is not a proxy response).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import importlib
+import json
+import logging
+import socket
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from todo_local.authorizer import CognitoAuthorizer, Unauthorized, bearer_token, claims_as_strings
+from todo_local.lambda_context import LOCAL_ACCOUNT_ID, LambdaContext
+from todo_local.log_capture import STDOUT_ROUTER, LogSink, adopt_powertools_handlers
+
+LOG = logging.getLogger("todo_local.gateway")
+
+API_PREFIX = "/api"
+# Routes the API stage serves without the authorizer (the CDK stack must declare the same ones).
+PUBLIC_ROUTES = frozenset({"/api/health", "/api/docs", "/api/openapi.json", "/api/docs/oauth2-redirect"})
+PUBLIC_METHODS = frozenset({"GET", "HEAD"})
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+DEFAULT_HANDLER = "todo_api.handler:handler"
+STAGE = "local"
+RESOURCE = "/{proxy+}"
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+# Hop-by-hop and framing headers are the gateway's business, never the function's.
+# How often a server thread checks for shutdown: stop() waits up to this long per server.
+POLL_SECONDS = 0.05
+_FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+
+LambdaHandler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One HTTP request as the gateway received it (headers in arrival order, names as sent)."""
+
+    method: str
+    path: str
+    query: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    source_ip: str = "127.0.0.1"
+
+    def header(self, name: str) -> str | None:
+        """The last value of a header, matched case-insensitively."""
+        wanted = name.lower()
+        found = None
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                found = value
+        return found
+
+
+@dataclass
+class HttpResponse:
+    """What goes back on the wire."""
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    note: str = ""  # why the gateway answered by itself, for the terminal (never sent)
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        return next((v for k, v in self.headers if k.lower() == wanted), None)
+
+
+class MalformedProxyResponseError(ValueError):
+    """The function answered something API Gateway could not turn into an HTTP response."""
+
+
+def gateway_error(status: int, message: str, request_id: str, error_type: str | None = None) -> HttpResponse:
+    """An answer API Gateway gives by itself, in its JSON shape."""
+    headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
+    if error_type:
+        headers.append(("x-amzn-ErrorType", error_type))
+    return HttpResponse(status, headers, json.dumps({"message": message}).encode())
+
+
+def import_handler(reference: str) -> LambdaHandler:
+    """`package.module:attribute` → the handler object (how a Lambda's `handler` setting names it)."""
+    module_name, _, attribute = reference.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"handler reference {reference!r} is not 'module:attribute'")
+    handler: LambdaHandler = getattr(importlib.import_module(module_name), attribute)
+    if not callable(handler):
+        raise TypeError(f"{reference} is not callable")
+    return handler
+
+
+def build_proxy_event(
+    request: HttpRequest,
+    *,
+    claims: Mapping[str, str] | None,
+    request_id: str,
+    stage: str = STAGE,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """A REST API (v1) Lambda proxy event for `request`, as API Gateway builds it."""
+    epoch = time.time() if now is None else now
+    headers: dict[str, str] = {}
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in request.headers:
+        headers[name] = value  # API Gateway keeps the last value in `headers`
+        multi_headers.setdefault(name, []).append(value)
+    query: dict[str, str] = {}
+    multi_query: dict[str, list[str]] = {}
+    for name, value in parse_qsl(request.query, keep_blank_values=True):
+        query[name] = value
+        multi_query.setdefault(name, []).append(value)
+    body: str | None = None
+    is_base64 = False
+    if request.body:
+        try:
+            body = request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            body, is_base64 = base64.b64encode(request.body).decode("ascii"), True
+    host = headers.get("Host") or request.header("host") or "localhost"
+    request_context: dict[str, Any] = {
+        "accountId": LOCAL_ACCOUNT_ID,
+        "apiId": "local",
+        "domainName": host,
+        "domainPrefix": host.split(".")[0],
+        "extendedRequestId": request_id,
+        "httpMethod": request.method,
+        "identity": {
+            "accessKey": None,
+            "accountId": None,
+            "caller": None,
+            "cognitoAuthenticationProvider": None,
+            "cognitoAuthenticationType": None,
+            "cognitoIdentityId": None,
+            "cognitoIdentityPoolId": None,
+            "principalOrgId": None,
+            "sourceIp": request.source_ip,
+            "user": None,
+            "userAgent": request.header("user-agent"),
+            "userArn": None,
+        },
+        "path": request.path,
+        "protocol": "HTTP/1.1",
+        "requestId": request_id,
+        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(epoch)),
+        "requestTimeEpoch": int(epoch * 1000),
+        "resourceId": "local",
+        "resourcePath": RESOURCE,
+        "stage": stage,
+    }
+    if claims is not None:
+        request_context["authorizer"] = {"claims": dict(claims)}
+    return {
+        "resource": RESOURCE,
+        "path": request.path,
+        "httpMethod": request.method,
+        "headers": headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": {"proxy": request.path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": request_context,
+        "body": body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def http_response_from_proxy(result: Any) -> HttpResponse:
+    """Translate a Lambda proxy response; `MalformedProxyResponseError` where API Gateway would give 502."""
+    if not isinstance(result, Mapping) or "statusCode" not in result:
+        raise MalformedProxyResponseError(f"not a proxy response: {type(result).__name__}")
+    try:
+        status = int(result["statusCode"])
+    except (TypeError, ValueError) as exc:
+        raise MalformedProxyResponseError(f"statusCode {result['statusCode']!r}") from exc
+    if not 100 <= status <= 599:
+        raise MalformedProxyResponseError(f"statusCode {status}")
+    body = result.get("body") or ""
+    if not isinstance(body, str):
+        raise MalformedProxyResponseError(f"body is {type(body).__name__}, not a string")
+    try:
+        payload = base64.b64decode(body, validate=True) if result.get("isBase64Encoded") else body.encode()
+    except ValueError as exc:
+        raise MalformedProxyResponseError("isBase64Encoded but the body is not base64") from exc
+    single = result.get("headers") or {}
+    multi = result.get("multiValueHeaders") or {}
+    if not isinstance(single, Mapping) or not isinstance(multi, Mapping):
+        raise MalformedProxyResponseError("headers must be objects")
+    # Both given: API Gateway merges them, and a name present in both takes the multi values only.
+    in_multi = {name.lower() for name in multi}
+    headers = [(str(k), str(v)) for k, v in single.items() if k.lower() not in in_multi]
+    for name, values in multi.items():
+        if not isinstance(values, list):
+            raise MalformedProxyResponseError(f"multiValueHeaders[{name!r}] is not a list")
+        headers.extend((str(name), str(value)) for value in values)
+    headers = [(k, v) for k, v in headers if k.lower() not in _FRAMING_HEADERS]
+    return HttpResponse(status, headers, payload)
+
+
+def _trace_id(now: float) -> str:
+    return f"Root=1-{int(now):08x}-{uuid.uuid4().hex[:24]}"
+
+
+class LocalGateway:
+    """Serves the API on 127.0.0.1 the way the REST API stage with the Cognito authorizer does."""
+
+    def __init__(
+        self,
+        authorizer: CognitoAuthorizer,
+        handler: LambdaHandler | None = None,
+        *,
+        handler_reference: str = DEFAULT_HANDLER,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        sink: LogSink | None = None,
+        function_name: str = "api",
+        region: str = "us-east-1",
+        timeout_seconds: float = 30.0,
+    ) -> None:
+        self.authorizer = authorizer
+        self.function_name = function_name
+        self.region = region
+        self.timeout_seconds = timeout_seconds
+        self._handler = handler
+        self._handler_reference = handler_reference
+        self._handler_lock = threading.Lock()
+        self._sink = sink
+        self._host = host
+        self._requested_port = port
+        self._server: TrackingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bind and serve in a background thread (`OSError` if the port is taken)."""
+        gateway = self
+
+        class Handler(_GatewayRequestHandler):
+            pass
+
+        Handler.gateway = gateway
+        self._server = TrackingHTTPServer((self._host, self._requested_port), Handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(POLL_SECONDS,), name="local-gateway", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the gateway is not running")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    # -- the function ----------------------------------------------------------------------------
+
+    def _capture(self) -> Any:
+        return STDOUT_ROUTER.capture(self._sink, self.function_name) if self._sink else nullcontext()
+
+    def load_handler(self) -> LambdaHandler:
+        """Import the handler now (its module's init, like a cold start), with stdout routed."""
+        with self._handler_lock:
+            if self._handler is None:
+                with self._capture():
+                    self._handler = import_handler(self._handler_reference)
+                if self._sink is not None:
+                    adopt_powertools_handlers()
+            return self._handler
+
+    @contextmanager
+    def serving(self, handler: LambdaHandler) -> Iterator[None]:
+        """Serve another handler for the duration of the block (tests and benchmarks)."""
+        with self._handler_lock:
+            previous, self._handler = self._handler, handler
+        try:
+            yield
+        finally:
+            with self._handler_lock:
+                self._handler = previous
+
+    def _invoke(self, event: dict[str, Any]) -> Any:
+        context = LambdaContext(self.function_name, timeout_seconds=self.timeout_seconds, region=self.region)
+        # Each invocation gets its own event loop: Mangum runs the ASGI app on the thread's loop,
+        # and gateway threads have none (a Lambda runtime's single main thread always has one).
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            with self._capture():
+                return self.load_handler()(event, context)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    # -- one request -----------------------------------------------------------------------------
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        """Everything API Gateway does for one request, without the socket."""
+        now = time.time()
+        request_id = str(uuid.uuid4())
+        path = request.path
+        if path != API_PREFIX and not path.startswith(API_PREFIX + "/"):
+            return gateway_error(
+                403, "Missing Authentication Token", request_id, "MissingAuthenticationTokenException"
+            )
+        if len(request.body) > MAX_BODY_BYTES:
+            return gateway_error(413, "Request Too Long", request_id)
+        claims: dict[str, str] | None = None
+        if not (path in PUBLIC_ROUTES and request.method in PUBLIC_METHODS):
+            try:
+                verified = self.authorizer.verify(bearer_token(request.header("authorization")))
+            except Exception as exc:  # an authorizer failure of any kind is a denial, never a pass
+                denied = gateway_error(401, "Unauthorized", request_id, "UnauthorizedException")
+                denied.note = str(exc) if isinstance(exc, Unauthorized) else f"authorizer error: {exc!r}"
+                return denied
+            claims = claims_as_strings(verified)
+        event = build_proxy_event(self._with_forwarding_headers(request, now), claims=claims,
+                                  request_id=request_id, now=now)  # fmt: skip
+        try:
+            response = http_response_from_proxy(self._invoke(event))
+        except Exception:
+            # On AWS the traceback lands in the function's log; here the terminal shows it.
+            LOG.error("%s %s: the handler failed\n%s", request.method, path, traceback.format_exc())
+            failed = gateway_error(502, "Internal server error", request_id, "InternalServerErrorException")
+            failed.note = "handler failed"
+            return failed
+        response.headers.append(("x-amzn-RequestId", request_id))
+        return response
+
+    def _with_forwarding_headers(self, request: HttpRequest, now: float) -> HttpRequest:
+        """Add the headers API Gateway adds in front of the function (the client's own win)."""
+        present = {name.lower() for name, _ in request.headers}
+        added = [
+            (name, value)
+            for name, value in (
+                ("X-Forwarded-For", request.source_ip),
+                ("X-Forwarded-Proto", "http"),
+                ("X-Forwarded-Port", str(self.port if self._server else 80)),
+                ("X-Amzn-Trace-Id", _trace_id(now)),
+            )
+            if name.lower() not in present
+        ]
+        return HttpRequest(
+            request.method,
+            request.path,
+            request.query,
+            (*request.headers, *added),
+            request.body,
+            request.source_ip,
+        )
+
+
+class TrackingHTTPServer(ThreadingHTTPServer):
+    """A threaded HTTP server that can close its keep-alive connections and join every thread on stop."""
+
+    daemon_threads = False  # joined at server_close: no request thread outlives stop()
+    block_on_close = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def stop(self) -> None:
+        """Stop accepting, wake idle keep-alive connections, close the socket, join the threads."""
+        self.shutdown()
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by the client
+                connection.shutdown(socket.SHUT_RDWR)
+        self.server_close()
+
+
+class QuietRequestHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive handler that logs through `logging` instead of writing to stderr."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "todo-local"
+    sys_version = ""
+    timeout = 120  # an idle keep-alive connection is dropped after this many seconds
+
+    def log_message(self, format: str, *args: Any) -> None:
+        LOG.debug(format, *args)
+
+    def read_body(self, limit: int) -> bytes | None:
+        """The request body, or None when it exceeds `limit` (the rest is left unread)."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                chunk_size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if chunk_size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                size += chunk_size
+                if size > limit:
+                    return None
+                chunks.append(self.rfile.read(chunk_size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > limit:
+            return None
+        return self.rfile.read(length) if length > 0 else b""
+
+    def send(self, response: HttpResponse, *, close: bool = False) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+
+class _GatewayRequestHandler(QuietRequestHandler):
+    gateway: LocalGateway
+
+    def _dispatch(self) -> None:
+        started = time.perf_counter()
+        split = urlsplit(self.path)
+        try:
+            body = self.read_body(MAX_BODY_BYTES)
+        except ValueError:
+            self.send(gateway_error(400, "Bad request", str(uuid.uuid4())), close=True)
+            return
+        if body is None:  # the unread rest makes the connection unusable: answer and close
+            self.send(gateway_error(413, "Request Too Long", str(uuid.uuid4())), close=True)
+            return
+        request = HttpRequest(
+            method=self.command,
+            path=split.path or "/",
+            query=split.query,
+            headers=tuple(self.headers.items()),
+            body=body,
+            source_ip=self.client_address[0],
+        )
+        response = self.gateway.handle(request)
+        self.send(response)
+        LOG.info(
+            "%s %s → %d (%.1f ms)%s", request.method, request.path, response.status,
+            (time.perf_counter() - started) * 1000, f" [{response.note}]" if response.note else "",
+        )  # fmt: skip
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _dispatch  # noqa: N815

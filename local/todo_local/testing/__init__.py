@@ -1,0 +1,1 @@
+"""Test support for every test folder: the platform fixtures (a pytest plugin) and token forging."""

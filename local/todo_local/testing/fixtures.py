@@ -1,0 +1,117 @@
+"""Pytest plugin (loaded by the root conftest): the local platform and signed-in API users as fixtures.
+
+- `local_platform` (session): one `LocalPlatform` on free ports in a temporary folder. The
+  environment it sets (`AWS_ENDPOINT_URL`, `TABLE_NAME`, ...) stays set for the whole session.
+- `api_user_factory` (function): call it to get a fresh Cognito user, signed in, with an
+  `httpx.Client` that sends its ID token; the clients are closed at teardown.
+- `api_user` (function): one such user. `anon_client` (function): a client with no token.
+- `token_forge` (session): mints good and bad tokens for the pool (see `todo_local.testing.tokens`).
+- `recording_handler` (function): for one test the gateway invokes a recording stand-in instead
+  of the API handler (gateway and authorizer tests that must not depend on the API).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+# The plugin loads for every test run; moto and boto3 are imported only when a fixture is used.
+if TYPE_CHECKING:
+    from todo_local.platform import LocalPlatform
+    from todo_local.testing.handlers import RecordingHandler
+    from todo_local.testing.tokens import TokenForge
+
+CLIENT_TIMEOUT_SECONDS = 60.0  # generous: a first request imports the whole API (a cold start)
+
+
+@dataclass
+class ApiUser:
+    """A signed-in Cognito user and an HTTP client that calls the API as them."""
+
+    client: httpx.Client
+    sub: str
+    email: str
+    id_token: str
+    access_token: str
+    password: str
+
+
+class ApiUserFactory:
+    """Creates users with unique emails in the platform's pool; owns (and closes) their clients."""
+
+    def __init__(self, platform: LocalPlatform) -> None:
+        self._platform = platform
+        self._clients: list[httpx.Client] = []
+
+    def __call__(
+        self, *, email: str | None = None, password: str | None = None, name: str | None = None
+    ) -> ApiUser:
+        from todo_local.cognito import create_user, generate_password, sign_in
+
+        endpoints = self._platform.endpoints
+        address = email or f"user-{uuid.uuid4().hex[:12]}@example.com"
+        secret = password or generate_password()
+        create_user(endpoints, address, secret, name=name)
+        tokens = sign_in(endpoints, address, secret)
+        client = httpx.Client(
+            base_url=endpoints["api_url"],
+            headers={"Authorization": f"Bearer {tokens.id_token}"},
+            timeout=CLIENT_TIMEOUT_SECONDS,
+        )
+        self._clients.append(client)
+        return ApiUser(client, tokens.sub, tokens.email, tokens.id_token, tokens.access_token, secret)
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
+
+
+@pytest.fixture(scope="session")
+def local_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
+    """The platform on free ports for the whole session; the real API handler is imported on first use."""
+    from todo_local.platform import LocalPlatform
+
+    with LocalPlatform(tmp_path_factory.mktemp("local-platform"), api_port=0, aws_port=0) as platform:
+        yield platform
+
+
+@pytest.fixture
+def api_user_factory(local_platform: LocalPlatform) -> Iterator[ApiUserFactory]:
+    factory = ApiUserFactory(local_platform)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def api_user(api_user_factory: ApiUserFactory) -> ApiUser:
+    return api_user_factory()
+
+
+@pytest.fixture
+def anon_client(local_platform: LocalPlatform) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=local_platform.endpoints["api_url"], timeout=CLIENT_TIMEOUT_SECONDS) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def token_forge(local_platform: LocalPlatform) -> TokenForge:
+    from todo_local.testing.tokens import TokenForge
+
+    return TokenForge(local_platform.endpoints)
+
+
+@pytest.fixture
+def recording_handler(local_platform: LocalPlatform) -> Iterator[RecordingHandler]:
+    from todo_local.testing.handlers import RecordingHandler
+
+    handler = RecordingHandler()
+    if local_platform.gateway is None:
+        raise RuntimeError("the local platform has no gateway")
+    with local_platform.gateway.serving(handler):
+        yield handler
