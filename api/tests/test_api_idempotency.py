@@ -1,0 +1,146 @@
+"""Idempotency-Key through the local gateway: replays, reuse with another body, scoping, concurrency."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+import boto3
+import httpx
+
+
+def _key() -> str:
+    return f"key-{uuid.uuid4()}"
+
+
+def test_replay_returns_the_first_response_and_creates_nothing(member: Any, api: Any) -> None:
+    key, body = _key(), {"title": "Pay rent", "priority": "high"}
+    first = member.client.post("/api/v1/tasks", json=body, headers={"Idempotency-Key": key})
+    again = member.client.post("/api/v1/tasks", json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert len(member.client.get("/api/v1/tasks").json()["items"]) == 1
+
+
+def test_same_key_with_another_body_is_422(member: Any, api: Any) -> None:
+    key = _key()
+    assert member.client.post(
+        "/api/v1/tasks", json={"title": "a"}, headers={"Idempotency-Key": key}
+    ).is_success
+    response = member.client.post("/api/v1/tasks", json={"title": "b"}, headers={"Idempotency-Key": key})
+    assert response.status_code == 422
+    assert api.error_code(response) == "IDEMPOTENCY_KEY_REUSED"
+    assert [t["title"] for t in member.client.get("/api/v1/tasks").json()["items"]] == ["a"]
+
+
+def test_keys_are_scoped_to_the_caller(member_factory: Any) -> None:
+    alice, bob = member_factory(), member_factory()
+    key, body = _key(), {"title": "same"}
+    made_by_alice = alice.client.post("/api/v1/tasks", json=body, headers={"Idempotency-Key": key})
+    made_by_bob = bob.client.post("/api/v1/tasks", json=body, headers={"Idempotency-Key": key})
+    assert made_by_alice.status_code == made_by_bob.status_code == 201
+    assert "Idempotent-Replayed" not in made_by_bob.headers
+    assert made_by_bob.json()["user_id"] == bob.sub
+    assert made_by_bob.json()["task_id"] != made_by_alice.json()["task_id"]
+
+
+def test_without_a_key_each_post_creates(member: Any) -> None:
+    for _ in range(2):
+        assert member.client.post("/api/v1/tasks", json={"title": "dup"}).status_code == 201
+    assert len(member.client.get("/api/v1/tasks").json()["items"]) == 2
+
+
+def test_failures_are_not_remembered(api_user: Any, api: Any) -> None:
+    key, body = _key(), {"title": "first try fails"}
+    failed = api_user.client.post("/api/v1/tasks", json=body, headers={"Idempotency-Key": key})
+    assert api.error_code(failed) == "USER_NOT_FOUND"
+    api.create_profile(api_user.client)
+    retried = api_user.client.post("/api/v1/tasks", json=body, headers={"Idempotency-Key": key})
+    assert retried.status_code == 201
+    assert "Idempotent-Replayed" not in retried.headers
+    api_user.client.delete("/api/v1/users/me")
+
+
+def test_malformed_keys_are_422(member: Any, api: Any) -> None:
+    for key in ("k" * 256, "", "clé"):
+        response = member.client.post(
+            "/api/v1/tasks", json={"title": "x"}, headers={"Idempotency-Key": key.encode("utf-8")}
+        )
+        assert response.status_code == 422, key
+        assert api.error_code(response) == "VALIDATION_ERROR"
+    assert member.client.post(
+        "/api/v1/tasks", json={"title": "x"}, headers={"Idempotency-Key": "k" * 255}
+    ).is_success
+
+
+def test_profile_creation_replays_too(api_user: Any, api: Any) -> None:
+    key, body = _key(), {"name": "Ada"}
+    first = api_user.client.post("/api/v1/users", json=body, headers={"Idempotency-Key": key})
+    again = api_user.client.post("/api/v1/users", json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = api_user.client.post("/api/v1/users", json={"name": "Eve"}, headers={"Idempotency-Key": key})
+    assert api.error_code(other) == "IDEMPOTENCY_KEY_REUSED"
+    api_user.client.delete("/api/v1/users/me")
+
+
+def test_records_live_in_the_table_under_their_own_partition(member: Any, local_platform: Any) -> None:
+    """Pins the record layout (PK = hashed caller-scoped key, SK constant, TTL, no entity_type)."""
+    table = local_platform.endpoints["table_name"]
+    client = boto3.client("dynamodb")
+    before = _idempotency_items(client, table)
+    member.client.post("/api/v1/tasks", json={"title": "x"}, headers={"Idempotency-Key": _key()})
+    new = [item for pk, item in _idempotency_items(client, table).items() if pk not in before]
+    assert len(new) == 1
+    record = new[0]
+    assert record["SK"] == {"S": "IDEMPOTENCY"}
+    assert "entity_type" not in record
+    assert int(record["expiration"]["N"]) > 0
+    assert record["status"] == {"S": "COMPLETED"}
+    assert member.sub not in record["PK"]["S"]  # the key is hashed: no user id in plain text
+
+
+def _idempotency_items(client: Any, table: str) -> dict[str, dict[str, Any]]:
+    # A test-only look at the whole (small) table; the API itself never scans.
+    items = client.scan(TableName=table)["Items"]
+    return {item["PK"]["S"]: item for item in items if item["SK"]["S"] == "IDEMPOTENCY"}
+
+
+def test_concurrent_duplicates_create_exactly_one_task(member: Any, local_platform: Any) -> None:
+    key, body, workers = _key(), {"title": "only once"}, 6
+    barrier = threading.Barrier(workers)
+    responses: list[httpx.Response] = []
+    lock = threading.Lock()
+
+    def post() -> None:
+        with httpx.Client(
+            base_url=local_platform.endpoints["api_url"], headers=dict(member.client.headers), timeout=60
+        ) as client:
+            barrier.wait()
+            response = client.post("/api/v1/tasks", json=body, headers={"Idempotency-Key": key})
+        with lock:
+            responses.append(response)
+
+    threads = [threading.Thread(target=post) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    statuses = sorted(r.status_code for r in responses)
+    assert set(statuses) <= {201, 409}, statuses
+    created = [r for r in responses if r.status_code == 201]
+    originals = [r for r in created if "Idempotent-Replayed" not in r.headers]
+    assert len(originals) == 1
+    assert all(r.json() == originals[0].json() for r in created)
+    for conflict in (r for r in responses if r.status_code == 409):
+        assert conflict.json()["error"]["code"] == "IDEMPOTENCY_IN_PROGRESS"
+    assert [t["task_id"] for t in member.client.get("/api/v1/tasks").json()["items"]] == [
+        originals[0].json()["task_id"]
+    ]

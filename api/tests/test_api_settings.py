@@ -1,0 +1,68 @@
+"""Unit tests of settings and If-Match parsing."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from todo_api.errors import ApiError
+from todo_api.services.preconditions import check_version, etag, parse_if_match
+from todo_api.settings import DEV_CURSOR_SECRET, Settings, get_settings
+
+
+def test_dev_secret_is_fine_on_dev_stages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CURSOR_SECRET", raising=False)
+    for stage in ("local", "test"):
+        monkeypatch.setenv("STAGE", stage)
+        assert Settings(table_name="todo").cursor_secret.get_secret_value() == DEV_CURSOR_SECRET
+
+
+@pytest.mark.parametrize("secret", [None, "short", DEV_CURSOR_SECRET])
+def test_deployed_stages_refuse_weak_secrets(monkeypatch: pytest.MonkeyPatch, secret: str | None) -> None:
+    monkeypatch.setenv("STAGE", "prod")
+    if secret is None:
+        monkeypatch.delenv("CURSOR_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("CURSOR_SECRET", secret)
+    with pytest.raises(ValidationError):
+        Settings(table_name="todo")
+
+
+def test_settings_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STAGE", "prod")
+    monkeypatch.setenv("CURSOR_SECRET", "s" * 40)
+    monkeypatch.setenv("TABLE_NAME", "first-table")
+    assert get_settings().table_name == "first-table"
+    monkeypatch.setenv("TABLE_NAME", "second-table")
+    assert get_settings().table_name == "second-table"
+    assert get_settings().cursor_key == b"s" * 40
+
+
+def test_missing_table_name_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TABLE_NAME", raising=False)
+    with pytest.raises(ValidationError):
+        Settings()  # type: ignore[call-arg]
+
+
+def test_etag_and_if_match() -> None:
+    assert etag(3) == '"3"'
+    assert parse_if_match(None) is None
+    assert parse_if_match("*") is None
+    assert parse_if_match('"3"') == frozenset({3})
+    assert parse_if_match(' "3" , "5"') == frozenset({3, 5})
+    assert parse_if_match('"3", W/"4"') == frozenset({3})
+
+
+@pytest.mark.parametrize("header", ["3", 'W/"3"', '"abc"', '""', '"' + "9" * 5000 + '"', "", ",", '"-1"'])
+def test_if_match_that_can_never_match_fails_the_precondition(header: str) -> None:
+    with pytest.raises(ApiError) as caught:
+        parse_if_match(header)
+    assert caught.value.status_code == 412
+
+
+def test_check_version() -> None:
+    check_version(None, 7)
+    check_version(frozenset({7}), 7)
+    with pytest.raises(ApiError) as caught:
+        check_version(frozenset({6}), 7)
+    assert caught.value.code == "PRECONDITION_FAILED"

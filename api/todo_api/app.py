@@ -1,0 +1,31 @@
+"""The FastAPI application: routers, error envelope, request context middleware, OpenAPI under /api."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from todo_api import error_handlers
+from todo_api.request_context import RequestContextMiddleware
+from todo_api.routes import health, tasks, users
+
+API_VERSION = "1.0.0"
+
+
+def create_app() -> FastAPI:
+    """Build the app; touches no AWS service (clients are built on first use)."""
+    app = FastAPI(
+        title="Todo API",
+        version=API_VERSION,
+        description="Tasks and profiles of the signed-in user. Send a Cognito ID token as a Bearer token.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
+        redirect_slashes=False,
+    )
+    app.include_router(health.router)
+    app.include_router(users.router)
+    app.include_router(tasks.router)
+    error_handlers.install(app)
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,83 @@
+"""Turn every error FastAPI or our code raises into the one error envelope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from todo_api.errors import ApiError
+from todo_api.request_context import STATE_REQUEST_ID
+
+HTTP_CODES = {
+    400: ("MALFORMED_JSON", "the request body is not valid JSON"),
+    404: ("NOT_FOUND", "no such route"),
+    405: ("METHOD_NOT_ALLOWED", "method not allowed on this route"),
+}
+
+
+def envelope(
+    request: Request,
+    status_code: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The error envelope response."""
+    body: dict[str, Any] = {
+        "code": code,
+        "message": message,
+        "request_id": request.scope.get("state", {}).get(STATE_REQUEST_ID, ""),
+    }
+    if details:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=status_code, headers=headers)
+
+
+def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return envelope(request, exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = exc.errors()
+    if any(problem.get("type") == "json_invalid" for problem in problems):
+        return envelope(request, 400, "MALFORMED_JSON", "the request body is not valid JSON")
+    # Never echo the input back (it may be large or personal): path, message and type only.
+    details = [
+        {
+            "field": _field_path(p.get("loc", ())),
+            "message": str(p.get("msg", "")),
+            "type": str(p.get("type", "")),
+        }
+        for p in problems
+    ]
+    return envelope(request, 422, "VALIDATION_ERROR", "the request is invalid", details)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code, message = HTTP_CODES.get(exc.status_code, (f"HTTP_{exc.status_code}", "request failed"))
+    return envelope(request, exc.status_code, code, message, headers=dict(exc.headers or {}))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Last resort only: RequestContextMiddleware normally answers (and logs) unexpected errors.
+    return envelope(request, 500, "INTERNAL_ERROR", "an unexpected error occurred")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on `app`."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,58 @@
+"""The one place the api's Powertools Logger, Metrics (EMF) and Tracer are built."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, cast
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.logging.types import LogRecord
+
+SERVICE_NAME = os.getenv("POWERTOOLS_SERVICE_NAME", "todo-api")
+METRICS_NAMESPACE = os.getenv("POWERTOOLS_METRICS_NAMESPACE", "TodoInsights")
+
+
+def _tracing_disabled() -> bool | None:
+    """Explicitly off on developer stages; otherwise Powertools decides (off outside Lambda)."""
+    if os.getenv("STAGE", "local") in {"local", "test"}:
+        return True
+    return None
+
+
+# Most requests publish no business metric; Powertools would warn about that on every one.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+
+# The access-log contract (API -> lake): every line has all of these keys, null included.
+ACCESS_LOG_KEYS = (
+    "log_type",
+    "ts",
+    "request_id",
+    "correlation_id",
+    "method",
+    "route",
+    "status",
+    "latency_ms",
+    "user_id",
+)
+
+
+class AccessLogFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON formatter, except that access lines keep their null keys.
+
+    Powertools drops keys whose value is None; the lake's access-log schema wants `user_id: null`
+    (anonymous) and `route: null` (no route matched) written out.
+    """
+
+    def serialize(self, log: LogRecord) -> str:
+        record = cast(dict[str, Any], log)
+        if record.get("log_type") == "access":
+            for key in ACCESS_LOG_KEYS:
+                record.setdefault(key, None)
+        return super().serialize(log)
+
+
+logger = Logger(service=SERVICE_NAME, logger_formatter=AccessLogFormatter())
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
+tracer = Tracer(service=SERVICE_NAME, disabled=_tracing_disabled())

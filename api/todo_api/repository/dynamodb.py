@@ -1,0 +1,82 @@
+"""The DynamoDB client (built lazily, standard retries) and conversions between items and Python."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+# "standard" retries back off with jitter on throttling and transient errors, for every call.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
+
+# Variables that decide where and as whom boto3 connects.
+CLIENT_VARIABLES = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+)
+
+_lock = threading.Lock()
+_clients: dict[tuple[str | None, ...], Any] = {}
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def dynamodb_client() -> Any:
+    """The DynamoDB client, built on first use and reused (boto3 honours AWS_ENDPOINT_URL).
+
+    One client per connection environment: on Lambda that is one per process; a test process that
+    starts another emulator gets a client for it instead of a stale one.
+    """
+    environment = tuple(os.environ.get(name) for name in CLIENT_VARIABLES)
+    client = _clients.get(environment)
+    if client is None:
+        with _lock:  # boto3 sessions are not thread-safe while building a client
+            client = _clients.get(environment)
+            if client is None:
+                client = boto3.session.Session().client("dynamodb", config=CLIENT_CONFIG)
+                _clients[environment] = client
+    return client
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Plain Python values to a DynamoDB item; None values are left out (absent, not NULL)."""
+    return {name: _serializer.serialize(value) for name, value in values.items() if value is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item to plain Python values; whole numbers come back as int."""
+    return {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
+
+
+def key_values(key: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """A key of string attributes in DynamoDB's wire form."""
+    return {name: {"S": value} for name, value in key.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def error_code(error: ClientError) -> str:
+    """The AWS error code of a failed call."""
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def cancellation_codes(error: ClientError) -> list[str]:
+    """Per-action reasons of a cancelled transaction ("None" for actions that were fine)."""
+    reasons = error.response.get("CancellationReasons", [])
+    return [str(reason.get("Code", "None")) for reason in reasons]

@@ -1,0 +1,335 @@
+"""Tasks in the single table: conditional writes on version, and filtered listing without Scan."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from todo_api.models.task import Task, TaskListQuery
+from todo_api.repository import keys
+from todo_api.repository.dynamodb import (
+    cancellation_codes,
+    dynamodb_client,
+    error_code,
+    from_item,
+    key_values,
+    to_item,
+)
+from todo_api.repository.errors import (
+    AccountBeingDeletedError,
+    ItemNotFoundError,
+    ProfileMissingError,
+    VersionMismatchError,
+    WriteConflictError,
+)
+from todo_api.table_definition import (
+    CATEGORY_INDEX,
+    DUE_DATE_INDEX,
+    ENTITY_TYPE_ATTRIBUTE,
+    PARTITION_KEY,
+    PRIORITY_INDEX,
+    SORT_KEY,
+    STATUS_INDEX,
+    TABLE,
+    TASK_PREFIX,
+    TTL_ATTRIBUTE,
+    EntityType,
+)
+
+TASK_FIELDS = tuple(Task.model_fields)
+# Items evaluated per Query round when a FilterExpression may drop some, and rounds per request:
+# a sparse filter returns a short (even empty) page with a cursor rather than a slow request.
+FILTERED_ROUND_SIZE = 100
+MAX_QUERY_ROUNDS = 10
+TRANSACTION_ATTEMPTS = 3
+
+Position = dict[str, str]
+
+
+class InvalidPositionError(ValueError):
+    """A paging position that does not belong to this caller's query."""
+
+
+def task_item(task: Task) -> dict[str, Any]:
+    """The DynamoDB item of a task: domain fields, keys, entity type and index keys."""
+    return to_item(
+        {
+            **keys.task_key(task.user_id, task.task_id),
+            ENTITY_TYPE_ATTRIBUTE: EntityType.TASK.value,
+            **task.model_dump(mode="json"),
+            **keys.task_index_keys(
+                task.user_id,
+                task.task_id,
+                status=task.status.value,
+                priority=task.priority.value,
+                category=task.category,
+                due_date=task.due_date,
+            ),
+        }
+    )
+
+
+def task_from_item(item: dict[str, Any]) -> Task:
+    """A task item back to the model; absent optional attributes become None / []."""
+    values = from_item(item)
+    data = {name: values.get(name) for name in TASK_FIELDS}
+    data["tags"] = data["tags"] or []
+    return Task.model_validate(data)
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """One Query: which index, its key condition, and the filters the key cannot serve."""
+
+    index: str | None
+    key_condition: str
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    filter_expression: str | None = None
+
+    @property
+    def position_attributes(self) -> frozenset[str]:
+        """The attributes of a LastEvaluatedKey / ExclusiveStartKey for this Query."""
+        names = {PARTITION_KEY, SORT_KEY}
+        if self.index is not None:
+            gsi = TABLE.index(self.index)
+            names |= {gsi.partition_key.name, gsi.sort_key.name}
+        return frozenset(names)
+
+
+def _key_condition(
+    user_id: str, query: TaskListQuery, names: dict[str, str], values: dict[str, Any]
+) -> tuple[str | None, str]:
+    """The index and key condition serving the most selective filter (the base table without one).
+
+    Selectivity is guessed without statistics: a category is usually one of many values; a due
+    range is narrowed by dates and the index is sparse; a status or priority is one of three.
+    """
+    if query.category is not None:
+        names["#ipk"] = keys.CATEGORY_PK
+        values[":ipk"] = {"S": keys.category_pk(user_id, query.category)}
+        return CATEGORY_INDEX, "#ipk = :ipk"
+    if query.due_after is not None or query.due_before is not None:
+        names |= {"#ipk": keys.DUE_PK, "#isk": keys.DUE_SK}
+        values[":ipk"] = {"S": keys.due_pk(user_id)}
+        conditions = ["#ipk = :ipk"]
+        if query.due_after is not None and query.due_before is not None:
+            conditions.append("#isk BETWEEN :low AND :high")
+        elif query.due_after is not None:
+            conditions.append("#isk >= :low")
+        else:
+            conditions.append("#isk <= :high")
+        if query.due_after is not None:
+            values[":low"] = {"S": query.due_after.isoformat()}
+        if query.due_before is not None:
+            values[":high"] = {"S": query.due_before.isoformat() + keys.DUE_UPPER_SUFFIX}
+        return DUE_DATE_INDEX, " AND ".join(conditions)
+    if query.status is not None:
+        names["#ipk"] = keys.STATUS_PK
+        values[":ipk"] = {"S": keys.status_pk(user_id, query.status.value)}
+        return STATUS_INDEX, "#ipk = :ipk"
+    if query.priority is not None:
+        names["#ipk"] = keys.PRIORITY_PK
+        values[":ipk"] = {"S": keys.priority_pk(user_id, query.priority.value)}
+        return PRIORITY_INDEX, "#ipk = :ipk"
+    names |= {"#pk": PARTITION_KEY, "#sk": SORT_KEY}
+    values |= {":pk": {"S": keys.user_pk(user_id)}, ":task": {"S": TASK_PREFIX}}
+    return None, "#pk = :pk AND begins_with(#sk, :task)"
+
+
+def plan_query(user_id: str, query: TaskListQuery) -> QueryPlan:
+    """Serve the most selective filter from a key, the others as a FilterExpression; never Scan."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    index, condition = _key_condition(user_id, query, names, values)
+    filters: list[str] = []
+    if query.status is not None and index != STATUS_INDEX:
+        names["#status"] = "status"
+        values[":status"] = {"S": query.status.value}
+        filters.append("#status = :status")
+    if query.priority is not None and index != PRIORITY_INDEX:
+        names["#priority"] = "priority"
+        values[":priority"] = {"S": query.priority.value}
+        filters.append("#priority = :priority")
+    if index != DUE_DATE_INDEX:
+        if query.due_after is not None:
+            names["#due_date"] = "due_date"
+            values[":due_after"] = {"S": query.due_after.isoformat()}
+            filters.append("#due_date >= :due_after")
+        if query.due_before is not None:
+            names["#due_date"] = "due_date"
+            values[":due_before"] = {"S": query.due_before.isoformat()}
+            filters.append("#due_date <= :due_before")
+    # A category filter always picks the category index, so it is never a FilterExpression.
+    return QueryPlan(index, condition, names, values, " AND ".join(filters) or None)
+
+
+class TaskRepository:
+    """Reads, conditional writes and listing of task items."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def create(self, task: Task) -> None:
+        """Store a new task, in one transaction with checks that its owner's profile exists and
+        that the account is not being deleted."""
+        marker = keys.deletion_marker_key(task.user_id)
+        actions: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": task_item(task),
+                    "ConditionExpression": "attribute_not_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+                }
+            },
+            {
+                "ConditionCheck": {
+                    "TableName": self.table_name,
+                    "Key": key_values(keys.profile_key(task.user_id)),
+                    "ConditionExpression": "attribute_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+                }
+            },
+            {
+                "ConditionCheck": {
+                    "TableName": self.table_name,
+                    "Key": key_values(marker),
+                    # An expired marker (TTL deletes lazily) no longer blocks.
+                    "ConditionExpression": "attribute_not_exists(#pk) OR #ttl < :now",
+                    "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#ttl": TTL_ATTRIBUTE},
+                    "ExpressionAttributeValues": {":now": {"N": str(int(time.time()))}},
+                }
+            },
+        ]
+        for _attempt in range(TRANSACTION_ATTEMPTS):
+            try:
+                dynamodb_client().transact_write_items(TransactItems=actions)
+                return
+            except ClientError as error:
+                if error_code(error) != "TransactionCanceledException":
+                    raise
+                codes = cancellation_codes(error)
+                if len(codes) == len(actions):
+                    if codes[1] == "ConditionalCheckFailed":
+                        raise ProfileMissingError(task.user_id) from None
+                    if codes[2] == "ConditionalCheckFailed":
+                        raise AccountBeingDeletedError(task.user_id) from None
+                if "TransactionConflict" not in codes:
+                    raise
+        raise WriteConflictError("task creation kept colliding with other writes")
+
+    def get(self, user_id: str, task_id: str) -> Task | None:
+        """The task, read consistently, or None (also when it belongs to someone else)."""
+        response = dynamodb_client().get_item(
+            TableName=self.table_name, Key=key_values(keys.task_key(user_id, task_id)), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return task_from_item(item) if item else None
+
+    def replace(self, task: Task, expected_version: int) -> None:
+        """Overwrite a task only if it is still at `expected_version`."""
+        try:
+            dynamodb_client().put_item(
+                TableName=self.table_name,
+                Item=task_item(task),
+                ConditionExpression="attribute_exists(#pk) AND #version = :expected",
+                ExpressionAttributeNames={"#pk": PARTITION_KEY, "#version": "version"},
+                ExpressionAttributeValues={":expected": {"N": str(expected_version)}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            self._raise_condition_failure(error, task.task_id)
+
+    def delete(self, user_id: str, task_id: str, expected_version: int | None) -> None:
+        """Delete a task, optionally only if it is still at `expected_version`."""
+        condition = "attribute_exists(#pk)"
+        names = {"#pk": PARTITION_KEY}
+        extra: dict[str, Any] = {}
+        if expected_version is not None:
+            condition += " AND #version = :expected"
+            names["#version"] = "version"
+            extra["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
+        try:
+            dynamodb_client().delete_item(
+                TableName=self.table_name,
+                Key=key_values(keys.task_key(user_id, task_id)),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **extra,
+            )
+        except ClientError as error:
+            self._raise_condition_failure(error, task_id)
+
+    @staticmethod
+    def _raise_condition_failure(error: ClientError, task_id: str) -> None:
+        if error_code(error) == "ConditionalCheckFailedException":
+            if error.response.get("Item"):
+                raise VersionMismatchError(task_id) from None
+            raise ItemNotFoundError(task_id) from None
+        raise error
+
+    def list_tasks(
+        self, user_id: str, query: TaskListQuery, start: Position | None
+    ) -> tuple[list[Task], Position | None]:
+        """One page of the caller's matching tasks and the position to continue from (or None).
+
+        DynamoDB applies `Limit` before the FilterExpression, so a round may yield fewer or more
+        matches than the page needs. When a round yields more, the page ends at the last item
+        actually returned and the next page starts right after it; when it yields all of its
+        items, the next page starts after the round's LastEvaluatedKey. Either way each match is
+        returned exactly once.
+        """
+        plan = plan_query(user_id, query)
+        if start is not None:
+            self._check_position(user_id, plan, start)
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": plan.key_condition,
+            "ExpressionAttributeNames": plan.names,
+            "ExpressionAttributeValues": plan.values,
+        }
+        if plan.index is not None:
+            request["IndexName"] = plan.index
+        else:
+            request["ConsistentRead"] = True
+        if plan.filter_expression:
+            request["FilterExpression"] = plan.filter_expression
+
+        page: list[dict[str, Any]] = []
+        position = start
+        for _round in range(MAX_QUERY_ROUNDS):
+            needed = query.limit - len(page)
+            request["Limit"] = FILTERED_ROUND_SIZE if plan.filter_expression else needed
+            if position is not None:
+                request["ExclusiveStartKey"] = key_values(position)
+            response = dynamodb_client().query(**request)
+            items = list(response.get("Items", []))
+            last_evaluated = response.get("LastEvaluatedKey")
+            if len(items) > needed:
+                page += items[:needed]
+                return [task_from_item(i) for i in page], self._position_of(page[-1], plan)
+            page += items
+            if last_evaluated is None:
+                return [task_from_item(i) for i in page], None
+            position = {name: value["S"] for name, value in last_evaluated.items()}
+            if len(page) == query.limit:
+                break
+        return [task_from_item(i) for i in page], position
+
+    @staticmethod
+    def _position_of(item: dict[str, Any], plan: QueryPlan) -> Position:
+        return {name: item[name]["S"] for name in plan.position_attributes}
+
+    @staticmethod
+    def _check_position(user_id: str, plan: QueryPlan, position: Position) -> None:
+        # The cursor's signature already binds it to this caller and filter set; this guards the
+        # shape so that no client input can make DynamoDB reject the request.
+        if set(position) != plan.position_attributes or not keys.owns_key(user_id, position):
+            raise InvalidPositionError("position does not belong to this query")
+        if any(not isinstance(v, str) or not v or len(v) > 1024 for v in position.values()):
+            raise InvalidPositionError("malformed position")

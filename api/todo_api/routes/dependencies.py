@@ -1,0 +1,53 @@
+"""Typed dependencies the routes share: the caller, If-Match, Idempotency-Key, public URLs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from todo_api.errors import unauthorized
+from todo_api.identity import Identity, identity_from_event
+from todo_api.services import idempotency
+from todo_api.services.preconditions import parse_if_match
+
+# Declared so the OpenAPI document and Swagger UI offer "Authorize"; API Gateway verifies the
+# token, and the identity is read from the claims it forwards, never from this header.
+_bearer = HTTPBearer(auto_error=False, description="Cognito ID token (verified by API Gateway)")
+
+
+def current_identity(
+    request: Request, _token: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Identity:
+    """The caller, from `requestContext.authorizer.claims`; 401 when the claims are missing."""
+    identity = identity_from_event(request.scope.get("aws.event"))
+    if identity is None:
+        raise unauthorized()
+    return identity
+
+
+def if_match(
+    value: Annotated[str | None, Header(alias="If-Match", description='"<version>" from the ETag')] = None,
+) -> frozenset[int] | None:
+    """The versions If-Match accepts (None: no precondition)."""
+    return parse_if_match(value)
+
+
+def idempotency_key(
+    value: Annotated[
+        str | None, Header(alias="Idempotency-Key", description="1-255 characters; replays within 24 h")
+    ] = None,
+) -> str | None:
+    """The caller's Idempotency-Key, checked for shape."""
+    return idempotency.check_key(value)
+
+
+def public_url(request: Request, path: str) -> str:
+    """`path` as the client reaches it (behind a gateway stage prefix when there is one)."""
+    return f"{request.scope.get('root_path', '')}{path}"
+
+
+CurrentIdentity = Annotated[Identity, Depends(current_identity)]
+IfMatch = Annotated[frozenset[int] | None, Depends(if_match)]
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]

@@ -1,0 +1,1 @@
+"""Business logic: users, tasks, cursors, preconditions and idempotency (no boto3 here)."""

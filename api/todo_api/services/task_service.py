@@ -1,0 +1,174 @@
+"""Tasks: create (idempotent), read, list with filters and cursors, replace, patch, delete."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from todo_api.errors import ApiError, invalid_cursor, precondition_failed, task_not_found, write_conflict
+from todo_api.identity import Identity
+from todo_api.models.task import Task, TaskCreate, TaskListQuery, TaskPage, TaskPatch, TaskReplace, TaskStatus
+from todo_api.observability import metrics
+from todo_api.repository.errors import (
+    AccountBeingDeletedError,
+    ItemNotFoundError,
+    ProfileMissingError,
+    VersionMismatchError,
+    WriteConflictError,
+)
+from todo_api.repository.task_repository import InvalidPositionError, TaskRepository
+from todo_api.services import idempotency
+from todo_api.services.clock import new_task_id, utc_now
+from todo_api.services.cursor import InvalidCursorError, decode_cursor, encode_cursor
+from todo_api.services.preconditions import check_version
+from todo_api.settings import get_settings
+
+TASK_ID = re.compile(r"^[0-9a-f]{32}$")
+MUTABLE_FIELDS = ("title", "description", "status", "priority", "category", "due_date", "tags")
+# Without If-Match a lost race is retried on fresh data (no update is lost); with it, it is a 412.
+UPDATE_ATTEMPTS = 3
+
+
+def _repository() -> TaskRepository:
+    return TaskRepository(get_settings().table_name)
+
+
+def _count(name: str, value: int = 1) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def create_task(identity: Identity, body: TaskCreate, idempotency_key: str | None) -> tuple[Task, bool]:
+    """Create a task for the caller (whose profile must exist); returns it and whether replayed."""
+
+    def create() -> dict[str, Any]:
+        now = utc_now()
+        task = Task(
+            task_id=new_task_id(),
+            user_id=identity.sub,
+            **body.model_dump(),
+            created_at=now,
+            updated_at=now,
+            completed_at=now if body.status is TaskStatus.COMPLETED else None,
+            version=1,
+        )
+        try:
+            _repository().create(task)
+        except ProfileMissingError:
+            raise ApiError(404, "USER_NOT_FOUND", "create your profile first (POST /api/v1/users)") from None
+        except AccountBeingDeletedError:
+            raise ApiError(404, "USER_NOT_FOUND", "your account is being deleted") from None
+        except WriteConflictError:
+            raise write_conflict() from None
+        _count("TasksCreated")
+        if task.status is TaskStatus.COMPLETED:
+            _count("TasksCompleted")
+        return task.model_dump(mode="json")
+
+    result, replayed = idempotency.run_once(
+        table_name=get_settings().table_name,
+        operation="tasks.create",
+        user_id=identity.sub,
+        key=idempotency_key,
+        payload=body.model_dump(mode="json"),
+        action=create,
+    )
+    return Task.model_validate(result), replayed
+
+
+def get_task(identity: Identity, task_id: str) -> Task:
+    """One of the caller's tasks; anyone else's (or a malformed id) is 404."""
+    if not TASK_ID.match(task_id):
+        raise task_not_found()
+    task = _repository().get(identity.sub, task_id)
+    if task is None:
+        raise task_not_found()
+    return task
+
+
+def list_tasks(identity: Identity, query: TaskListQuery) -> TaskPage:
+    """One page of the caller's tasks matching the filters."""
+    key = get_settings().cursor_key
+    filters = query.filters()
+    start = None
+    if query.cursor is not None:
+        try:
+            start = decode_cursor(key, identity.sub, filters, query.cursor)
+        except InvalidCursorError:
+            raise invalid_cursor() from None
+    try:
+        items, position = _repository().list_tasks(identity.sub, query, start)
+    except InvalidPositionError:
+        raise invalid_cursor() from None
+    next_cursor = encode_cursor(key, identity.sub, filters, position) if position else None
+    return TaskPage(items=items, next_cursor=next_cursor)
+
+
+def _apply(current: Task, changes: dict[str, Any]) -> Task | None:
+    """The task after `changes`, or None when they change nothing (no write, no new version)."""
+    merged = {**current.model_dump(), **changes}
+    candidate = Task.model_validate(merged)
+    if all(getattr(candidate, name) == getattr(current, name) for name in MUTABLE_FIELDS):
+        return None
+    completed_at = current.completed_at
+    if candidate.status is TaskStatus.COMPLETED and current.status is not TaskStatus.COMPLETED:
+        completed_at = utc_now()
+    elif candidate.status is not TaskStatus.COMPLETED:
+        completed_at = None
+    return candidate.model_copy(
+        update={"updated_at": utc_now(), "completed_at": completed_at, "version": current.version + 1}
+    )
+
+
+def _modify(
+    identity: Identity, task_id: str, changes: dict[str, Any], accepted: frozenset[int] | None
+) -> Task:
+    repository = _repository()
+    for _attempt in range(UPDATE_ATTEMPTS):
+        current = get_task(identity, task_id)
+        check_version(accepted, current.version)
+        updated = _apply(current, changes)
+        if updated is None:
+            return current
+        try:
+            repository.replace(updated, expected_version=current.version)
+        except ItemNotFoundError:
+            raise task_not_found() from None
+        except VersionMismatchError:
+            if accepted is not None:
+                raise precondition_failed() from None
+            continue
+        if updated.status is TaskStatus.COMPLETED and current.status is not TaskStatus.COMPLETED:
+            _count("TasksCompleted")
+        return updated
+    raise write_conflict()
+
+
+def replace_task(
+    identity: Identity, task_id: str, body: TaskReplace, accepted: frozenset[int] | None
+) -> Task:
+    """PUT: every mutable field takes the body's value (or its default when left out)."""
+    return _modify(identity, task_id, body.model_dump(), accepted)
+
+
+def patch_task(identity: Identity, task_id: str, body: TaskPatch, accepted: frozenset[int] | None) -> Task:
+    """PATCH: only the fields present change; `due_date: null` clears the due date."""
+    return _modify(identity, task_id, body.model_dump(exclude_unset=True), accepted)
+
+
+def delete_task(identity: Identity, task_id: str, accepted: frozenset[int] | None) -> None:
+    """Delete one of the caller's tasks, honouring If-Match."""
+    if not TASK_ID.match(task_id):
+        raise task_not_found()
+    expected = None
+    if accepted is not None:
+        expected = get_task(identity, task_id).version
+        check_version(accepted, expected)
+    try:
+        _repository().delete(identity.sub, task_id, expected)
+    except ItemNotFoundError:
+        raise task_not_found() from None
+    except VersionMismatchError:
+        raise precondition_failed() from None
+    _count("TasksDeleted")

@@ -1,0 +1,112 @@
+"""User profiles: create (email from the token), read, change, and delete with all tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from todo_api.errors import precondition_failed, unauthorized, user_exists, user_not_found, write_conflict
+from todo_api.identity import Identity
+from todo_api.models.user import User, UserCreate, UserUpdate
+from todo_api.observability import metrics
+from todo_api.repository.errors import ItemAlreadyExistsError, ItemNotFoundError, VersionMismatchError
+from todo_api.repository.user_repository import UserRepository
+from todo_api.services import idempotency
+from todo_api.services.clock import utc_now
+from todo_api.services.preconditions import check_version
+from todo_api.settings import get_settings
+
+UPDATE_ATTEMPTS = 3
+
+
+def _repository() -> UserRepository:
+    return UserRepository(get_settings().table_name)
+
+
+def create_user(identity: Identity, body: UserCreate, idempotency_key: str | None) -> tuple[User, bool]:
+    """Create the caller's profile; returns it and whether this was a replay of an earlier POST."""
+    email = identity.email
+    if email is None:
+        raise unauthorized("the token carries no email claim")
+
+    def create() -> dict[str, Any]:
+        now = utc_now()
+        user = User(
+            user_id=identity.sub,
+            email=email,
+            name=body.name,
+            timezone=body.timezone,
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+        try:
+            _repository().create(user)
+        except ItemAlreadyExistsError:
+            raise user_exists() from None
+        metrics.add_metric(name="UsersCreated", unit=MetricUnit.Count, value=1)
+        return user.model_dump(mode="json")
+
+    result, replayed = idempotency.run_once(
+        table_name=get_settings().table_name,
+        operation="users.create",
+        user_id=identity.sub,
+        key=idempotency_key,
+        payload=body.model_dump(mode="json"),
+        action=create,
+    )
+    return User.model_validate(result), replayed
+
+
+def get_me(identity: Identity) -> User:
+    """The caller's profile."""
+    user = _repository().get(identity.sub)
+    if user is None:
+        raise user_not_found()
+    return user
+
+
+def get_user(identity: Identity, user_id: str) -> User:
+    """A profile by id: only the caller's own; any other id is 404 so existence never leaks."""
+    if user_id != identity.sub:
+        raise user_not_found()
+    return get_me(identity)
+
+
+def update_me(identity: Identity, body: UserUpdate, accepted_versions: frozenset[int] | None) -> User:
+    """Change name and/or time zone; a change that changes nothing writes nothing."""
+    changes = body.model_dump(exclude_unset=True)
+    repository = _repository()
+    for _attempt in range(UPDATE_ATTEMPTS):
+        current = get_me(identity)
+        check_version(accepted_versions, current.version)
+        if all(getattr(current, name) == value for name, value in changes.items()):
+            return current
+        updated = current.model_copy(
+            update={**changes, "updated_at": utc_now(), "version": current.version + 1}
+        )
+        try:
+            repository.replace(updated, expected_version=current.version)
+        except ItemNotFoundError:
+            raise user_not_found() from None
+        except VersionMismatchError:
+            if accepted_versions is not None:
+                raise precondition_failed() from None  # a concurrent change beat this If-Match writer
+            continue
+        return updated
+    raise write_conflict()
+
+
+def delete_me(identity: Identity, accepted_versions: frozenset[int] | None) -> None:
+    """Delete the caller's profile and every task (resumable: a retry finishes an interrupted run)."""
+    repository = _repository()
+    if accepted_versions is not None:
+        check_version(accepted_versions, get_me(identity).version)
+    try:
+        tasks_deleted = repository.delete_account(identity.sub)
+    except ItemNotFoundError:
+        raise user_not_found() from None
+    metrics.add_metric(name="UsersDeleted", unit=MetricUnit.Count, value=1)
+    if tasks_deleted:
+        metrics.add_metric(name="TasksDeleted", unit=MetricUnit.Count, value=tasks_deleted)

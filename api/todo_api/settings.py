@@ -1,0 +1,58 @@
+"""Runtime settings of the api Lambda, read once from the environment (pydantic-settings)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Good enough to sign cursors on a laptop, refused anywhere else: a deployed stage must set its own.
+DEV_CURSOR_SECRET = "local-development-cursor-secret-change-me"  # noqa: S105 - refused outside dev
+DEV_STAGES = frozenset({"local", "test"})
+MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    """Everything the api reads from its environment. POWERTOOLS_* variables are Powertools' own."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    table_name: str = Field(min_length=3, max_length=255)
+    stage: str = "local"
+    cursor_secret: SecretStr = SecretStr(DEV_CURSOR_SECRET)
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_outside_dev(self) -> Settings:
+        if self.stage in DEV_STAGES:
+            return self
+        secret = self.cursor_secret.get_secret_value()
+        if secret == DEV_CURSOR_SECRET or len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"CURSOR_SECRET must be set to a random value of at least {MIN_SECRET_LENGTH} "
+                f"characters when STAGE is {self.stage!r}"
+            )
+        return self
+
+    @property
+    def cursor_key(self) -> bytes:
+        """The HMAC key for list cursors."""
+        return self.cursor_secret.get_secret_value().encode()
+
+
+SETTINGS_VARIABLES = ("TABLE_NAME", "STAGE", "CURSOR_SECRET")
+
+
+def get_settings() -> Settings:
+    """The settings for the current environment, read on first use, not at import.
+
+    Cached per value of the variables read: on Lambda they never change, while a test process may
+    start more than one local platform, each with its own table.
+    """
+    return _settings_for(tuple(os.environ.get(name) for name in SETTINGS_VARIABLES))
+
+
+@lru_cache(maxsize=8)
+def _settings_for(_environment: tuple[str | None, ...]) -> Settings:
+    return Settings()  # type: ignore[call-arg]  # table_name comes from TABLE_NAME
