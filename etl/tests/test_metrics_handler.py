@@ -192,6 +192,11 @@ def test_a_missing_snapshot_is_a_staleness_signal_not_a_crash(
         (snapshot_json(datetime.now(UTC), {**GOOD_VALUES, "total_tasks": -1}), "impossible"),
         (snapshot_json(datetime.now(UTC), "many"), "list of"),
     ],
+    # Stable ids: the bodies embed the current time, and pytest-xdist workers must collect equal ids.
+    ids=[
+        "gzip-garbage", "json-array", "no-snapshot-at", "bad-timestamp", "naive-timestamp",
+        "metrics-missing", "string-value", "boolean-value", "negative-value", "metrics-not-object",
+    ],  # fmt: skip
 )
 def test_a_corrupt_snapshot_is_a_staleness_signal_with_the_reason(
     s3: Any,

@@ -1,0 +1,199 @@
+"""Shared fixtures for the Spark tests: one SparkSession per test session and a bronze builder."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from todo_etl.lake_layout import BRONZE_CDC, CDC_FOLDER, LOGS_FOLDER, object_key
+
+# Python turns Spark timestamps into naive local datetimes: make local mean UTC for every test.
+os.environ["TZ"] = "UTC"
+time.tzset()
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def rfc3339(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def task_item(user: str, task_id: str, version: int, created_at: datetime, **fields: Any) -> dict[str, Any]:
+    """A task item as the API stores it (index keys included)."""
+    status = fields.pop("status", "pending")
+    priority = fields.pop("priority", "medium")
+    category = fields.pop("category", "general")
+    item: dict[str, Any] = {
+        "PK": f"USER#{user}",
+        "SK": f"TASK#{task_id}",
+        "entity_type": "TASK",
+        "task_id": task_id,
+        "user_id": user,
+        "title": fields.pop("title", f"task {task_id}"),
+        "description": fields.pop("description", ""),
+        "status": status,
+        "priority": priority,
+        "category": category,
+        "tags": fields.pop("tags", []),
+        "created_at": rfc3339(created_at),
+        "updated_at": rfc3339(fields.pop("updated_at", created_at)),
+        "version": version,
+        "GSI1PK": f"USER#{user}#STATUS#{status}",
+        "GSI1SK": f"TASK#{task_id}",
+        "GSI2PK": f"USER#{user}#PRIORITY#{priority}",
+        "GSI2SK": f"TASK#{task_id}",
+        "GSI3PK": f"USER#{user}#CATEGORY#{category}",
+        "GSI3SK": f"TASK#{task_id}",
+    }
+    due = fields.pop("due_date", None)
+    if due is not None:
+        item["due_date"] = due
+        item["GSI4PK"] = f"USER#{user}#DUE"
+        item["GSI4SK"] = f"{due}#TASK#{task_id}"
+    completed_at = fields.pop("completed_at", None)
+    if completed_at is not None:
+        item["completed_at"] = rfc3339(completed_at)
+    item.update(fields)
+    return item
+
+
+def user_item(user: str, version: int, created_at: datetime, **fields: Any) -> dict[str, Any]:
+    """A profile item as the API stores it."""
+    item: dict[str, Any] = {
+        "PK": f"USER#{user}",
+        "SK": "PROFILE",
+        "entity_type": "USER",
+        "user_id": user,
+        "email": f"{user}@example.com",
+        "name": fields.pop("name", f"User {user}"),
+        "timezone": fields.pop("timezone", "UTC"),
+        "created_at": rfc3339(created_at),
+        "updated_at": rfc3339(fields.pop("updated_at", created_at)),
+        "version": version,
+    }
+    item.update(fields)
+    return item
+
+
+class Bronze:
+    """Writes bronze CDC and log objects exactly as the delivery stream lays them out.
+
+    It also keeps a model of the table (`items`), so `put` and `delete` emit the stream record
+    DynamoDB would (INSERT/MODIFY with old image, REMOVE with the old image).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+        self._sequence = itertools.count(100000000000000000001)
+        self._ids = itertools.count(1)
+        self._files = itertools.count(1)
+        self.clock = T0
+
+    def record(
+        self,
+        event_name: str,
+        new: dict[str, Any] | None,
+        old: dict[str, Any] | None,
+        *,
+        event_id: str | None = None,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        image = new if new is not None else old
+        assert image is not None
+        self.clock += timedelta(seconds=1)
+        record = {
+            "event_id": event_id or f"evt-{next(self._ids):06d}",
+            "event_name": event_name,
+            "sequence_number": str(next(self._sequence)),
+            "approximate_creation_time": rfc3339(at or self.clock),
+            "pk": image["PK"],
+            "sk": image["SK"],
+            "entity_type": image.get("entity_type"),
+            "item_version": image.get("version"),
+            "ttl_delete": False,
+            "keys": {"PK": image["PK"], "SK": image["SK"]},
+            "new_image": new,
+            "old_image": old,
+            "new_image_ddb": None if new is None else {k: {"S": str(v)} for k, v in new.items()},
+            "ingested_at": rfc3339(at or self.clock),
+        }
+        assert set(record) == set(BRONZE_CDC.column_names())
+        return record
+
+    def put(self, item: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        key = (item["PK"], item["SK"])
+        old = self.items.get(key)
+        self.items[key] = item
+        return self.record("MODIFY" if old else "INSERT", item, old, **kwargs)
+
+    def delete(self, pk: str, sk: str, **kwargs: Any) -> dict[str, Any]:
+        old = self.items.pop((pk, sk))
+        return self.record("REMOVE", None, old, **kwargs)
+
+    def write(self, records: list[dict[str, Any]], arrival: datetime, folder: str = CDC_FOLDER) -> Path:
+        return self.write_lines([json.dumps(r) for r in records], arrival, folder)
+
+    def write_lines(self, lines: list[str], arrival: datetime, folder: str = CDC_FOLDER) -> Path:
+        key = object_key(folder, f"todo-{folder}", arrival, f"{next(self._files):04d}")
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(path, "wt", encoding="utf-8") as out:
+            out.write("\n".join(lines) + "\n")
+        return path
+
+    def access_log(self, request_id: str, at: datetime, **fields: Any) -> dict[str, Any]:
+        row = {
+            "log_type": "access",
+            "ts": rfc3339(at),
+            "request_id": request_id,
+            "correlation_id": f"c-{request_id}",
+            "method": "GET",
+            "route": "/api/v1/tasks",
+            "status": 200,
+            "latency_ms": 12.5,
+            "user_id": "u1",
+        }
+        row.update(fields)
+        return row
+
+    def write_logs(self, rows: list[dict[str, Any]], arrival: datetime) -> Path:
+        return self.write(rows, arrival, LOGS_FOLDER)
+
+
+class Lake:
+    """The three layer URIs of a lake under one folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.bronze = str(root / "bronze")
+        self.silver = str(root / "silver")
+        self.gold = str(root / "gold")
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    from todo_etl.glue.local_session import local_spark_session
+
+    session = local_spark_session("todo-insights-tests", shuffle_partitions=2)
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lake:
+    return Lake(tmp_path / "lake")
+
+
+@pytest.fixture
+def bronze(lake: Lake) -> Bronze:
+    return Bronze(Path(lake.bronze))

@@ -1,0 +1,1 @@
+"""The CDC function: DynamoDB stream records become bronze records delivered through Firehose."""

@@ -1,0 +1,154 @@
+"""Powertools' DynamoDB-streams BatchProcessor, extended to deliver the converted batch to Firehose.
+
+Powertools converts record by record (a conversion failure fails that record alone); this
+subclass then sends the converted records in Firehose-sized chunks and turns every record that
+was not delivered (or dead-lettered) into a failure, so `process_partial_response` reports it in
+`batchItemFailures` and the event source retries it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from todo_etl.cdc.bronze_record import BronzeRecord, SkippedRecord, build_bronze_record
+from todo_etl.cdc.dead_letter import DeadLetterStore
+from todo_etl.cdc.firehose_sender import MAX_RECORD_BYTES, FirehoseSender, Outbound
+
+SERVICE = "cdc"
+logger = Logger(service=SERVICE, child=True)
+
+
+class DeliveryError(RuntimeError):
+    """A converted record that reached neither Firehose nor the dead-letter path."""
+
+
+class MetricsSink(Protocol):
+    def add_metric(self, name: str, unit: MetricUnit, value: float) -> None: ...
+
+
+@dataclass
+class BatchTally:
+    """Counts of one invocation, published as EMF metrics (zeros included, so alarms see data)."""
+
+    records_in: int = 0
+    records_delivered: int = 0
+    records_retried: int = 0
+    records_failed: int = 0
+    records_skipped: int = 0
+    records_dead_lettered: int = 0
+    tasks_created: int = 0
+    tasks_completed: int = 0
+    tasks_deleted: int = 0
+
+    def publish(self, metrics: MetricsSink) -> None:
+        for item in fields(self):
+            name = "".join(part.capitalize() for part in item.name.split("_"))  # records_in → RecordsIn
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=getattr(self, item.name))
+
+
+class BronzeBatchProcessor(BatchProcessor):
+    """Converts each stream record (Powertools' per-record loop), then delivers the batch."""
+
+    def __init__(
+        self,
+        sender: FirehoseSender,
+        dead_letters: DeadLetterStore | None,
+        tally: BatchTally,
+        clock: Callable[[], datetime],
+    ) -> None:
+        super().__init__(event_type=EventType.DynamoDBStreams)
+        self._sender = sender
+        self._dead_letters = dead_letters
+        self.tally = tally
+        self._clock = clock
+
+    def convert(self, record: DynamoDBRecord) -> BronzeRecord | SkippedRecord:
+        """The record handler: one stream record → a bronze record or a skip; raises if it cannot."""
+        raw = record.raw_event
+        try:
+            converted = build_bronze_record(raw, self._clock())
+        except Exception as exc:
+            logger.error(
+                "stream record cannot be converted",
+                extra={
+                    "event_id": raw.get("eventID"),
+                    "sequence_number": (raw.get("dynamodb") or {}).get("SequenceNumber"),
+                    "problem": f"{exc.__class__.__name__}: {exc}",
+                },
+            )
+            raise
+        if isinstance(converted, SkippedRecord):
+            self.tally.records_skipped += 1
+            logger.debug("record skipped", extra={"event_id": converted.event_id, "reason": converted.reason})
+        return converted
+
+    def process(self) -> list[tuple[Any, ...]]:
+        results = super().process()
+        self.tally.records_in = len(self.records)
+        converted = [
+            (entry[2], entry[1])
+            for entry in results
+            if entry[0] == "success" and isinstance(entry[1], BronzeRecord)
+        ]
+        undelivered = self._deliver([bronze for _, bronze in converted])
+        if not undelivered:
+            return results
+        lost = {id(converted[index][0]) for index in undelivered}
+        self.success_messages = [m for m in self.success_messages if id(m) not in lost]
+        kept = [entry for entry in results if not (entry[0] == "success" and id(entry[2]) in lost)]
+        for index, reason in sorted(undelivered.items()):
+            raw, bronze = converted[index]
+            logger.error(
+                "record not delivered; reported as a batch item failure",
+                extra={
+                    "event_id": bronze.event_id,
+                    "sequence_number": bronze.sequence_number,
+                    "reason": reason,
+                },
+            )
+            error = DeliveryError(reason)
+            kept.append(
+                self.failure_handler(record=DynamoDBRecord(raw), exception=(DeliveryError, error, None))
+            )
+        return kept
+
+    def _deliver(self, records: list[BronzeRecord]) -> dict[int, str]:
+        """Send (or dead-letter) every record; the indexes of those that got nowhere, with why."""
+        undelivered: dict[int, str] = {}
+        outbound: list[Outbound] = []
+        for index, record in enumerate(records):
+            if len(record.line) <= MAX_RECORD_BYTES:
+                outbound.append(Outbound(str(index), record.line))
+                continue
+            reason = f"record is {len(record.line)} bytes, over Firehose's {MAX_RECORD_BYTES}-byte limit"
+            if self._dead_letters is None:
+                undelivered[index] = f"{reason}, and no dead-letter bucket is configured"
+                continue
+            try:
+                key = self._dead_letters.put(record, reason, self._clock())
+            except Exception as exc:
+                undelivered[index] = f"{reason}, and dead-lettering failed: {exc!r}"
+                continue
+            self.tally.records_dead_lettered += 1
+            logger.warning(
+                "record dead-lettered", extra={"event_id": record.event_id, "key": key, "reason": reason}
+            )
+        result = self._sender.send(outbound)
+        self.tally.records_retried += result.retried
+        self.tally.records_delivered += len(result.delivered)
+        for key, reason in result.failed.items():
+            undelivered[int(key)] = reason
+        for key in result.delivered:
+            flow = records[int(key)].flow
+            self.tally.tasks_created += flow.created
+            self.tally.tasks_completed += flow.completed
+            self.tally.tasks_deleted += flow.deleted
+        return undelivered
