@@ -1,0 +1,112 @@
+"""`todo-insights restore`: rebuild a fresh table from the bronze cdc objects alone, and compare it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from todo_local.endpoints import DEFAULT_DIR
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "restore",
+        help="rebuild a fresh table from bronze alone",
+        description="Create NEW_TABLE in the running platform and fill it from DIR/lake/bronze/cdc only "
+        "(the last event of each item), then compare it with the live table.",
+    )
+    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="state folder (default: .local)")
+    parser.add_argument("--table", required=True, metavar="NEW_TABLE", help="name of the table to create")
+    parser.add_argument("--no-drain", action="store_true", help="do not drain the stream into bronze first")
+    parser.add_argument("--no-compare", action="store_true", help="do not compare with the live table")
+    parser.set_defaults(func=run_restore)
+
+
+def _drain(control_url: str) -> None:
+    request = urllib.request.Request(f"{control_url}/drain", data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=600) as response:
+        json.load(response)
+
+
+def run_restore(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from todo_local.endpoints import EndpointsError, read_running_endpoints
+    from todo_local.restore import RestoreError, compare_tables, restore_table
+
+    console = Console()
+    errors = Console(stderr=True)
+    try:
+        endpoints = read_running_endpoints(args.dir)
+    except EndpointsError as exc:
+        errors.print(f"[bold red]error:[/] {exc}")
+        return 1
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoints.aws_endpoint_url,
+        AWS_REGION=endpoints.region,
+        AWS_DEFAULT_REGION=endpoints.region,
+        AWS_ACCESS_KEY_ID=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+        AWS_SECRET_ACCESS_KEY=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+    )
+    if args.table == endpoints.table_name:
+        errors.print(f"[bold red]error:[/] {args.table} is the live table; restore into a new one")
+        return 1
+    try:
+        if not args.no_drain:
+            with console.status("draining the stream into bronze…"):
+                _drain(endpoints.control_url)
+        with Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
+        ) as progress:
+            tasks = {
+                "read": progress.add_task("reading bronze objects", total=None),
+                "write": progress.add_task("writing items", total=None),
+            }
+
+            def on_progress(phase: str, done: int, total: int) -> None:
+                progress.update(tasks[phase], completed=done, total=total)
+
+            summary = restore_table(Path(endpoints.lake_dir), args.table, on_progress=on_progress)
+        comparison = None if args.no_compare else compare_tables(endpoints.table_name, args.table)
+    except (RestoreError, ClientError, BotoCoreError, urllib.error.URLError, OSError) as exc:
+        errors.print(f"[bold red]error:[/] restore failed: {exc}")
+        return 1
+
+    table = Table(title=f"restored {args.table} from bronze", show_header=False)
+    table.add_column(style="bold cyan")
+    table.add_column(justify="right")
+    for label, value in (
+        ("bronze objects read", summary.objects_read),
+        ("events read", summary.events_read),
+        ("unreadable lines", summary.unreadable_lines),
+        ("items seen", summary.items_seen),
+        ("items deleted (last event REMOVE)", summary.items_deleted),
+        ("items restored", summary.items_restored),
+    ):
+        table.add_row(label, str(value))
+    console.print(table)
+    if comparison is None:
+        return 0
+    if comparison.equal:
+        console.print(
+            f"[green]equal:[/] {comparison.target_items} items match the live table {endpoints.table_name}"
+        )
+        return 0
+    for label, keys in (
+        ("only in the live table", comparison.only_in_source),
+        ("only in the restored table", comparison.only_in_target),
+        ("different", comparison.different),
+    ):
+        for pk, sk in keys:
+            errors.print(f"[red]{label}:[/] {pk} {sk}")
+    errors.print(f"[bold red]the restored table differs from {endpoints.table_name}[/]")
+    return 1

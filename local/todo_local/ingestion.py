@@ -1,0 +1,146 @@
+"""Wires the ingestion path into a running local platform: stream poller → CDC handler → local
+Firehose (through its HTTP endpoint) → bronze, and api.jsonl → logs delivery stream → bronze."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from todo_etl.lake_layout import CDC_FOLDER, LOGS_FOLDER
+from todo_local.delivery_stream import LocalDeliveryStream
+from todo_local.firehose_endpoint import FirehoseEndpoint
+from todo_local.log_shipper import LogShipper
+from todo_local.stream_poller import StreamPoller
+
+LOG = logging.getLogger("todo_local.ingestion")
+
+CDC_STREAM_NAME = "todo-local-cdc"
+LOGS_STREAM_NAME = "todo-local-logs"
+DEAD_LETTER_BUCKET = "todo-local-dead-letters"
+STREAM_DEAD_LETTER_FILE = "cdc-stream.jsonl"
+POLL_INTERVAL_SECONDS = 1.0
+
+
+@dataclass
+class Ingestion:
+    """The running pieces; `stop()` ends them (also done on its own once the platform stops)."""
+
+    cdc_stream: LocalDeliveryStream
+    logs_stream: LocalDeliveryStream
+    endpoint: FirehoseEndpoint
+    poller: StreamPoller
+    shipper: LogShipper
+    interval: float = POLL_INTERVAL_SECONDS
+    saved_environment: dict[str, str | None] = field(default_factory=dict)
+    set_environment: dict[str, str] = field(default_factory=dict)
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    def drain_cdc(self) -> dict[str, Any]:
+        """Everything in the stream now is in bronze when this returns."""
+        return {"poller": self.poller.drain().as_dict(), "delivery": self.cdc_stream.flush()}
+
+    def drain_logs(self) -> dict[str, Any]:
+        return {"shipper": self.shipper.drain().as_dict(), "delivery": self.logs_stream.flush()}
+
+    def _loop(self, platform: Any) -> None:
+        try:
+            while not self.stop_event.wait(self.interval) and getattr(platform, "running", True):
+                try:
+                    self.poller.poll_once()
+                    self.shipper.drain()
+                    self.cdc_stream.flush_if_due()
+                    self.logs_stream.flush_if_due()
+                except Exception:
+                    if getattr(platform, "running", True):
+                        LOG.exception("background ingestion failed; retrying")
+        finally:
+            self._shut_down()
+
+    def _shut_down(self) -> None:
+        self.endpoint.stop()
+        self.poller.close()
+        for key, value in self.saved_environment.items():
+            if os.environ.get(key) != self.set_environment.get(key):
+                continue  # someone (the platform's own restore) has set it since: leave theirs
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self.saved_environment.clear()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.thread is not None and self.thread is not threading.current_thread():
+            self.thread.join()
+
+
+def _create_bucket(bucket: str, region: str) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    s3 = boto3.client("s3", region_name=region)
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+            raise
+    finally:
+        s3.close()
+
+
+def wire_ingestion(platform: Any, *, interval: float = POLL_INTERVAL_SECONDS) -> Ingestion:
+    """Start the local ingestion path for `platform` and register its drainers ("cdc", "logs")."""
+    from todo_etl.cdc.handler import handler
+    from todo_local.log_capture import adopt_powertools_handlers
+
+    directory = Path(platform.directory)
+    lake_dir = Path(platform.lake_dir)
+    endpoints = platform.endpoints
+    sink = getattr(platform, "sink", None)
+    cdc_stream = LocalDeliveryStream(CDC_STREAM_NAME, lake_dir, CDC_FOLDER)
+    logs_stream = LocalDeliveryStream(LOGS_STREAM_NAME, lake_dir, LOGS_FOLDER)
+    endpoint = FirehoseEndpoint({s.name: s for s in (cdc_stream, logs_stream)})
+    endpoint.start()
+    ingestion = Ingestion(
+        cdc_stream=cdc_stream,
+        logs_stream=logs_stream,
+        endpoint=endpoint,
+        poller=StreamPoller(
+            endpoints["table_name"],
+            handler,
+            dead_letter_path=directory / "dlq" / STREAM_DEAD_LETTER_FILE,
+            checkpoint_path=directory / "state" / "cdc-stream-checkpoints.json",
+            sink=sink,
+        ),
+        shipper=LogShipper(
+            directory / "logs" / "api.jsonl", directory / "state" / "log-shipper.json", logs_stream
+        ),
+        interval=interval,
+    )
+    try:
+        _create_bucket(DEAD_LETTER_BUCKET, endpoints.get("region", "us-east-1"))
+        settings = {
+            "AWS_ENDPOINT_URL_FIREHOSE": endpoint.url,
+            "CDC_DELIVERY_STREAM": CDC_STREAM_NAME,
+            "CDC_DEAD_LETTER_BUCKET": DEAD_LETTER_BUCKET,
+        }
+        for key, value in settings.items():
+            ingestion.saved_environment.setdefault(key, os.environ.get(key))
+            os.environ[key] = ingestion.set_environment[key] = value
+        if sink is not None:
+            adopt_powertools_handlers()  # the cdc Logger may predate the stdout router
+        platform.add_drainer("cdc", ingestion.drain_cdc)
+        platform.add_drainer("logs", ingestion.drain_logs)
+    except BaseException:
+        ingestion._shut_down()
+        raise
+    ingestion.thread = threading.Thread(
+        target=ingestion._loop, args=(platform,), name="local-ingestion", daemon=True
+    )
+    ingestion.thread.start()
+    return ingestion
