@@ -1,0 +1,257 @@
+"""Etl stack: locked-down buckets, CDC mapping, Firehose layout, catalog, Glue jobs, Athena."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from todo_etl.lake_layout import (
+    ALL_TABLES,
+    CDC_FOLDER,
+    LOGS_FOLDER,
+    firehose_error_prefix,
+    firehose_prefix,
+)
+from todo_infra.named_queries import load_named_queries
+from todo_infra.stage_config import stage_config
+
+pytestmark = pytest.mark.infra
+
+
+def _bucket_ids(synth):
+    etl = synth.todo.etl
+    return {
+        name: synth.logical_id("Etl", bucket)
+        for name, bucket in {
+            "access_logs": etl.access_logs,
+            "bronze": etl.bronze,
+            "silver": etl.silver,
+            "gold": etl.gold,
+            "query_results": etl.query_results,
+        }.items()
+    }
+
+
+def test_every_bucket_blocks_public_access_encrypts_and_logs_access(each_stage):
+    buckets = each_stage.resources("Etl", "AWS::S3::Bucket")
+    ids = _bucket_ids(each_stage)
+    assert set(ids.values()) == set(buckets)
+    for logical_id, bucket in buckets.items():
+        props = bucket["Properties"]
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        if logical_id != ids["access_logs"]:
+            assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": ids["access_logs"]}
+
+
+def test_every_bucket_denies_plain_http(each_stage):
+    policies = each_stage.resources("Etl", "AWS::S3::BucketPolicy")
+    secured = set()
+    for policy in policies.values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if (
+                statement["Effect"] == "Deny"
+                and statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+            ):
+                secured.add(policy["Properties"]["Bucket"]["Ref"])
+    assert secured == set(each_stage.resources("Etl", "AWS::S3::Bucket"))
+
+
+def test_bronze_is_versioned_and_moves_to_cheaper_storage(each_stage):
+    bronze = each_stage.template("Etl")["Resources"][_bucket_ids(each_stage)["bronze"]]["Properties"]
+    assert bronze["VersioningConfiguration"] == {"Status": "Enabled"}
+    transitions = bronze["LifecycleConfiguration"]["Rules"][0]["Transitions"]
+    assert [t["StorageClass"] for t in transitions] == ["STANDARD_IA", "GLACIER_IR"]
+
+
+def test_lake_buckets_are_retained_in_prod_and_emptied_on_delete_in_dev(dev, prod):
+    assert {b["DeletionPolicy"] for b in prod.resources("Etl", "AWS::S3::Bucket").values()} == {"Retain"}
+    assert {b["DeletionPolicy"] for b in dev.resources("Etl", "AWS::S3::Bucket").values()} == {"Delete"}
+    assert dev.resources("Etl", "Custom::S3AutoDeleteObjects")
+    assert not prod.resources("Etl", "Custom::S3AutoDeleteObjects")
+
+
+def test_stream_mapping_reports_partial_failures_bisects_caps_retries_and_dead_letters(each_stage):
+    mapping = each_stage.one("Etl", "AWS::Lambda::EventSourceMapping")["Properties"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert 0 <= mapping["MaximumRetryAttempts"] <= 10
+    assert 60 <= mapping["MaximumRecordAgeInSeconds"] < 24 * 3600
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"
+    assert "StreamArn" in json.dumps(mapping["EventSourceArn"])
+    dlq_id = each_stage.logical_id("Etl", each_stage.todo.etl.cdc_dlq)
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    dlq = each_stage.template("Etl")["Resources"][dlq_id]["Properties"]
+    assert dlq["SqsManagedSseEnabled"] is True
+
+
+def test_cdc_function_runs_the_cdc_handler_and_knows_its_delivery_stream(each_stage):
+    cdc = next(
+        f["Properties"]
+        for f in each_stage.resources("Etl", "AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler") == "todo_etl.cdc.handler.handler"
+    )
+    assert cdc["Architectures"] == ["arm64"]
+    stream_id = each_stage.logical_id("Etl", each_stage.todo.etl.cdc_stream)
+    env = cdc["Environment"]["Variables"]
+    assert env["CDC_DELIVERY_STREAM"] == {"Ref": stream_id}
+    assert env["CDC_DEAD_LETTER_BUCKET"] == {"Ref": _bucket_ids(each_stage)["bronze"]}
+
+
+def _streams(synth):
+    streams = synth.resources("Etl", "AWS::KinesisFirehose::DeliveryStream")
+    return {
+        s["Properties"]["DeliveryStreamName"].rsplit("-", 1)[-1]: s["Properties"] for s in streams.values()
+    }
+
+
+def test_firehose_streams_write_gzip_to_the_shared_bronze_layout(each_stage):
+    streams = _streams(each_stage)
+    assert set(streams) == {CDC_FOLDER, LOGS_FOLDER}
+    bronze_id = _bucket_ids(each_stage)["bronze"]
+    for folder, stream in streams.items():
+        s3 = stream["ExtendedS3DestinationConfiguration"]
+        assert s3["BucketARN"] == {"Fn::GetAtt": [bronze_id, "Arn"]}
+        assert s3["Prefix"] == firehose_prefix(folder)
+        assert s3["ErrorOutputPrefix"] == firehose_error_prefix(folder)
+        assert s3["CompressionFormat"] == "GZIP"
+        assert s3["BufferingHints"]["IntervalInSeconds"] <= 300
+        assert s3["CloudWatchLoggingOptions"]["Enabled"] is True
+        assert stream["DeliveryStreamEncryptionConfigurationInput"]["KeyType"] == "AWS_OWNED_CMK"
+
+
+def test_logs_stream_decompresses_and_extracts_cloudwatch_messages(each_stage):
+    processing = _streams(each_stage)[LOGS_FOLDER]["ExtendedS3DestinationConfiguration"][
+        "ProcessingConfiguration"
+    ]
+    assert processing["Enabled"] is True
+    assert [p["Type"] for p in processing["Processors"]] == [
+        "Decompression",
+        "CloudWatchLogProcessing",
+        "AppendDelimiterToRecord",
+    ]
+    assert (
+        "ProcessingConfiguration"
+        not in _streams(each_stage)[CDC_FOLDER]["ExtendedS3DestinationConfiguration"]
+    )
+
+
+def test_api_access_logs_are_subscribed_into_the_logs_stream(each_stage):
+    subscription = each_stage.one("Etl", "AWS::Logs::SubscriptionFilter")["Properties"]
+    assert subscription["FilterPattern"] == '{ $.log_type = "access" }'
+    assert "Fn::ImportValue" in json.dumps(subscription["LogGroupName"])
+    role_id = subscription["RoleArn"]["Fn::GetAtt"][0]
+    role = each_stage.template("Etl")["Resources"][role_id]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "logs.amazonaws.com"}
+
+
+def test_catalog_has_one_table_per_lake_table_with_the_shared_columns(each_stage):
+    tables = {
+        t["Properties"]["TableInput"]["Name"]: t["Properties"]["TableInput"]
+        for t in each_stage.resources("Etl", "AWS::Glue::Table").values()
+    }
+    assert set(tables) == {t.name for t in ALL_TABLES}
+    for lake_table in ALL_TABLES:
+        table = tables[lake_table.name]
+        descriptor = table["StorageDescriptor"]
+        assert [(c["Name"], c["Type"]) for c in descriptor["Columns"]] == [
+            (c.name, c.type) for c in lake_table.columns
+        ]
+        assert descriptor["Location"]["Fn::Join"][1][-1] == f"/{lake_table.folder}/"
+        if lake_table.file_format == "json":
+            assert descriptor["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+            assert [p["Name"] for p in table["PartitionKeys"]] == ["year", "month", "day", "hour"]
+            assert table["Parameters"]["projection.enabled"] == "true"
+            assert table["Parameters"]["projection.month.digits"] == "2"
+        else:
+            assert descriptor["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
+
+
+@pytest.mark.parametrize("stage_name", ["dev", "prod"])
+def test_glue_jobs_run_glue_5_1_with_encryption_and_stage_sized_workers(stage_name, request):
+    synth = request.getfixturevalue(stage_name)
+    config = stage_config(stage_name)
+    jobs = {
+        j["Properties"]["Name"].rsplit("-", 1)[-1]: j["Properties"]
+        for j in synth.resources("Etl", "AWS::Glue::Job").values()
+    }
+    assert set(jobs) == {"silver", "gold"}
+    security_id = next(iter(synth.resources("Etl", "AWS::Glue::SecurityConfiguration")))
+    for name, workers in (("silver", config.silver_workers), ("gold", config.gold_workers)):
+        job = jobs[name]
+        assert job["GlueVersion"] == "5.1"
+        assert (job["Command"]["Name"], job["Command"]["PythonVersion"]) == ("glueetl", "3")
+        assert (job["WorkerType"], job["NumberOfWorkers"]) == (workers.worker_type, workers.count)
+        assert job["SecurityConfiguration"] == {"Ref": security_id}
+        args = job["DefaultArguments"]
+        assert args["--job-bookmark-option"] == "job-bookmark-disable"
+        assert args["--enable-continuous-cloudwatch-log"] == "true"
+        assert args["--extra-py-files"]["Fn::Sub"].startswith("s3://cdk-")
+        assert args["--extra-py-files"]["Fn::Sub"].endswith(".zip")
+        assert job["Command"]["ScriptLocation"]["Fn::Sub"].endswith(".py")
+        assert {"--bronze_uri", "--silver_uri", "--gold_uri", "--database"} <= args.keys()
+    security = synth.one("Etl", "AWS::Glue::SecurityConfiguration")["Properties"]["EncryptionConfiguration"]
+    assert security["CloudWatchEncryption"]["CloudWatchEncryptionMode"] == "SSE-KMS"
+    assert security["JobBookmarksEncryption"]["JobBookmarksEncryptionMode"] == "CSE-KMS"
+    assert security["S3Encryptions"][0]["S3EncryptionMode"] == "SSE-S3"
+
+
+def test_silver_runs_on_a_schedule_and_gold_starts_when_silver_succeeds(each_stage):
+    triggers = {
+        t["Properties"]["Type"]: t["Properties"]
+        for t in each_stage.resources("Etl", "AWS::Glue::Trigger").values()
+    }
+    jobs = {
+        j["Properties"]["Name"].rsplit("-", 1)[-1]: lid
+        for lid, j in each_stage.resources("Etl", "AWS::Glue::Job").items()
+    }
+    scheduled, conditional = triggers["SCHEDULED"], triggers["CONDITIONAL"]
+    assert scheduled["Schedule"].startswith("cron(")
+    assert scheduled["Actions"] == [{"JobName": {"Ref": jobs["silver"]}}]
+    assert conditional["Predicate"]["Conditions"] == [
+        {"JobName": {"Ref": jobs["silver"]}, "LogicalOperator": "EQUALS", "State": "SUCCEEDED"}
+    ]
+    assert conditional["Actions"] == [{"JobName": {"Ref": jobs["gold"]}}]
+    assert (scheduled["StartOnCreation"], conditional["StartOnCreation"]) == (True, True)
+    workflow_id = next(iter(each_stage.resources("Etl", "AWS::Glue::Workflow")))
+    assert scheduled["WorkflowName"] == conditional["WorkflowName"] == {"Ref": workflow_id}
+
+
+@pytest.mark.parametrize("stage_name", ["dev", "prod"])
+def test_athena_workgroup_enforces_engine_v3_a_scan_cutoff_and_encrypted_results(stage_name, request):
+    synth = request.getfixturevalue(stage_name)
+    config = synth.one("Etl", "AWS::Athena::WorkGroup")["Properties"]["WorkGroupConfiguration"]
+    assert config["EnforceWorkGroupConfiguration"] is True
+    assert config["EngineVersion"]["SelectedEngineVersion"] == "Athena engine version 3"
+    assert config["BytesScannedCutoffPerQuery"] == stage_config(stage_name).athena_bytes_scanned_cutoff
+    results = config["ResultConfiguration"]
+    assert results["EncryptionConfiguration"]["EncryptionOption"] == "SSE_S3"
+    assert _bucket_ids(synth)["query_results"] in json.dumps(results["OutputLocation"])
+
+
+def test_one_named_query_per_sql_file(each_stage):
+    queries = {
+        q["Properties"]["Name"]: q["Properties"]
+        for q in each_stage.resources("Etl", "AWS::Athena::NamedQuery").values()
+    }
+    expected = {q.name: q for q in load_named_queries()}
+    assert expected, "the query folder must not be empty"
+    assert set(queries) == set(expected)
+    workgroup_id = next(iter(each_stage.resources("Etl", "AWS::Athena::WorkGroup")))
+    for name, query in queries.items():
+        assert query["QueryString"] == expected[name].sql
+        assert query["Database"] == f"todo_insights_{each_stage.todo.config.name}"
+        assert query["WorkGroup"] == {"Ref": workgroup_id}
+
+
+def test_every_log_group_has_a_retention(each_stage):
+    for part in ("Data", "Api", "Etl", "Monitoring"):
+        for log_group in each_stage.resources(part, "AWS::Logs::LogGroup").values():
+            assert log_group["Properties"]["RetentionInDays"] == each_stage.todo.config.log_retention_days

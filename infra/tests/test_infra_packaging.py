@@ -1,0 +1,213 @@
+"""Docker-free packaging: platform pip flags, boto stripped, hash-stamped rebuilds, minimal code assets."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from todo_infra import packaging
+from todo_infra.packaging import (
+    API_BUNDLE,
+    CDC_BUNDLE,
+    METRICS_BUNDLE,
+    CodeSource,
+    FunctionBundle,
+    PackagingError,
+    build_layer,
+    pip_install_command,
+    stage_code,
+)
+
+
+class RecordingPip:
+    """Stands in for pip in unit tests: records each command and 'installs' a package plus boto3."""
+
+    def __init__(self) -> None:
+        self.commands: list[list[str]] = []
+
+    def __call__(self, command):
+        self.commands.append(list(command))
+        target = Path(command[command.index("--target") + 1])
+        for package in ("pydantic_core", "boto3", "botocore", "s3transfer"):
+            (target / package).mkdir(parents=True)
+            (target / package / "__init__.py").write_text("")
+        (target / "pydantic_core" / "tests").mkdir()
+        (target / "pydantic_core" / "__pycache__").mkdir()
+        (target / "pydantic_core" / "__pycache__" / "x.cpython-312.pyc").write_bytes(b"")
+        (target / "boto3-1.0.dist-info").mkdir()
+        (target / "pydantic_core-2.0.dist-info").mkdir()
+        (target / "bin").mkdir()
+
+
+def _bundle(tmp_path: Path, requirements: str | None = "pydantic==2.12.0\n") -> FunctionBundle:
+    source = tmp_path / "src" / "demo_pkg"
+    (source / "tests").mkdir(parents=True)
+    (source / "__init__.py").write_text("")
+    (source / "handler.py").write_text("def handler(event, context):\n    return event\n")
+    (source / "tests" / "test_x.py").write_text("")
+    req = tmp_path / "requirements.txt"
+    if requirements is not None:
+        req.write_text(requirements)
+    return FunctionBundle("demo", req, (CodeSource(source, "demo_pkg"),), "demo_pkg.handler.handler")
+
+
+def test_pip_installs_binary_wheels_for_lambda_arm64_python_3_12(tmp_path):
+    command = pip_install_command(tmp_path / "r.txt", tmp_path / "out")
+    joined = " ".join(command)
+    assert "--platform manylinux2014_aarch64" in joined
+    assert "--implementation cp" in joined
+    assert "--python-version 3.12" in joined
+    assert "--only-binary=:all:" in command
+    assert command[command.index("--target") + 1] == str(tmp_path / "out")
+
+
+def test_layer_is_stripped_of_the_runtime_sdk_tests_and_caches(tmp_path):
+    pip = RecordingPip()
+    layer_dir, rebuilt = build_layer(_bundle(tmp_path), tmp_path / "build", pip=pip)
+    site = layer_dir / "python"
+    assert rebuilt
+    assert sorted(p.name for p in site.iterdir()) == ["pydantic_core", "pydantic_core-2.0.dist-info"]
+    assert not (site / "pydantic_core" / "tests").exists()
+    assert not list(site.rglob("*.pyc"))
+
+
+def test_layer_is_rebuilt_only_when_the_requirements_change(tmp_path):
+    pip = RecordingPip()
+    bundle = _bundle(tmp_path)
+    build = tmp_path / "build"
+
+    assert build_layer(bundle, build, pip=pip)[1] is True
+    assert build_layer(bundle, build, pip=pip)[1] is False
+    assert len(pip.commands) == 1
+    bundle.requirements.write_text("pydantic==2.12.1\n")
+    assert build_layer(bundle, build, pip=pip)[1] is True
+    assert len(pip.commands) == 2
+    assert (build / "layers" / "demo" / "stamp.json").is_file()
+
+
+def test_a_failed_install_leaves_the_previous_layer_and_stamp_alone(tmp_path):
+    bundle = _bundle(tmp_path)
+    build = tmp_path / "build"
+    layer_dir, _ = build_layer(bundle, build, pip=RecordingPip())
+    stamp = (build / "layers" / "demo" / "stamp.json").read_text()
+
+    def failing(command):
+        raise PackagingError("pip failed (1): no matching distribution")
+
+    bundle.requirements.write_text("nonexistent-package==0\n")
+    with pytest.raises(PackagingError, match="no matching distribution"):
+        build_layer(bundle, build, pip=failing)
+    assert (layer_dir / "python" / "pydantic_core").is_dir()
+    assert (build / "layers" / "demo" / "stamp.json").read_text() == stamp
+    assert not list((build / "layers" / "demo").glob("layer.tmp-*"))
+
+
+def test_missing_requirements_file_is_a_clear_error(tmp_path):
+    bundle = _bundle(tmp_path, requirements=None)
+    with pytest.raises(PackagingError, match=r"requirements file of the demo function .* does not exist"):
+        build_layer(bundle, tmp_path / "build", pip=RecordingPip())
+
+
+def test_run_pip_reports_pips_own_error():
+    with pytest.raises(PackagingError, match="pip failed"):
+        packaging.run_pip([sys.executable, "-c", "import sys; sys.stderr.write('boom'); sys.exit(3)"])
+
+
+def test_code_asset_holds_only_the_listed_packages_without_tests(tmp_path):
+    code = stage_code(_bundle(tmp_path), tmp_path / "build")
+    files = sorted(p.relative_to(code).as_posix() for p in code.rglob("*") if p.is_file())
+    assert files == ["demo_pkg/__init__.py", "demo_pkg/handler.py"]
+
+
+def test_missing_handler_module_is_a_clear_error(tmp_path):
+    bundle = _bundle(tmp_path)
+    (bundle.sources[0].source / "handler.py").unlink()
+    with pytest.raises(PackagingError, match=r"handler module demo_pkg\.handler of the demo function"):
+        stage_code(bundle, tmp_path / "build")
+
+
+def test_glue_library_zip_is_byte_for_byte_reproducible(tmp_path):
+    sources = (CodeSource(_bundle(tmp_path).sources[0].source, "demo_pkg"),)
+    first, second = tmp_path / "a.zip", tmp_path / "b.zip"
+    packaging._deterministic_zip(sources, first)
+    packaging._deterministic_zip(sources, second)
+    assert first.read_bytes() == second.read_bytes()
+    assert zipfile.ZipFile(first).namelist() == ["demo_pkg/__init__.py", "demo_pkg/handler.py"]
+
+
+def test_bundles_point_at_the_documented_handlers():
+    assert API_BUNDLE.handler == "todo_api.handler.handler"
+    assert CDC_BUNDLE.handler == "todo_etl.cdc.handler.handler"
+    assert METRICS_BUNDLE.handler == "todo_etl.metrics.handler.handler"
+
+
+@pytest.mark.infra
+def test_real_pip_installs_a_wheel_for_the_lambda_platform(tmp_path):
+    """Against the registry: a pure wheel resolves for manylinux2014_aarch64 / cp312 and is stamped."""
+    bundle = _bundle(tmp_path, requirements="six==1.16.0\n")
+    layer_dir, rebuilt = build_layer(bundle, tmp_path / "build")
+    assert rebuilt
+    assert (layer_dir / "python" / "six.py").is_file()
+    assert build_layer(bundle, tmp_path / "build")[1] is False
+
+
+# --- the real build the stacks use (session fixture) ---------------------------------------------
+
+
+def _files(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.infra
+def test_cdc_and_metrics_assets_carry_only_their_packages_and_the_stdlib_definitions(build_output):
+    cdc = _files(build_output.function("cdc").code_dir)
+    assert {"todo_api/__init__.py", "todo_api/table_definition.py", "todo_etl/lake_layout.py"} <= cdc
+    assert {f.split("/")[0] for f in cdc} == {"todo_api", "todo_etl"}
+    assert {f for f in cdc if f.startswith("todo_api/")} == {
+        "todo_api/__init__.py",
+        "todo_api/table_definition.py",
+    }
+    assert {f.split("/")[1] for f in cdc if f.startswith("todo_etl/") and f.count("/") > 1} == {"cdc"}
+    assert "todo_etl/cdc/handler.py" in cdc
+    metrics = _files(build_output.function("metrics").code_dir)
+    assert {f.split("/")[0] for f in metrics} == {"todo_etl"}
+    assert {f.split("/")[1] for f in metrics if f.count("/") > 1} == {"metrics"}
+
+
+@pytest.mark.infra
+def test_api_asset_is_the_api_package_only(build_output):
+    api = _files(build_output.function("api").code_dir)
+    assert {f.split("/")[0] for f in api} == {"todo_api"}
+    assert "todo_api/handler.py" in api
+    assert not [f for f in api if "/tests/" in f or f.endswith(".pyc")]
+
+
+@pytest.mark.infra
+def test_shared_definitions_import_from_the_cdc_asset_with_the_stdlib_alone(build_output):
+    code = build_output.function("cdc").code_dir
+    script = (
+        f"import sys; sys.path.insert(0, {str(code)!r}); "
+        "import todo_api.table_definition as t, todo_etl.lake_layout as l; print(t.TABLE.partition_key.name)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "PK"
+
+
+@pytest.mark.infra
+def test_layers_hold_linux_arm64_wheels_and_no_aws_sdk(build_output):
+    for family, built in build_output.functions.items():
+        site = built.layer_dir / "python"
+        names = {p.name.lower() for p in site.iterdir()}
+        assert not names & {"boto3", "botocore", "s3transfer"}, family
+        assert not list(site.rglob("__pycache__")), family
+        native = list(site.rglob("*.so"))
+        assert all("x86_64" not in p.name for p in native), family
+    api_site = build_output.function("api").layer_dir / "python"
+    assert list(api_site.glob("pydantic_core/_pydantic_core.cpython-312-aarch64-linux-gnu.so"))

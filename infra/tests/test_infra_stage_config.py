@@ -1,0 +1,62 @@
+"""Stage config: one typed source per stage, resolved from CDK context, then env, then dev."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk import RemovalPolicy
+from hypothesis import given
+from hypothesis import strategies as st
+
+from todo_infra.stage_config import Stage, StageConfigError, resolve_stage_config, stage_config
+
+
+def test_context_wins_over_environment_which_wins_over_the_default():
+    assert resolve_stage_config({"stage": "prod"}, {"STAGE": "staging"}).stage is Stage.PROD
+    assert resolve_stage_config({}, {"STAGE": "staging"}).stage is Stage.STAGING
+    assert resolve_stage_config({}, {}).stage is Stage.DEV
+    assert resolve_stage_config({"stage": None}, {}).stage is Stage.DEV
+
+
+@given(st.text(min_size=1, max_size=12).filter(lambda s: s not in {"dev", "staging", "prod"}))
+def test_unknown_stages_are_refused_with_the_known_ones_listed(name):
+    with pytest.raises(StageConfigError, match="dev, staging, prod"):
+        stage_config(name)
+
+
+def test_alarm_email_can_be_overridden_but_must_be_an_address():
+    config = resolve_stage_config({"stage": "prod", "alarm_email": "oncall@corp.example"}, {})
+    assert config.alarm_email == "oncall@corp.example"
+    assert resolve_stage_config({}, {"ALARM_EMAIL": "me@corp.example"}).alarm_email == "me@corp.example"
+    with pytest.raises(StageConfigError, match="not an email address"):
+        resolve_stage_config({"alarm_email": "not-an-address"}, {})
+
+
+def test_dev_destroys_and_prod_retains():
+    dev, prod = stage_config("dev"), stage_config("prod")
+    assert (dev.removal_policy, dev.deletion_protection) == (RemovalPolicy.DESTROY, False)
+    assert (prod.removal_policy, prod.deletion_protection) == (RemovalPolicy.RETAIN, True)
+
+
+def test_canary_and_paid_protections_are_for_the_stages_that_need_them():
+    assert not stage_config("dev").canary
+    assert stage_config("staging").canary
+    assert stage_config("prod").canary
+    assert stage_config("prod").cognito_threat_protection
+    assert not stage_config("dev").cognito_threat_protection
+
+
+@pytest.mark.parametrize("name", ["dev", "staging", "prod"])
+def test_every_stage_is_internally_consistent(name):
+    config = stage_config(name)
+    assert config.prefix == f"todo-insights-{name}"
+    assert config.api_throttle_burst >= config.api_throttle_rate
+    assert config.waf_rate_limit >= 10  # WAF's minimum
+    assert min(config.silver_workers.count, config.gold_workers.count) >= 2  # Glue minimum
+    assert config.log_retention is not None
+    assert config.stack_id("Data") == f"TodoInsights-{name}-Data"
+
+
+def test_stages_grow_from_dev_to_prod():
+    dev, prod = stage_config("dev"), stage_config("prod")
+    assert prod.api_throttle_rate > dev.api_throttle_rate
+    assert prod.log_retention_days > dev.log_retention_days

@@ -1,0 +1,1 @@
+"""Reusable constructs: locked-down buckets and Docker-free Python functions."""

@@ -1,0 +1,78 @@
+"""A Python Lambda function built from staged folders (no Docker): code asset, layer, log group."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from todo_infra import nag
+from todo_infra.packaging import LAMBDA_PYTHON_VERSION, BuiltBundle
+from todo_infra.stage_config import StageConfig
+
+RUNTIME = {"3.12": lambda_.Runtime.PYTHON_3_12, "3.13": lambda_.Runtime.PYTHON_3_13}[LAMBDA_PYTHON_VERSION]
+ARCHITECTURE = lambda_.Architecture.ARM_64
+_RUNTIME_REASON = (
+    f"Python {LAMBDA_PYTHON_VERSION} on purpose: the dependency layer is installed for exactly this "
+    "version (pip --python-version), and SPEC 7 fixes Lambda at 3.12/3.13 to match the tested code."
+)
+
+
+class PythonFunction(Construct):
+    """Function + dependency layer + log group with retention, tracing on, arm64."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        built: BuiltBundle,
+        function_name: str,
+        description: str,
+        memory_mb: int,
+        timeout: Duration,
+        environment: Mapping[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/lambda/{function_name}",
+            retention=config.log_retention,
+            removal_policy=config.removal_policy,
+        )
+        self.layer = lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            code=lambda_.Code.from_asset(str(built.layer_dir)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description=f"Runtime dependencies of {function_name} (pip --platform, boto stripped)",
+            removal_policy=config.removal_policy,
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=function_name,
+            description=description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=built.bundle.handler,
+            code=lambda_.Code.from_asset(str(built.code_dir)),
+            layers=[self.layer],
+            memory_size=memory_mb,
+            timeout=timeout,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            environment=dict(environment),
+        )
+        nag.acknowledge_lambda_basics(self.function, _RUNTIME_REASON)
+        nag.acknowledge(
+            self.function,
+            nag.wildcard("Resource::*"),
+            "X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions.",
+        )

@@ -1,0 +1,346 @@
+"""Docker-free Lambda packaging: platform wheels into layers, staged code folders, the Glue library zip.
+
+Dependencies are installed with pip's `--platform/--only-binary/--target` for the Lambda runtime
+(arm64, CPython 3.12) and rebuilt only when a requirements file changes (a hash stamp beside each
+layer). Code assets are folders holding only the packages a function imports, so a change to the
+API never redeploys the CDC function. Run `python -m todo_infra.packaging` to build everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_BUILD_DIR = REPO_ROOT / "infra" / "build"
+
+LAMBDA_PLATFORM = "manylinux2014_aarch64"
+LAMBDA_PYTHON_VERSION = "3.12"
+# The Lambda Python runtime already ships these; bundling them only adds megabytes and skew.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+_JUNK_DIRS = frozenset({"__pycache__", "tests", "test"})
+_JUNK_SUFFIXES = (".pyc", ".pyo")
+# Bump when the layer recipe itself changes, so old stamps stop matching.
+_RECIPE_VERSION = "1"
+
+PipRunner = Callable[[Sequence[str]], None]
+
+
+class PackagingError(RuntimeError):
+    """A build step cannot run: a missing requirements file, handler or script, or a pip failure."""
+
+
+@dataclass(frozen=True)
+class CodeSource:
+    """A file or folder of the repository and where it goes inside the code asset."""
+
+    source: Path
+    target: str
+
+
+@dataclass(frozen=True)
+class FunctionBundle:
+    """One function family: its runtime requirements, its code and its handler entry point."""
+
+    family: str
+    requirements: Path
+    sources: tuple[CodeSource, ...]
+    handler: str  # dotted path `package.module.attribute`, as Lambda's `Handler` expects
+
+    @property
+    def handler_module(self) -> str:
+        return self.handler.rsplit(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class BuiltBundle:
+    """Where a bundle's code and layer assets were written."""
+
+    bundle: FunctionBundle
+    code_dir: Path
+    layer_dir: Path  # holds `python/`, the layout Lambda layers need
+    layer_rebuilt: bool
+
+
+@dataclass(frozen=True)
+class GlueArtifacts:
+    """The Glue job scripts and the zip of shared modules passed as `--extra-py-files`."""
+
+    silver_script: Path
+    gold_script: Path
+    library_zip: Path
+
+
+def _api(*parts: str) -> Path:
+    return REPO_ROOT.joinpath("api", *parts)
+
+
+def _etl(*parts: str) -> Path:
+    return REPO_ROOT.joinpath("etl", *parts)
+
+
+# The CDC and metrics bundles carry only stdlib-only shared modules next to their own package.
+_TABLE_DEFINITION = (
+    CodeSource(_api("todo_api", "__init__.py"), "todo_api/__init__.py"),
+    CodeSource(_api("todo_api", "table_definition.py"), "todo_api/table_definition.py"),
+)
+_LAKE_LAYOUT = (
+    CodeSource(_etl("todo_etl", "__init__.py"), "todo_etl/__init__.py"),
+    CodeSource(_etl("todo_etl", "lake_layout.py"), "todo_etl/lake_layout.py"),
+)
+
+API_BUNDLE = FunctionBundle(
+    family="api",
+    requirements=_api("requirements.txt"),
+    sources=(CodeSource(_api("todo_api"), "todo_api"),),
+    handler="todo_api.handler.handler",
+)
+CDC_BUNDLE = FunctionBundle(
+    family="cdc",
+    requirements=_etl("requirements-cdc.txt"),
+    sources=(*_LAKE_LAYOUT, CodeSource(_etl("todo_etl", "cdc"), "todo_etl/cdc"), *_TABLE_DEFINITION),
+    handler="todo_etl.cdc.handler.handler",
+)
+METRICS_BUNDLE = FunctionBundle(
+    family="metrics",
+    requirements=_etl("requirements-metrics.txt"),
+    sources=(*_LAKE_LAYOUT, CodeSource(_etl("todo_etl", "metrics"), "todo_etl/metrics")),
+    handler="todo_etl.metrics.handler.handler",
+)
+BUNDLES: tuple[FunctionBundle, ...] = (API_BUNDLE, CDC_BUNDLE, METRICS_BUNDLE)
+
+GLUE_SCRIPTS = (_etl("glue_jobs", "silver_job.py"), _etl("glue_jobs", "gold_job.py"))
+GLUE_LIBRARY_SOURCES = (
+    *_LAKE_LAYOUT,
+    CodeSource(_etl("todo_etl", "glue"), "todo_etl/glue"),
+    *_TABLE_DEFINITION,
+)
+
+
+def pip_install_command(requirements: Path, target: Path) -> list[str]:
+    """The pip command that installs `requirements` for the Lambda platform into `target`."""
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "-r",
+        str(requirements),
+        "--target",
+        str(target),
+        "--platform",
+        LAMBDA_PLATFORM,
+        "--implementation",
+        "cp",
+        "--python-version",
+        LAMBDA_PYTHON_VERSION,
+        "--only-binary=:all:",
+    ]
+
+
+def run_pip(command: Sequence[str]) -> None:
+    """Run pip; a failure becomes a PackagingError carrying pip's own message."""
+    done = subprocess.run(list(command), capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise PackagingError(f"pip failed ({done.returncode}):\n{done.stderr.strip() or done.stdout.strip()}")
+
+
+def requirements_fingerprint(requirements: Path) -> str:
+    """Hash of the requirements text and of everything else that shapes the installed layer."""
+    digest = hashlib.sha256()
+    for part in (_RECIPE_VERSION, LAMBDA_PLATFORM, LAMBDA_PYTHON_VERSION, ",".join(RUNTIME_PROVIDED)):
+        digest.update(part.encode() + b"\0")
+    digest.update(requirements.read_bytes())
+    return digest.hexdigest()
+
+
+def _require(path: Path, what: str) -> None:
+    if not path.exists():
+        rel = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+        raise PackagingError(f"{what} {rel} does not exist; it must be written before packaging")
+
+
+def strip_layer(site: Path) -> None:
+    """Remove what the Lambda runtime provides and what never runs: boto, caches, tests."""
+    for entry in list(site.iterdir()):
+        name = entry.name.lower()
+        top = name.split("-", 1)[0].replace("_", "-") if name.endswith(".dist-info") else name
+        if top in RUNTIME_PROVIDED or name in RUNTIME_PROVIDED:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    for path in sorted(site.rglob("*"), reverse=True):
+        if path.is_dir() and path.name in _JUNK_DIRS and not path.parent.name.endswith(".dist-info"):
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.is_file() and path.suffix in _JUNK_SUFFIXES:
+            path.unlink(missing_ok=True)
+    shutil.rmtree(site / "bin", ignore_errors=True)  # console scripts are useless in a layer
+
+
+def _swap_in(staging: Path, final: Path) -> None:
+    """Replace `final` with `staging` (built beside it), so a half-built folder is never used."""
+    if final.exists():
+        old = final.with_name(f"{final.name}.old-{os.getpid()}")
+        final.rename(old)
+        shutil.rmtree(old, ignore_errors=True)
+    staging.rename(final)
+
+
+def build_layer(bundle: FunctionBundle, build_dir: Path, *, pip: PipRunner = run_pip) -> tuple[Path, bool]:
+    """Install the bundle's requirements as a layer folder; skipped when the stamp still matches."""
+    _require(bundle.requirements, f"requirements file of the {bundle.family} function")
+    family_dir = build_dir / "layers" / bundle.family
+    layer_dir = family_dir / "layer"
+    stamp = family_dir / "stamp.json"
+    fingerprint = requirements_fingerprint(bundle.requirements)
+    if layer_dir.joinpath("python").is_dir() and stamp.is_file():
+        recorded = json.loads(stamp.read_text())
+        if recorded.get("fingerprint") == fingerprint:
+            return layer_dir, False
+    family_dir.mkdir(parents=True, exist_ok=True)
+    staging = family_dir / f"layer.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    site = staging / "python"
+    site.mkdir(parents=True)
+    try:
+        pip(pip_install_command(bundle.requirements, site))
+        strip_layer(site)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _swap_in(staging, layer_dir)
+    stamp.write_text(
+        json.dumps({"fingerprint": fingerprint, "requirements": str(bundle.requirements)}, indent=2) + "\n"
+    )
+    return layer_dir, True
+
+
+def _copy_source(source: CodeSource, destination_root: Path) -> None:
+    target = destination_root / source.target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.source.is_dir():
+        shutil.copytree(
+            source.source,
+            target,
+            ignore=shutil.ignore_patterns("__pycache__", "tests", "*.pyc", "py.typed"),
+            dirs_exist_ok=True,
+        )
+    else:
+        shutil.copy2(source.source, target)
+
+
+def stage_code(bundle: FunctionBundle, build_dir: Path) -> Path:
+    """Copy exactly the packages the function needs into its own code folder."""
+    for source in bundle.sources:
+        _require(source.source, f"source of the {bundle.family} function:")
+    module_file = Path(*bundle.handler_module.split("."))
+    candidates = (module_file.with_suffix(".py"), module_file / "__init__.py")
+    if not any(_maps_to(source, c) for source in bundle.sources for c in candidates):
+        raise PackagingError(
+            f"handler module {bundle.handler_module} of the {bundle.family} function does not exist"
+        )
+    code_dir = build_dir / "code" / bundle.family
+    staging = code_dir.with_name(f"{bundle.family}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for source in bundle.sources:
+        _copy_source(source, staging)
+    _swap_in(staging, code_dir)
+    return code_dir
+
+
+def _maps_to(source: CodeSource, relative: Path) -> bool:
+    """True when `relative` (a path inside the asset) is provided by `source` and exists."""
+    target = Path(source.target)
+    if source.source.is_dir():
+        return relative.is_relative_to(target) and (source.source / relative.relative_to(target)).is_file()
+    return relative == target and source.source.is_file()
+
+
+def _deterministic_zip(sources: Sequence[CodeSource], zip_path: Path) -> None:
+    """Zip with fixed timestamps and order, so an unchanged library keeps its asset hash."""
+    files: list[tuple[str, Path]] = []
+    for source in sources:
+        if source.source.is_dir():
+            for path in sorted(source.source.rglob("*.py")):
+                if "__pycache__" in path.parts or "tests" in path.relative_to(source.source).parts:
+                    continue
+                files.append((f"{source.target}/{path.relative_to(source.source).as_posix()}", path))
+        else:
+            files.append((source.target, source.source))
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    staging = zip_path.with_name(f"{zip_path.name}.tmp-{os.getpid()}")
+    with zipfile.ZipFile(staging, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for arcname, path in sorted(files):
+            info = zipfile.ZipInfo(arcname, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, path.read_bytes(), compress_type=zipfile.ZIP_DEFLATED)
+    staging.replace(zip_path)
+
+
+def build_glue_artifacts(build_dir: Path) -> GlueArtifacts:
+    """Check the job scripts exist and zip the shared modules the jobs import."""
+    for script in GLUE_SCRIPTS:
+        _require(script, "Glue job script")
+    for source in GLUE_LIBRARY_SOURCES:
+        _require(source.source, "Glue shared module")
+    library = build_dir / "glue" / "todo_etl_glue.zip"
+    _deterministic_zip(GLUE_LIBRARY_SOURCES, library)
+    return GlueArtifacts(silver_script=GLUE_SCRIPTS[0], gold_script=GLUE_SCRIPTS[1], library_zip=library)
+
+
+@dataclass(frozen=True)
+class BuildOutput:
+    """Everything the stacks load with `Code.from_asset` / `Asset`."""
+
+    functions: dict[str, BuiltBundle]
+    glue: GlueArtifacts
+
+    def function(self, family: str) -> BuiltBundle:
+        return self.functions[family]
+
+
+def build_all(
+    build_dir: Path = DEFAULT_BUILD_DIR,
+    bundles: Sequence[FunctionBundle] = BUNDLES,
+    *,
+    pip: PipRunner = run_pip,
+) -> BuildOutput:
+    """Build every layer (cached by requirements hash), stage every code folder, zip the Glue library."""
+    functions: dict[str, BuiltBundle] = {}
+    for bundle in bundles:
+        code_dir = stage_code(bundle, build_dir)
+        layer_dir, rebuilt = build_layer(bundle, build_dir, pip=pip)
+        functions[bundle.family] = BuiltBundle(bundle, code_dir, layer_dir, rebuilt)
+    return BuildOutput(functions=functions, glue=build_glue_artifacts(build_dir))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI: build every asset; exit 1 with the reason when something is missing."""
+    parser = argparse.ArgumentParser(prog="python -m todo_infra.packaging", description=__doc__)
+    parser.add_argument("--build-dir", type=Path, default=DEFAULT_BUILD_DIR)
+    args = parser.parse_args(argv)
+    try:
+        output = build_all(args.build_dir)
+    except PackagingError as error:
+        print(f"packaging failed: {error}", file=sys.stderr)  # noqa: T201
+        return 1
+    for family, built in output.functions.items():
+        state = "rebuilt" if built.layer_rebuilt else "cached"
+        print(f"{family}: code {built.code_dir}, layer {built.layer_dir} ({state})")  # noqa: T201
+    print(f"glue: {output.glue.library_zip}")  # noqa: T201
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

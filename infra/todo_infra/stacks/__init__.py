@@ -1,0 +1,1 @@
+"""The four stacks: Data, Api, Etl, Monitoring."""

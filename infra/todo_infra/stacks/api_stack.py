@@ -1,0 +1,453 @@
+"""Api stack: Cognito, the REST API with its WAF, the api function, its `live` alias and canary."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_codedeploy as codedeploy
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+from todo_infra import nag
+from todo_infra.constructs.python_function import PythonFunction
+from todo_infra.observability import METRICS_NAMESPACE, runbook_description, service_name
+from todo_infra.packaging import BuiltBundle
+from todo_infra.stage_config import StageConfig
+
+PUBLIC_ROUTES = ("health", "docs", "openapi.json")
+API_TIMEOUT = Duration.seconds(15)
+_RATE_LIMITED_BODY = json.dumps(
+    {"error": {"code": "RATE_LIMITED", "message": "Too many requests; retry after the Retry-After delay."}}
+)
+
+
+class ApiStack(Stack):
+    """Everything a client talks to. The deployment group lives here (see ADR 0008: no cycles)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        table: dynamodb.ITable,
+        api_bundle: BuiltBundle,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self._build_user_pool()
+        self._build_function(table, api_bundle)
+        self._build_rest_api()
+        self._build_waf()
+        self._build_deployment()
+        CfnOutput(self, "ApiUrl", value=f"{self.rest_api.url}api", description="Base URL of the API (/api)")
+        CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=self.user_pool_client.user_pool_client_id)
+
+    # --- identity -----------------------------------------------------------------------------
+
+    def _build_user_pool(self) -> None:
+        config = self.config
+        threat = (
+            {
+                "feature_plan": cognito.FeaturePlan.PLUS,
+                "standard_threat_protection_mode": cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+            }
+            if config.cognito_threat_protection
+            else {"feature_plan": cognito.FeaturePlan.ESSENTIALS}
+        )
+        self.user_pool = cognito.UserPool(
+            self,
+            "UserPool",
+            user_pool_name=f"{config.prefix}-users",
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            self_sign_up_enabled=True,
+            password_policy=cognito.PasswordPolicy(
+                min_length=12,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_digits=True,
+                require_symbols=True,
+                temp_password_validity=Duration.days(3),
+            ),
+            mfa=cognito.Mfa.OPTIONAL,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            deletion_protection=config.deletion_protection,
+            removal_policy=config.removal_policy,
+            **threat,
+        )
+        nag.acknowledge(
+            self.user_pool,
+            "AwsSolutions-COG2",
+            "MFA is optional (TOTP offered): the API's clients and smoke tests sign in with "
+            "USER_PASSWORD_AUTH, and requiring MFA would lock out the non-interactive callers.",
+        )
+        if not config.cognito_threat_protection:
+            for rule in ("AwsSolutions-COG3", "AwsSolutions-COG8"):
+                nag.acknowledge(
+                    self.user_pool,
+                    rule,
+                    f"Threat protection needs the paid Cognito Plus plan: on in prod, off in {config.name}.",
+                )
+        self.user_pool_client = self.user_pool.add_client(
+            "AppClient",
+            user_pool_client_name=f"{config.prefix}-app",
+            auth_flows=cognito.AuthFlow(user_password=True, admin_user_password=True, user_srp=True),
+            generate_secret=False,
+            prevent_user_existence_errors=True,
+            id_token_validity=Duration.hours(1),
+            access_token_validity=Duration.hours(1),
+            refresh_token_validity=Duration.days(30),
+        )
+
+    # --- function -----------------------------------------------------------------------------
+
+    def _build_function(self, table: dynamodb.ITable, bundle: BuiltBundle) -> None:
+        config = self.config
+        # The cursor-signing key. Passed as a CloudFormation dynamic reference so the function reads
+        # it from its environment with no Secrets Manager call on the request path (ADR 0008).
+        self.cursor_secret = secretsmanager.Secret(
+            self,
+            "CursorSecret",
+            secret_name=f"{config.prefix}/cursor-signing-key",
+            description="HMAC key that signs the API's opaque list cursors",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+            removal_policy=config.removal_policy,
+        )
+        nag.acknowledge(
+            self.cursor_secret,
+            "AwsSolutions-SMG4",
+            "Rotating the cursor key only invalidates outstanding list cursors; it is rotated by a "
+            "redeploy (new secret value) rather than a rotation Lambda.",
+        )
+        self.api = PythonFunction(
+            self,
+            "ApiFunction",
+            config=config,
+            built=bundle,
+            function_name=f"{config.prefix}-api",
+            description="Todo REST API (FastAPI behind Mangum)",
+            memory_mb=config.api_memory_mb,
+            timeout=API_TIMEOUT,
+            environment={
+                "TABLE_NAME": table.table_name,
+                "STAGE": config.name,
+                "CURSOR_SECRET": self.cursor_secret.secret_value.unsafe_unwrap(),
+                "POWERTOOLS_SERVICE_NAME": service_name(config, "api"),
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+            },
+        )
+        self.function = self.api.function
+        self.log_group = self.api.log_group
+        # Tasks, profiles and the idempotency records all live in the one table.
+        table.grant_read_write_data(self.function)
+        nag.acknowledge(
+            self.function,
+            nag.wildcard(f"Resource::{nag.imported_attribute(table)}/index/*"),
+            "Queries on the table's four GSIs (list filters); grant_read_write_data scopes it to this table.",
+        )
+        nag.acknowledge(
+            self.function,
+            nag.wildcard("Action::kms:ReEncrypt*"),
+            "Added by grant_read_write_data for the table's customer-managed key; scoped to that key.",
+        )
+        nag.acknowledge(
+            self.function,
+            nag.wildcard("Action::kms:GenerateDataKey*"),
+            "Added by grant_read_write_data for the table's customer-managed key; scoped to that key.",
+        )
+        self.alias = lambda_.Alias(
+            self, "LiveAlias", alias_name="live", version=self.function.current_version
+        )
+
+    # --- REST API -----------------------------------------------------------------------------
+
+    def _build_rest_api(self) -> None:
+        config = self.config
+        self.access_log_group = logs.LogGroup(
+            self,
+            "AccessLogs",
+            log_group_name=f"/aws/apigateway/{config.prefix}-access",
+            retention=config.log_retention,
+            removal_policy=config.removal_policy,
+        )
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"{config.prefix}-api",
+            description="Todo API with Insights",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            deploy_options=apigw.StageOptions(
+                stage_name=config.name,
+                throttling_rate_limit=config.api_throttle_rate,
+                throttling_burst_limit=config.api_throttle_burst,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # never log bodies or tokens
+                access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+            ),
+        )
+        nag.acknowledge(
+            self.rest_api,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs]",
+            "The account-level role API Gateway needs to write access logs; AWS's managed policy is "
+            "the documented minimum.",
+        )
+        self.authorizer = apigw.CognitoUserPoolsAuthorizer(
+            self, "Authorizer", cognito_user_pools=[self.user_pool], authorizer_name="cognito"
+        )
+        self.request_validator = self.rest_api.add_request_validator(
+            "RequestValidator", validate_request_parameters=True, validate_request_body=True
+        )
+        integration = apigw.LambdaIntegration(self.alias, proxy=True)
+        api = self.rest_api.root.add_resource("api")
+        for route in PUBLIC_ROUTES:
+            method = api.add_resource(route).add_method(
+                "GET", integration, authorization_type=apigw.AuthorizationType.NONE
+            )
+            for rule, why in (
+                ("AwsSolutions-APIG4", "public by design: health check and API documentation"),
+                ("AwsSolutions-COG4", "public by design: health check and API documentation"),
+            ):
+                nag.acknowledge(method, rule, f"GET /api/{route} is {why}; it reads no user data.")
+        proxy = api.add_resource("v1").add_resource("{proxy+}")
+        proxy.add_method(
+            "ANY",
+            integration,
+            authorizer=self.authorizer,
+            authorization_type=apigw.AuthorizationType.COGNITO,
+            request_validator=self.request_validator,
+            request_parameters={"method.request.header.Authorization": True},
+        )
+        # Stage throttling answers 429 with Retry-After and the API's error envelope.
+        self.rest_api.add_gateway_response(
+            "Throttled",
+            type=apigw.ResponseType.THROTTLED,
+            status_code="429",
+            response_headers={"Retry-After": "'1'"},
+            templates={
+                "application/json": '{"error": {"code": "RATE_LIMITED", "message": "Too many requests", '
+                '"request_id": "$context.requestId"}}'
+            },
+        )
+        self.stage = self.rest_api.deployment_stage
+
+    # --- WAF ----------------------------------------------------------------------------------
+
+    def _build_waf(self) -> None:
+        config = self.config
+
+        def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
+            )
+
+        block_429 = wafv2.CfnWebACL.RuleActionProperty(
+            block=wafv2.CfnWebACL.BlockActionProperty(
+                custom_response=wafv2.CfnWebACL.CustomResponseProperty(
+                    response_code=429,
+                    custom_response_body_key="rate-limited",
+                    response_headers=[
+                        wafv2.CfnWebACL.CustomHTTPHeaderProperty(name="Retry-After", value="60")
+                    ],
+                )
+            )
+        )
+        authorization_header = wafv2.CfnWebACL.FieldToMatchProperty(single_header={"Name": "authorization"})
+        has_token = wafv2.CfnWebACL.StatementProperty(
+            size_constraint_statement=wafv2.CfnWebACL.SizeConstraintStatementProperty(
+                field_to_match=authorization_header,
+                comparison_operator="GT",
+                size=0,
+                text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")],
+            )
+        )
+        rules = [
+            # Per caller: the bearer token is the key, so one noisy user cannot starve the rest.
+            wafv2.CfnWebACL.RuleProperty(
+                name="rate-per-caller",
+                priority=0,
+                action=block_429,
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                        limit=config.waf_rate_limit,
+                        evaluation_window_sec=300,
+                        aggregate_key_type="CUSTOM_KEYS",
+                        custom_keys=[
+                            wafv2.CfnWebACL.RateBasedStatementCustomKeyProperty(
+                                header=wafv2.CfnWebACL.RateLimitHeaderProperty(
+                                    name="authorization",
+                                    text_transformations=[
+                                        wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+                                    ],
+                                )
+                            )
+                        ],
+                        scope_down_statement=has_token,
+                    )
+                ),
+                visibility_config=visibility("rate-per-caller"),
+            ),
+            # Requests without a token (public routes, junk) are limited per source IP instead.
+            wafv2.CfnWebACL.RuleProperty(
+                name="rate-per-ip-anonymous",
+                priority=1,
+                action=block_429,
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                        limit=config.waf_rate_limit,
+                        evaluation_window_sec=300,
+                        aggregate_key_type="IP",
+                        scope_down_statement=wafv2.CfnWebACL.StatementProperty(
+                            not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=has_token)
+                        ),
+                    )
+                ),
+                visibility_config=visibility("rate-per-ip-anonymous"),
+            ),
+            wafv2.CfnWebACL.RuleProperty(
+                name="aws-common",
+                priority=2,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS",
+                        name="AWSManagedRulesCommonRuleSet",
+                        # The API accepts bodies up to 64 KiB and answers 413 itself beyond that;
+                        # the managed 8 KiB body rule would block legitimate requests first.
+                        rule_action_overrides=[
+                            wafv2.CfnWebACL.RuleActionOverrideProperty(
+                                name="SizeRestrictions_BODY",
+                                action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={}),
+                            )
+                        ],
+                    )
+                ),
+                visibility_config=visibility("aws-common"),
+            ),
+            wafv2.CfnWebACL.RuleProperty(
+                name="aws-known-bad-inputs",
+                priority=3,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS", name="AWSManagedRulesKnownBadInputsRuleSet"
+                    )
+                ),
+                visibility_config=visibility("aws-known-bad-inputs"),
+            ),
+        ]
+        self.web_acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            name=f"{config.prefix}-api",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            custom_response_bodies={
+                "rate-limited": wafv2.CfnWebACL.CustomResponseBodyProperty(
+                    content_type="APPLICATION_JSON", content=_RATE_LIMITED_BODY
+                )
+            },
+            rules=rules,
+            visibility_config=visibility(f"{config.prefix}-api"),
+        )
+        association = wafv2.CfnWebACLAssociation(
+            self, "WebAclAssociation", resource_arn=self.stage.stage_arn, web_acl_arn=self.web_acl.attr_arn
+        )
+        association.node.add_dependency(self.stage)
+
+    # --- canary deployment ----------------------------------------------------------------------
+
+    def _build_deployment(self) -> None:
+        """Alarms the deployment group rolls back on, in this stack because the group rewrites the
+        alias's UpdatePolicy: a group in the Monitoring stack would make Api depend on Monitoring."""
+        config = self.config
+        self.api_5xx_rate_alarm = cloudwatch.Alarm(
+            self,
+            "Api5xxRateAlarm",
+            alarm_name=f"{config.prefix}-api-5xx-rate",
+            alarm_description=runbook_description(
+                "api-5xx-rate", "More than 1% of API requests answered 5XX."
+            ),
+            metric=cloudwatch.MathExpression(
+                expression="IF(requests > 0, 100 * errors / requests, 0)",
+                using_metrics={
+                    "errors": self.rest_api.metric_server_error(period=Duration.minutes(1), statistic="Sum"),
+                    "requests": self.rest_api.metric_count(period=Duration.minutes(1), statistic="Sum"),
+                },
+                label="5XX rate (%)",
+                period=Duration.minutes(1),
+            ),
+            threshold=1,
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.api_errors_alarm = cloudwatch.Alarm(
+            self,
+            "ApiLambdaErrorsAlarm",
+            alarm_name=f"{config.prefix}-api-lambda-errors",
+            alarm_description=runbook_description(
+                "api-lambda-errors", "The api function (live alias) raised errors."
+            ),
+            metric=self.alias.metric_errors(period=Duration.minutes(1), statistic="Sum"),
+            threshold=0,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.rollback_alarms: tuple[cloudwatch.Alarm, ...] = (self.api_5xx_rate_alarm, self.api_errors_alarm)
+        self.deployment_group = codedeploy.LambdaDeploymentGroup(
+            self,
+            "ApiDeployment",
+            deployment_group_name=f"{config.prefix}-api",
+            alias=self.alias,
+            deployment_config=(
+                codedeploy.LambdaDeploymentConfig.CANARY_10_PERCENT_5_MINUTES
+                if config.canary
+                else codedeploy.LambdaDeploymentConfig.ALL_AT_ONCE
+            ),
+            alarms=list(self.rollback_alarms),
+            auto_rollback=codedeploy.AutoRollbackConfig(
+                failed_deployment=True, stopped_deployment=True, deployment_in_alarm=True
+            ),
+        )
+        nag.acknowledge(
+            self.deployment_group,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSCodeDeployRoleForLambdaLimited]",
+            "CodeDeploy's own minimal service policy for shifting Lambda alias traffic.",
+        )

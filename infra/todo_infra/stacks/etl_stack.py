@@ -1,0 +1,509 @@
+"""Etl stack: lake buckets, the CDC function and its stream mapping, Firehose, Glue, Athena."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Size, Stack
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesisfirehose as firehose
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_logs_destinations as log_destinations
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from todo_etl.cdc.dead_letter import DEAD_LETTER_PREFIX
+from todo_etl.lake_layout import (
+    CDC_FOLDER,
+    LOGS_FOLDER,
+    Layer,
+    firehose_error_prefix,
+    firehose_prefix,
+)
+from todo_infra import nag
+from todo_infra.constructs.lake_catalog import LakeCatalog
+from todo_infra.constructs.python_function import PythonFunction
+from todo_infra.constructs.secure_bucket import secure_bucket
+from todo_infra.named_queries import NamedQuery, load_named_queries
+from todo_infra.observability import METRICS_NAMESPACE, glue_database_name, service_name
+from todo_infra.packaging import BuiltBundle, GlueArtifacts
+from todo_infra.stage_config import GlueWorkers, StageConfig
+
+CDC_TIMEOUT = Duration.minutes(1)
+# Stream mapping limits: records older than this go to the DLQ instead of blocking the shard.
+CDC_MAX_RECORD_AGE = Duration.hours(6)
+CDC_RETRY_ATTEMPTS = 5
+FIREHOSE_BUFFER_INTERVAL = Duration.seconds(60)
+FIREHOSE_BUFFER_SIZE = Size.mebibytes(16)
+GLUE_VERSION = "5.1"
+GLUE_TIMEOUT_MINUTES = 60
+# Only access-log lines reach the lake (Powertools JSON with log_type "access"), not START/REPORT.
+ACCESS_LOG_FILTER = '{ $.log_type = "access" }'
+
+
+class EtlStack(Stack):
+    """From the table's stream to queryable gold tables."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        table: dynamodb.ITable,
+        api_log_group: logs.ILogGroup,
+        cdc_bundle: BuiltBundle,
+        glue_artifacts: GlueArtifacts,
+        named_queries: tuple[NamedQuery, ...] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self._build_buckets()
+        self._build_firehoses(api_log_group)
+        self._build_cdc(table, cdc_bundle)
+        self.database_name = glue_database_name(config)
+        self.catalog = LakeCatalog(
+            self,
+            "Catalog",
+            database_name=self.database_name,
+            buckets={Layer.BRONZE: self.bronze, Layer.SILVER: self.silver, Layer.GOLD: self.gold},
+        )
+        self._build_glue(glue_artifacts)
+        self._build_athena(load_named_queries() if named_queries is None else named_queries)
+        for name, value in (
+            ("BronzeBucket", self.bronze.bucket_name),
+            ("SilverBucket", self.silver.bucket_name),
+            ("GoldBucket", self.gold.bucket_name),
+            ("AthenaWorkGroup", self.workgroup.ref),
+            ("GlueDatabase", self.database_name),
+        ):
+            CfnOutput(self, name, value=value)
+
+    # --- buckets ------------------------------------------------------------------------------
+
+    def _build_buckets(self) -> None:
+        config = self.config
+        self.access_logs = secure_bucket(self, "AccessLogs", config=config, access_logs=None)
+        self.access_logs.add_lifecycle_rule(id="expire-access-logs", expiration=Duration.days(365))
+        self.bronze = secure_bucket(
+            self,
+            "Bronze",
+            config=config,
+            access_logs=self.access_logs,
+            versioned=True,  # bronze is the system of record for rebuilds: keep every version
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="bronze-to-cheaper-storage",
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                            transition_after=Duration.days(30),
+                        ),
+                        # Instant retrieval keeps old partitions queryable by Athena and Glue.
+                        s3.Transition(
+                            storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                            transition_after=Duration.days(180),
+                        ),
+                    ],
+                    noncurrent_version_expiration=Duration.days(90),
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                )
+            ],
+        )
+        self.silver = secure_bucket(self, "Silver", config=config, access_logs=self.access_logs)
+        self.gold = secure_bucket(self, "Gold", config=config, access_logs=self.access_logs)
+        self.query_results = secure_bucket(
+            self,
+            "QueryResults",
+            config=config,
+            access_logs=self.access_logs,
+            lifecycle_rules=[s3.LifecycleRule(id="expire-query-results", expiration=Duration.days(30))],
+        )
+
+    # --- delivery -----------------------------------------------------------------------------
+
+    def _delivery_stream(
+        self, construct_id: str, folder: str, processors: list[firehose.IDataProcessor]
+    ) -> firehose.DeliveryStream:
+        log_group = logs.LogGroup(
+            self,
+            f"{construct_id}Logs",
+            log_group_name=f"/aws/kinesisfirehose/{self.config.prefix}-{folder}",
+            retention=self.config.log_retention,
+            removal_policy=self.config.removal_policy,
+        )
+        stream = firehose.DeliveryStream(
+            self,
+            construct_id,
+            delivery_stream_name=f"{self.config.prefix}-{folder}",
+            encryption=firehose.StreamEncryption.aws_owned_key(),
+            destination=firehose.S3Bucket(
+                self.bronze,
+                data_output_prefix=firehose_prefix(folder),
+                error_output_prefix=firehose_error_prefix(folder),
+                compression=firehose.Compression.GZIP,
+                buffering_interval=FIREHOSE_BUFFER_INTERVAL,
+                buffering_size=FIREHOSE_BUFFER_SIZE,
+                logging_config=firehose.EnableLogging(log_group),
+                processors=processors or None,
+            ),
+        )
+        return stream
+
+    def _build_firehoses(self, api_log_group: logs.ILogGroup) -> None:
+        self.cdc_stream = self._delivery_stream("CdcDelivery", CDC_FOLDER, [])
+        # Subscription records arrive gzip-compressed and wrapped in CloudWatch Logs envelopes:
+        # decompress, keep only the message text, one line per message.
+        self.logs_stream = self._delivery_stream(
+            "LogsDelivery",
+            LOGS_FOLDER,
+            [
+                firehose.DecompressionProcessor(),
+                firehose.CloudWatchLogProcessor(data_message_extraction=True),
+                firehose.AppendDelimiterToRecordProcessor(),
+            ],
+        )
+        self.delivery_streams = {CDC_FOLDER: self.cdc_stream, LOGS_FOLDER: self.logs_stream}
+        # The Firehose L2 always adds a CIDR mapping for Redshift/Splunk destinations; we use S3.
+        nag.acknowledge(
+            self,
+            "CloudFormation-Validate::W7001",
+            "Unused Firehose CIDR mapping added by the L2 construct; only used by non-S3 destinations.",
+        )
+        for stream in self.delivery_streams.values():
+            # The L2 grants the delivery role the bucket's object actions; they stay on this bucket.
+            for finding in (
+                "Action::s3:Abort*",
+                "Action::s3:DeleteObject*",
+                "Action::s3:GetBucket*",
+                "Action::s3:GetObject*",
+                "Action::s3:List*",
+            ):
+                nag.acknowledge(
+                    stream, nag.wildcard(finding), "Firehose S3 delivery grant, scoped to the bronze bucket."
+                )
+            nag.acknowledge(
+                stream,
+                nag.wildcard(nag.resource_arn(self.bronze, "/*")),
+                "Firehose writes objects under time-based prefixes of the bronze bucket.",
+            )
+        self.logs_subscription_role = iam.Role(
+            self,
+            "LogsSubscriptionRole",
+            assumed_by=iam.ServicePrincipal("logs.amazonaws.com"),
+            description="Lets CloudWatch Logs put the api's access-log lines into the logs Firehose",
+        )
+        logs.SubscriptionFilter(
+            self,
+            "ApiAccessLogSubscription",
+            log_group=api_log_group,
+            destination=log_destinations.FirehoseDestination(
+                self.logs_stream, role=self.logs_subscription_role
+            ),
+            filter_pattern=logs.FilterPattern.literal(ACCESS_LOG_FILTER),
+            filter_name=f"{self.config.prefix}-access-logs-to-lake",
+        )
+
+    # --- CDC ----------------------------------------------------------------------------------
+
+    def _build_cdc(self, table: dynamodb.ITable, bundle: BuiltBundle) -> None:
+        config = self.config
+        self.cdc_dlq = sqs.Queue(
+            self,
+            "CdcDeadLetters",
+            queue_name=f"{config.prefix}-cdc-dlq",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=config.removal_policy,
+        )
+        nag.acknowledge(
+            self.cdc_dlq,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter destination of the CDC stream mapping.",
+        )
+        self.cdc = PythonFunction(
+            self,
+            "CdcFunction",
+            config=config,
+            built=bundle,
+            function_name=f"{config.prefix}-cdc",
+            description="DynamoDB stream records to the cdc Firehose (bronze)",
+            memory_mb=config.cdc_memory_mb,
+            timeout=CDC_TIMEOUT,
+            environment={
+                "CDC_DELIVERY_STREAM": self.cdc_stream.delivery_stream_name,
+                "CDC_DEAD_LETTER_BUCKET": self.bronze.bucket_name,
+                "STAGE": config.name,
+                "POWERTOOLS_SERVICE_NAME": service_name(config, "cdc"),
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+        )
+        self.cdc_function = self.cdc.function
+        self.cdc_stream.grant_put_records(self.cdc_function)
+        # Records over Firehose's 1,000 KiB limit are kept whole beside bronze, outside the cdc/
+        # table folder, ready to be re-driven (the cdc function's own dead-letter path).
+        self.cdc_function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject"], resources=[self.bronze.arn_for_objects(f"{DEAD_LETTER_PREFIX}*")]
+            )
+        )
+        nag.acknowledge(
+            self.cdc_function,
+            nag.wildcard(nag.resource_arn(self.bronze, f"/{DEAD_LETTER_PREFIX}*")),
+            "PutObject only, under the bronze dead-letter prefix; keys are named by stream event id.",
+        )
+        self.cdc_function.add_event_source(
+            event_sources.DynamoEventSource(
+                table,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=100,
+                max_batching_window=Duration.seconds(1),
+                bisect_batch_on_error=True,
+                retry_attempts=CDC_RETRY_ATTEMPTS,
+                max_record_age=CDC_MAX_RECORD_AGE,
+                report_batch_item_failures=True,
+                parallelization_factor=1,  # keep per-item order within a shard
+                on_failure=event_sources.SqsDlq(self.cdc_dlq),
+            )
+        )
+
+    # --- Glue -----------------------------------------------------------------------------------
+
+    def _build_glue(self, artifacts: GlueArtifacts) -> None:
+        config = self.config
+        stack = Stack.of(self)
+        self.glue_key = kms.Key(
+            self,
+            "GlueKey",
+            alias=f"alias/{config.prefix}-glue",
+            description="Encrypts Glue job logs and bookmarks",
+            enable_key_rotation=True,
+            removal_policy=config.removal_policy,
+        )
+        glue_log_groups = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws-glue/*"
+        # CloudWatch Logs encrypts Glue's log groups with this key, so the service needs key access.
+        self.glue_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                resources=["*"],
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": glue_log_groups}},
+            )
+        )
+        self.security_configuration = glue.CfnSecurityConfiguration(
+            self,
+            "GlueSecurity",
+            name=f"{config.prefix}-glue",
+            encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
+                s3_encryptions=[
+                    glue.CfnSecurityConfiguration.S3EncryptionProperty(s3_encryption_mode="SSE-S3")
+                ],
+                cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
+                    cloud_watch_encryption_mode="SSE-KMS", kms_key_arn=self.glue_key.key_arn
+                ),
+                job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
+                    job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=self.glue_key.key_arn
+                ),
+            ),
+        )
+        self.glue_role = iam.Role(
+            self,
+            "GlueJobRole",
+            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            description="Runs the silver and gold Spark jobs: reads bronze, writes silver and gold",
+        )
+        self.bronze.grant_read(self.glue_role)
+        self.silver.grant_read_write(self.glue_role)
+        self.gold.grant_read_write(self.glue_role)
+        self.glue_key.grant_encrypt_decrypt(self.glue_role)
+        self.glue_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:AssociateKmsKey",
+                ],
+                resources=[glue_log_groups, f"{glue_log_groups}:*"],
+            )
+        )
+        self.glue_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": ["Glue", METRICS_NAMESPACE]}},
+            )
+        )
+        scripts = {
+            "silver": s3_assets.Asset(self, "SilverScript", path=str(artifacts.silver_script)),
+            "gold": s3_assets.Asset(self, "GoldScript", path=str(artifacts.gold_script)),
+        }
+        library = s3_assets.Asset(self, "GlueLibrary", path=str(artifacts.library_zip))
+        for asset in (*scripts.values(), library):
+            asset.grant_read(self.glue_role)
+        self.glue_jobs = {
+            "silver": self._glue_job("silver", scripts["silver"], library, config.silver_workers),
+            "gold": self._glue_job("gold", scripts["gold"], library, config.gold_workers),
+        }
+        self._acknowledge_glue_role(library)
+        self.workflow = glue.CfnWorkflow(
+            self,
+            "LakeWorkflow",
+            name=f"{config.prefix}-lake",
+            description="Hourly: silver from bronze, then gold from silver when silver succeeds",
+            max_concurrent_runs=1,
+        )
+        silver_schedule = glue.CfnTrigger(
+            self,
+            "SilverSchedule",
+            name=f"{config.prefix}-silver-schedule",
+            type="SCHEDULED",
+            schedule=config.silver_schedule,
+            start_on_creation=True,
+            workflow_name=self.workflow.ref,
+            actions=[glue.CfnTrigger.ActionProperty(job_name=self.glue_jobs["silver"].ref)],
+        )
+        gold_after_silver = glue.CfnTrigger(
+            self,
+            "GoldAfterSilver",
+            name=f"{config.prefix}-gold-after-silver",
+            type="CONDITIONAL",
+            start_on_creation=True,
+            workflow_name=self.workflow.ref,
+            predicate=glue.CfnTrigger.PredicateProperty(
+                logical="ANY",
+                conditions=[
+                    glue.CfnTrigger.ConditionProperty(
+                        job_name=self.glue_jobs["silver"].ref, state="SUCCEEDED", logical_operator="EQUALS"
+                    )
+                ],
+            ),
+            actions=[glue.CfnTrigger.ActionProperty(job_name=self.glue_jobs["gold"].ref)],
+        )
+        self.glue_triggers = (silver_schedule, gold_after_silver)
+
+    def _glue_job(
+        self, name: str, script: s3_assets.Asset, library: s3_assets.Asset, workers: GlueWorkers
+    ) -> glue.CfnJob:
+        config = self.config
+        job = glue.CfnJob(
+            self,
+            f"{name.title()}Job",
+            name=f"{config.prefix}-{name}",
+            description=f"{name} layer of the lake (PySpark, etl/glue_jobs/{name}_job.py)",
+            role=self.glue_role.role_arn,
+            glue_version=GLUE_VERSION,
+            command=glue.CfnJob.JobCommandProperty(
+                name="glueetl", python_version="3", script_location=script.s3_object_url
+            ),
+            worker_type=workers.worker_type,
+            number_of_workers=workers.count,
+            timeout=GLUE_TIMEOUT_MINUTES,
+            max_retries=0,  # the next hourly run retries; the jobs are idempotent
+            execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
+            security_configuration=self.security_configuration.ref,
+            default_arguments={
+                "--job-language": "python",
+                "--extra-py-files": library.s3_object_url,
+                "--job-bookmark-option": "job-bookmark-disable",  # the jobs track their own progress
+                "--enable-continuous-cloudwatch-log": "true",
+                "--enable-metrics": "true",
+                "--enable-observability-metrics": "true",
+                "--bronze_uri": f"s3://{self.bronze.bucket_name}",
+                "--silver_uri": f"s3://{self.silver.bucket_name}",
+                "--gold_uri": f"s3://{self.gold.bucket_name}",
+                "--database": self.database_name,
+                "--stage": config.name,
+            },
+        )
+        return job
+
+    def _acknowledge_glue_role(self, library: s3_assets.Asset) -> None:
+        reasons = {
+            "Action::s3:GetObject*": "Bucket and asset read grants (grant_read), scoped to named buckets.",
+            "Action::s3:GetBucket*": "Bucket and asset read grants (grant_read), scoped to named buckets.",
+            "Action::s3:List*": "Bucket and asset read grants (grant_read), scoped to named buckets.",
+            "Action::s3:DeleteObject*": "Silver and gold are rewritten by the jobs (overwrite per table).",
+            "Action::s3:Abort*": "Multipart uploads of large Parquet files may need aborting.",
+            "Action::kms:ReEncrypt*": "grant_encrypt_decrypt on the Glue key only.",
+            "Action::kms:GenerateDataKey*": "grant_encrypt_decrypt on the Glue key only.",
+            "Resource::*": "cloudwatch:PutMetricData has no resource-level permissions; limited by a "
+            "namespace condition to Glue and the project namespace.",
+            nag.resource_arn(
+                self.bronze, "/*"
+            ): "Silver reads every bronze object (cdc and logs folders) on each run.",
+            nag.resource_arn(
+                self.silver, "/*"
+            ): "Silver rewrites its tables: objects under the silver bucket's table folders.",
+            nag.resource_arn(
+                self.gold, "/*"
+            ): "Gold rewrites its tables and the KPI export: objects in the gold bucket.",
+            "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/*": (
+                "Glue names its continuous-logging groups under /aws-glue/ at run time."
+            ),
+            "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/*:*": (
+                "Log streams inside Glue's log groups, named per job run."
+            ),
+            "Resource::arn:<AWS::Partition>:s3:::"
+            + nag.flatten(Stack.of(self).resolve(library.s3_bucket_name))
+            + "/*": "The CDK asset bucket holding the job scripts and the shared-module zip.",
+        }
+        for finding, reason in reasons.items():
+            nag.acknowledge(self.glue_role, nag.wildcard(finding), reason)
+
+    # --- Athena -------------------------------------------------------------------------------
+
+    def _build_athena(self, queries: tuple[NamedQuery, ...]) -> None:
+        config = self.config
+        self.workgroup = athena.CfnWorkGroup(
+            self,
+            "WorkGroup",
+            name=f"{config.prefix}-analysts",
+            description="Analysts' workgroup: engine v3, enforced settings, encrypted results",
+            state="ENABLED",
+            recursive_delete_option=not config.retain_data,
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=config.athena_bytes_scanned_cutoff,
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
+                    selected_engine_version="Athena engine version 3"
+                ),
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=f"s3://{self.query_results.bucket_name}/athena/",
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_S3"
+                    ),
+                ),
+            ),
+        )
+        self.named_queries: dict[str, athena.CfnNamedQuery] = {}
+        for query in queries:
+            named = athena.CfnNamedQuery(
+                self,
+                f"Query-{query.name}",
+                name=query.name,
+                description=query.description,
+                database=self.database_name,
+                query_string=query.sql,
+                work_group=self.workgroup.ref,
+            )
+            named.add_resource_dependency(self.workgroup)
+            self.named_queries[query.name] = named

@@ -1,0 +1,171 @@
+"""The one typed configuration of a deployment stage (dev, staging, prod) that every stack reads."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_logs as logs
+
+DEFAULT_STAGE = "dev"
+_RETENTION = {
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+}
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Stage(StrEnum):
+    """The stages the app can be built for."""
+
+    DEV = "dev"
+    STAGING = "staging"
+    PROD = "prod"
+
+
+class StageConfigError(ValueError):
+    """An unknown stage or an invalid override."""
+
+
+@dataclass(frozen=True)
+class GlueWorkers:
+    """Worker type and count of one Glue job."""
+
+    worker_type: str
+    count: int
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """Everything that differs between stages; stacks never branch on the stage name themselves."""
+
+    stage: Stage
+    retain_data: bool  # prod keeps buckets, table and keys when a stack is deleted; dev destroys
+    deletion_protection: bool
+    api_throttle_rate: float  # steady-state requests per second for the whole stage
+    api_throttle_burst: int
+    waf_rate_limit: int  # requests per caller per 5-minute window (WAF minimum is 10)
+    alarm_email: str
+    log_retention_days: int  # one of CloudWatch's allowed values (7, 30, 90, ...)
+    canary: bool  # CodeDeploy canary on the api alias; all-at-once when False
+    silver_workers: GlueWorkers
+    gold_workers: GlueWorkers
+    api_memory_mb: int
+    cdc_memory_mb: int
+    metrics_memory_mb: int
+    athena_bytes_scanned_cutoff: int
+    cognito_threat_protection: bool  # Cognito Plus plan: paid, so prod only
+    silver_schedule: str = "cron(15 * * * ? *)"  # hourly, a quarter past (Firehose buffers first)
+    metrics_schedule_minutes: int = 15
+
+    @property
+    def name(self) -> str:
+        return self.stage.value
+
+    @property
+    def prefix(self) -> str:
+        """Prefix of every physical name in this stage, e.g. `todo-insights-dev`."""
+        return f"todo-insights-{self.stage.value}"
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return _RETENTION[self.log_retention_days]
+
+    @property
+    def removal_policy(self) -> RemovalPolicy:
+        return RemovalPolicy.RETAIN if self.retain_data else RemovalPolicy.DESTROY
+
+    def stack_id(self, part: str) -> str:
+        """Construct id (and CloudFormation stack name) of one of the four stacks."""
+        return f"TodoInsights-{self.stage.value}-{part}"
+
+    def with_alarm_email(self, email: str) -> StageConfig:
+        if not _EMAIL.match(email):
+            raise StageConfigError(f"alarm email {email!r} is not an email address")
+        return replace(self, alarm_email=email)
+
+
+_STAGES: dict[Stage, StageConfig] = {
+    Stage.DEV: StageConfig(
+        stage=Stage.DEV,
+        retain_data=False,
+        deletion_protection=False,
+        api_throttle_rate=20,
+        api_throttle_burst=40,
+        waf_rate_limit=300,
+        alarm_email="todo-insights-dev-alerts@example.com",
+        log_retention_days=7,
+        canary=False,
+        silver_workers=GlueWorkers("G.1X", 2),
+        gold_workers=GlueWorkers("G.1X", 2),
+        api_memory_mb=512,
+        cdc_memory_mb=256,
+        metrics_memory_mb=256,
+        athena_bytes_scanned_cutoff=1 * 1024**3,
+        cognito_threat_protection=False,
+    ),
+    Stage.STAGING: StageConfig(
+        stage=Stage.STAGING,
+        retain_data=False,
+        deletion_protection=True,
+        api_throttle_rate=50,
+        api_throttle_burst=100,
+        waf_rate_limit=600,
+        alarm_email="todo-insights-staging-alerts@example.com",
+        log_retention_days=30,
+        canary=True,
+        silver_workers=GlueWorkers("G.1X", 2),
+        gold_workers=GlueWorkers("G.1X", 2),
+        api_memory_mb=1024,
+        cdc_memory_mb=256,
+        metrics_memory_mb=256,
+        athena_bytes_scanned_cutoff=5 * 1024**3,
+        cognito_threat_protection=False,
+    ),
+    Stage.PROD: StageConfig(
+        stage=Stage.PROD,
+        retain_data=True,
+        deletion_protection=True,
+        api_throttle_rate=200,
+        api_throttle_burst=400,
+        waf_rate_limit=1000,
+        alarm_email="todo-insights-oncall@example.com",
+        log_retention_days=90,
+        canary=True,
+        silver_workers=GlueWorkers("G.1X", 4),
+        gold_workers=GlueWorkers("G.1X", 2),
+        api_memory_mb=1024,
+        cdc_memory_mb=512,
+        metrics_memory_mb=256,
+        athena_bytes_scanned_cutoff=10 * 1024**3,
+        cognito_threat_protection=True,
+    ),
+}
+
+
+def stage_config(stage: str) -> StageConfig:
+    """The configuration of `stage` (dev, staging or prod)."""
+    try:
+        return _STAGES[Stage(stage)]
+    except ValueError:
+        known = ", ".join(s.value for s in Stage)
+        raise StageConfigError(f"unknown stage {stage!r}; expected one of: {known}") from None
+
+
+def resolve_stage_config(
+    context: Mapping[str, object], environ: Mapping[str, str] | None = None
+) -> StageConfig:
+    """Stage from CDK context (`-c stage=`), else env STAGE, else dev; alarm email likewise."""
+    env = os.environ if environ is None else environ
+    stage = str(context.get("stage") or env.get("STAGE") or DEFAULT_STAGE)
+    config = stage_config(stage)
+    email = context.get("alarm_email") or env.get("ALARM_EMAIL")
+    return config.with_alarm_email(str(email)) if email else config
