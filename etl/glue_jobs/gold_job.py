@@ -1,0 +1,24 @@
+"""Glue 5.1 entry script of the gold job: silver → gold tables and the KPI snapshot export.
+
+All logic lives in `todo_etl.glue` (shipped with `--extra-py-files`), which the local pipeline runs
+unchanged on a local SparkSession; this file only adapts Glue's job frame to it.
+"""
+
+import sys
+
+from awsglue.context import GlueContext
+from awsglue.job import Job
+from awsglue.utils import getResolvedOptions
+from pyspark.context import SparkContext
+
+from todo_etl.glue.entry import job_arguments
+from todo_etl.glue.jobs import run_gold
+
+arguments = job_arguments(sys.argv, getResolvedOptions)
+glue_context = GlueContext(SparkContext.getOrCreate())
+spark = glue_context.spark_session
+job = Job(glue_context)
+job.init(arguments.job_name, {"JOB_NAME": arguments.job_name})
+summary = run_gold(spark, arguments.silver_uri, arguments.gold_uri)
+print(f"gold run {summary.run_id}: {summary.status}")  # noqa: T201 - lands in the Glue driver log
+job.commit()
