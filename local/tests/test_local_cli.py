@@ -240,3 +240,57 @@ def test_local_up_with_a_handler_that_cannot_load_exits_non_zero(tmp_path):
     )
     assert result.returncode == 1
     assert "cannot load the Lambda handler" in result.stderr
+
+
+@pytest.mark.spark
+def test_local_up_feeds_the_lake_that_pipeline_run_and_sql_read(tmp_path):
+    """The README's path: `local up` with the real API, a task created with curl-like calls, then
+    `pipeline run` and `sql` from another shell see that task in silver."""
+    process, directory = _start_up(tmp_path)
+    try:
+        endpoints = _wait_ready(process, directory, tmp_path)
+        result = subprocess.run(
+            _cli("local", "user", "--dir", str(directory), "--email", "lake@example.com", "--quiet"),
+            env=_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        headers = {"Authorization": f"Bearer {result.stdout.strip()}"}
+        api = endpoints["api_url"] + "/api/v1"
+        assert (
+            httpx.post(f"{api}/users", json={"name": "Lake"}, headers=headers, timeout=30).status_code == 201
+        )
+        created = httpx.post(f"{api}/tasks", json={"title": "into the lake"}, headers=headers, timeout=30)
+        assert created.status_code == 201, created.text
+
+        run = subprocess.run(
+            _cli("pipeline", "run", "--dir", str(directory), "--json"),
+            env=_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        query = subprocess.run(
+            _cli(
+                "sql", "--dir", str(directory), "--format", "json", "SELECT task_id, title FROM silver_tasks"
+            ),
+            env=_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert query.returncode == 0, query.stderr
+        rows = json.loads(query.stdout)
+        assert [(row["task_id"], row["title"]) for row in rows] == [
+            (created.json()["task_id"], "into the lake")
+        ]
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    assert process.returncode == 0

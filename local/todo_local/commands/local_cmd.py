@@ -94,6 +94,8 @@ def _banner(endpoints: dict[str, str], directory: Path) -> Panel:
         "Try", f"TOKEN=$(todo-insights local user --dir {directory} --email me@example.com --quiet)"
     )
     table.add_row("", f'curl -H "Authorization: Bearer $TOKEN" {api}/api/v1/users/me')
+    table.add_row("Then", f"todo-insights pipeline run --dir {directory}   # stream → bronze → silver → gold")
+    table.add_row("", f"todo-insights sql --dir {directory} --list   # the analyst queries")
     return Panel(table, title="[bold green]local platform ready[/]", subtitle="Ctrl+C to stop", expand=False)
 
 
@@ -110,6 +112,7 @@ def _echo_problems(console: Console) -> Any:
 
 def run_up(args: argparse.Namespace) -> int:
     from todo_local.gateway import DEFAULT_HANDLER
+    from todo_local.ingestion import wire_ingestion
     from todo_local.platform import HandlerLoadError, LocalPlatform, PortInUseError
 
     handler_reference = args.handler or DEFAULT_HANDLER
@@ -140,12 +143,20 @@ def run_up(args: argparse.Namespace) -> int:
         except Exception as exc:
             console.print(f"[bold red]error:[/] the local platform could not start: {exc!r}")
             return 1
+        try:
+            # Stream poller → cdc handler → local Firehose → bronze, and api.jsonl → logs → bronze.
+            ingestion = wire_ingestion(platform)
+        except Exception as exc:
+            platform.stop()
+            console.print(f"[bold red]error:[/] the ingestion path could not start: {exc!r}")
+            return 1
     try:
         console.print(_banner(platform.endpoints, platform.directory))
         while not stop.wait(0.5):
             pass
     finally:
         console.print("stopping…")
+        ingestion.stop()
         platform.stop()
     console.print("[green]stopped[/]")
     return 0
