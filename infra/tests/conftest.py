@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-from aws_cdk import Stack
+# jsii starts its Node process on the first aws_cdk import and takes `node` from PATH: prefer the
+# project's pinned Node 22 (what `make synth` uses), else silence Node 20's end-of-life banner.
+_NODE_BIN = Path(__file__).resolve().parents[1] / "node_modules" / "node" / "bin"
+if (_NODE_BIN / "node").is_file():
+    os.environ["PATH"] = f"{_NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from todo_infra.app_builder import TodoApp, build_app, new_app
-from todo_infra.packaging import BuildOutput, PackagingError, build_all
-from todo_infra.stage_config import stage_config
+import pytest  # noqa: E402
+from aws_cdk import Stack  # noqa: E402
+
+from todo_infra.app_builder import TodoApp, build_app, new_app  # noqa: E402
+from todo_infra.packaging import BuildOutput, PackagingError, build_all  # noqa: E402
+from todo_infra.stage_config import stage_config  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from todo_etl.glue.entry import OPTIONAL_ARGUMENTS, REQUIRED_ARGUMENTS, JobArgumentError, job_arguments
 from todo_etl.lake_layout import (
     ALL_TABLES,
     CDC_FOLDER,
@@ -201,6 +202,80 @@ def test_glue_jobs_run_glue_5_1_with_encryption_and_stage_sized_workers(stage_na
     assert security["CloudWatchEncryption"]["CloudWatchEncryptionMode"] == "SSE-KMS"
     assert security["JobBookmarksEncryption"]["JobBookmarksEncryptionMode"] == "CSE-KMS"
     assert security["S3Encryptions"][0]["S3EncryptionMode"] == "SSE-S3"
+
+
+def _glue_resolver(argv, names):
+    """Stands in for awsglue's getResolvedOptions: `--name value` pairs, a missing name is fatal."""
+    pairs = dict(zip(argv[1::2], argv[2::2], strict=False))
+    missing = [name for name in names if f"--{name}" not in pairs]
+    if missing:
+        raise SystemExit(f"missing {missing}")
+    return {name: pairs[f"--{name}"] for name in names}
+
+
+def _render(value):
+    """A template value as text, with `<LogicalId>` where CloudFormation fills in a bucket name."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        delimiter, parts = value["Fn::Join"]
+        return delimiter.join(_render(part) for part in parts)
+    if "Ref" in value:
+        return f"<{value['Ref']}>"
+    return json.dumps(value)
+
+
+def _job_argv(job_name, default_arguments):
+    """argv as Glue builds it: script name, the job's default arguments, then `--JOB_NAME`."""
+    argv = ["script.py"]
+    for key, value in default_arguments.items():
+        argv += [key, _render(value)]
+    return [*argv, "--JOB_NAME", job_name]
+
+
+def test_glue_jobs_pass_every_argument_the_entry_scripts_require(each_stage):
+    etl = each_stage.todo.etl
+    for name, job in etl.glue_jobs.items():
+        args = each_stage.resources("Etl", "AWS::Glue::Job")[each_stage.logical_id("Etl", job)]["Properties"][
+            "DefaultArguments"
+        ]
+        # Glue adds JOB_NAME itself; the job definition must supply the rest.
+        assert {f"--{a}" for a in REQUIRED_ARGUMENTS if a != "JOB_NAME"} <= args.keys(), name
+        # Scheduled runs are incremental with the jobs' own lookback: a default full rebuild
+        # would rewrite the lake every hour.
+        assert not {f"--{a}" for a in OPTIONAL_ARGUMENTS} & args.keys(), name
+        resolved = job_arguments(_job_argv(f"{name}-job", args), _glue_resolver)
+        assert resolved.job_name == f"{name}-job"
+        assert resolved.full_rebuild is False
+        buckets = _bucket_ids(each_stage)
+        # Each layer URI is its bucket's root: the jobs add the table folders from lake_layout.
+        assert (resolved.bronze_uri, resolved.silver_uri, resolved.gold_uri) == tuple(
+            f"s3://<{buckets[layer]}>" for layer in ("bronze", "silver", "gold")
+        ), name
+
+
+def test_a_job_definition_without_the_lake_uris_would_be_refused_by_the_entry_script():
+    with pytest.raises(SystemExit, match="bronze_uri"):
+        job_arguments(
+            ["script.py", "--JOB_NAME", "x", "--silver_uri", "s3://s", "--gold_uri", "s3://g"], _glue_resolver
+        )
+    with pytest.raises(JobArgumentError, match="full_rebuild"):
+        job_arguments(
+            [
+                "script.py",
+                "--JOB_NAME",
+                "x",
+                "--bronze_uri",
+                "s3://b",
+                "--silver_uri",
+                "s3://s",
+                "--gold_uri",
+                "s3://g",
+                "--full_rebuild",
+                "maybe",
+            ],
+            _glue_resolver,
+        )
 
 
 def test_silver_runs_on_a_schedule_and_gold_starts_when_silver_succeeds(each_stage):

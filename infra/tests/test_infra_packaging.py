@@ -155,6 +155,100 @@ def test_real_pip_installs_a_wheel_for_the_lambda_platform(tmp_path):
     assert build_layer(bundle, tmp_path / "build")[1] is False
 
 
+# --- several builders at once (pytest-xdist workers, `cdk synth` beside a test run) -------------
+
+_CONCURRENT_BUILD = """
+import os, sys, time
+from pathlib import Path
+from todo_infra.packaging import CodeSource, FunctionBundle, build_all
+
+root, build, log = (Path(a) for a in sys.argv[1:4])
+
+def pip(command):
+    with log.open("a") as handle:
+        handle.write(f"{os.getpid()}\\n")
+    time.sleep(1.0)  # hold the build open long enough for the other process to arrive
+    target = Path(command[command.index("--target") + 1])
+    (target / "six.py").write_text("")
+
+bundle = FunctionBundle(
+    "demo", root / "requirements.txt", (CodeSource(root / "src" / "demo_pkg", "demo_pkg"),),
+    "demo_pkg.handler.handler",
+)
+output = build_all(build, (bundle,), pip=pip)
+print(sorted(p.name for p in (output.function("demo").layer_dir / "python").iterdir()))
+"""
+
+
+def _leftovers(build: Path) -> list[str]:
+    return [p.name for p in build.rglob("*") if ".tmp-" in p.name or ".old-" in p.name]
+
+
+def test_two_processes_building_at_once_take_turns_and_install_once(tmp_path):
+    _bundle(tmp_path)
+    build, log = tmp_path / "build", tmp_path / "pip.log"
+    command = [sys.executable, "-c", _CONCURRENT_BUILD, str(tmp_path), str(build), str(log)]
+    runs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    results = [(run.wait(timeout=120), *run.communicate()) for run in runs]
+
+    assert [code for code, _, _ in results] == [0, 0], [err for _, _, err in results]
+    assert [out.strip() for _, out, _ in results] == ["['six.py']", "['six.py']"]
+    assert len(log.read_text().splitlines()) == 1, "the second builder must find the layer up to date"
+    assert _leftovers(build) == []
+    assert (build / ".lock").is_file()
+
+
+def test_unchanged_code_is_left_in_place_and_anything_foreign_forces_a_restage(tmp_path):
+    bundle = _bundle(tmp_path)
+    build = tmp_path / "build"
+    code = stage_code(bundle, build)
+    handler = code / "demo_pkg" / "handler.py"
+    first_inode = handler.stat().st_ino
+
+    assert packaging.code_is_current(bundle, code)
+    assert stage_code(bundle, build) == code
+    assert handler.stat().st_ino == first_inode, "an up-to-date folder must not be rewritten"
+
+    (code / "demo_pkg" / "__pycache__").mkdir()
+    (code / "demo_pkg" / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"")
+    assert not packaging.code_is_current(bundle, code)
+    stage_code(bundle, build)
+    assert not (code / "demo_pkg" / "__pycache__").exists()
+
+    (bundle.sources[0].source / "handler.py").write_text("def handler(event, context):\n    return 1\n")
+    assert not packaging.code_is_current(bundle, code)
+    assert "return 1" in stage_code(bundle, build).joinpath("demo_pkg", "handler.py").read_text()
+    assert _leftovers(build) == []
+
+
+def test_leftovers_of_a_killed_build_are_swept_before_the_next_build(tmp_path):
+    build = tmp_path / "build"
+    (build / "code" / "api.tmp-4242" / "todo_api").mkdir(parents=True)
+    (build / "layers" / "api" / "layer.old-4242" / "python").mkdir(parents=True)
+    (build / "glue").mkdir()
+    (build / "glue" / "todo_etl_glue.zip.tmp-4242").write_bytes(b"partial")
+    keep = build / "code" / "api"
+    keep.mkdir()
+
+    removed = packaging.remove_leftovers(build)
+
+    assert sorted(p.name for p in removed) == ["api.tmp-4242", "layer.old-4242", "todo_etl_glue.zip.tmp-4242"]
+    assert _leftovers(build) == []
+    assert keep.is_dir()
+
+
+def test_an_unchanged_glue_library_keeps_its_file(tmp_path):
+    sources = (CodeSource(_bundle(tmp_path).sources[0].source, "demo_pkg"),)
+    target = tmp_path / "glue" / "lib.zip"
+    packaging._deterministic_zip(sources, target)
+    inode = target.stat().st_ino
+    packaging._deterministic_zip(sources, target)
+    assert target.stat().st_ino == inode
+    assert _leftovers(tmp_path / "glue") == []
+
+
 # --- the real build the stacks use (session fixture) ---------------------------------------------
 
 
@@ -194,7 +288,7 @@ def test_shared_definitions_import_from_the_cdc_asset_with_the_stdlib_alone(buil
         "import todo_api.table_definition as t, todo_etl.lake_layout as l; print(t.TABLE.partition_key.name)"
     )
     done = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, check=False
+        [sys.executable, "-I", "-S", "-B", "-c", script], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "PK"

@@ -26,6 +26,9 @@ FEATURE_FLAGS: dict[str, object] = {
     "@aws-cdk/aws-kms:aliasNameRef": True,
     "@aws-cdk/core:validateSnapshotRemovalPolicy": True,
     "@aws-cdk/aws-kms:reduceCrossAccountRegionPolicyScope": True,
+    # Exports between the stacks stay strong (CloudFormation refuses to delete an export still in
+    # use), set explicitly so CDK stops warning that it is only the default.
+    "@aws-cdk/core:defaultCrossStackReferences": "strong",
 }
 
 

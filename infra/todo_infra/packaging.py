@@ -9,6 +9,8 @@ API never redeploys the CDC function. Run `python -m todo_infra.packaging` to bu
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -16,7 +18,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,9 @@ _JUNK_DIRS = frozenset({"__pycache__", "tests", "test"})
 _JUNK_SUFFIXES = (".pyc", ".pyo")
 # Bump when the layer recipe itself changes, so old stamps stop matching.
 _RECIPE_VERSION = "1"
+_LOCK_NAME = ".lock"
+# Leftovers of a build that was killed half-way (`api.tmp-1234`, `layer.old-1234`, `x.zip.tmp-1`).
+_LEFTOVER_MARKERS = (".tmp-", ".old-")
 
 PipRunner = Callable[[Sequence[str]], None]
 
@@ -166,6 +171,42 @@ def requirements_fingerprint(requirements: Path) -> str:
     return digest.hexdigest()
 
 
+@contextlib.contextmanager
+def build_lock(build_dir: Path) -> Iterator[None]:
+    """Hold the build folder's exclusive lock: one builder at a time across processes.
+
+    `flock` is released by the kernel when the holder dies, so a killed build never wedges the next.
+    """
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with (build_dir / _LOCK_NAME).open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a sibling temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    staging.write_bytes(data)
+    staging.replace(path)
+
+
+def remove_leftovers(build_dir: Path) -> list[Path]:
+    """Delete staging folders and files of builds that died half-way; call only under the lock."""
+    removed: list[Path] = []
+    for parent in (build_dir / "code", build_dir / "glue", *build_dir.glob("layers/*")):
+        if not parent.is_dir():
+            continue
+        for entry in parent.iterdir():
+            if any(marker in entry.name for marker in _LEFTOVER_MARKERS):
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+                removed.append(entry)
+    return removed
+
+
 def _require(path: Path, what: str) -> None:
     if not path.exists():
         rel = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
@@ -219,9 +260,8 @@ def build_layer(bundle: FunctionBundle, build_dir: Path, *, pip: PipRunner = run
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _swap_in(staging, layer_dir)
-    stamp.write_text(
-        json.dumps({"fingerprint": fingerprint, "requirements": str(bundle.requirements)}, indent=2) + "\n"
-    )
+    record = {"fingerprint": fingerprint, "requirements": str(bundle.requirements)}
+    _write_atomically(stamp, (json.dumps(record, indent=2) + "\n").encode())
     return layer_dir, True
 
 
@@ -239,8 +279,47 @@ def _copy_source(source: CodeSource, destination_root: Path) -> None:
         shutil.copy2(source.source, target)
 
 
+def _source_files(source: CodeSource) -> list[tuple[str, Path]]:
+    """(path inside the asset, file on disk) for every file `_copy_source` copies from `source`."""
+    if not source.source.is_dir():
+        return [(source.target, source.source)]
+    files: list[tuple[str, Path]] = []
+    for path in sorted(source.source.rglob("*")):
+        relative = path.relative_to(source.source)
+        if not path.is_file() or path.suffix == ".pyc" or path.name == "py.typed":
+            continue
+        if {"__pycache__", "tests"} & set(relative.parts):
+            continue
+        files.append((f"{source.target}/{relative.as_posix()}", path))
+    return files
+
+
+def _expected_code(bundle: FunctionBundle) -> dict[str, Path]:
+    """Every file of the bundle's code folder, keyed by its path inside the folder."""
+    return {arcname: path for source in bundle.sources for arcname, path in _source_files(source)}
+
+
+def code_is_current(bundle: FunctionBundle, code_dir: Path) -> bool:
+    """True when `code_dir` holds exactly the bundle's files, byte for byte, and nothing else.
+
+    Comparing the folder itself (not a stamp) also catches anything written into it later, such
+    as a `__pycache__` left by importing from it.
+    """
+    if not code_dir.is_dir():
+        return False
+    expected = _expected_code(bundle)
+    present = {p.relative_to(code_dir).as_posix() for p in code_dir.rglob("*") if not p.is_dir()}
+    if present != set(expected):
+        return False
+    return all((code_dir / arcname).read_bytes() == path.read_bytes() for arcname, path in expected.items())
+
+
 def stage_code(bundle: FunctionBundle, build_dir: Path) -> Path:
-    """Copy exactly the packages the function needs into its own code folder."""
+    """Copy exactly the packages the function needs into its own code folder.
+
+    The folder is left alone when it already holds exactly those files, so another process that
+    is hashing it for an asset never sees it replaced.
+    """
     for source in bundle.sources:
         _require(source.source, f"source of the {bundle.family} function:")
     module_file = Path(*bundle.handler_module.split("."))
@@ -250,11 +329,17 @@ def stage_code(bundle: FunctionBundle, build_dir: Path) -> Path:
             f"handler module {bundle.handler_module} of the {bundle.family} function does not exist"
         )
     code_dir = build_dir / "code" / bundle.family
+    if code_is_current(bundle, code_dir):
+        return code_dir
     staging = code_dir.with_name(f"{bundle.family}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    for source in bundle.sources:
-        _copy_source(source, staging)
+    try:
+        for source in bundle.sources:
+            _copy_source(source, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     _swap_in(staging, code_dir)
     return code_dir
 
@@ -285,6 +370,9 @@ def _deterministic_zip(sources: Sequence[CodeSource], zip_path: Path) -> None:
             info = zipfile.ZipInfo(arcname, date_time=(1980, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16
             archive.writestr(info, path.read_bytes(), compress_type=zipfile.ZIP_DEFLATED)
+    if zip_path.is_file() and zip_path.read_bytes() == staging.read_bytes():
+        staging.unlink()  # unchanged: keep the file (and its mtime) a reader may be hashing
+        return
     staging.replace(zip_path)
 
 
@@ -316,13 +404,19 @@ def build_all(
     *,
     pip: PipRunner = run_pip,
 ) -> BuildOutput:
-    """Build every layer (cached by requirements hash), stage every code folder, zip the Glue library."""
-    functions: dict[str, BuiltBundle] = {}
-    for bundle in bundles:
-        code_dir = stage_code(bundle, build_dir)
-        layer_dir, rebuilt = build_layer(bundle, build_dir, pip=pip)
-        functions[bundle.family] = BuiltBundle(bundle, code_dir, layer_dir, rebuilt)
-    return BuildOutput(functions=functions, glue=build_glue_artifacts(build_dir))
+    """Build every layer (cached by requirements hash), stage every code folder, zip the Glue library.
+
+    Safe to call from several processes at once: they take turns on the build folder's lock, and
+    the later ones find everything up to date.
+    """
+    with build_lock(build_dir):
+        remove_leftovers(build_dir)
+        functions: dict[str, BuiltBundle] = {}
+        for bundle in bundles:
+            code_dir = stage_code(bundle, build_dir)
+            layer_dir, rebuilt = build_layer(bundle, build_dir, pip=pip)
+            functions[bundle.family] = BuiltBundle(bundle, code_dir, layer_dir, rebuilt)
+        return BuildOutput(functions=functions, glue=build_glue_artifacts(build_dir))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
