@@ -98,7 +98,12 @@ def test_invalid_values_raise_with_the_path(attribute: dict[str, Any], where: st
 
 
 def test_canonical_form_keeps_numbers_as_written_and_binary_as_base64() -> None:
-    image = {"n": {"N": "1.50"}, "b": {"B": b"\x00"}, "bs": {"BS": [b"\x01"]}, "ns": {"NS": ["2", "1"]}}
+    image: dict[str, Any] = {
+        "n": {"N": "1.50"},
+        "b": {"B": b"\x00"},
+        "bs": {"BS": [b"\x01"]},
+        "ns": {"NS": ["2", "1"]},
+    }
     assert image_to_canonical(image) == {
         "n": {"N": "1.50"},
         "b": {"B": "AA=="},

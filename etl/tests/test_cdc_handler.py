@@ -100,7 +100,7 @@ def tasks_event(count: int, first: int = 1) -> dict[str, Any]:
 
 
 def bronze_rows(lake: Path) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for path in sorted((lake / "bronze" / "cdc").rglob("*.gz")):
         with gzip.open(path, "rb") as handle:
             text = handle.read()

@@ -158,3 +158,36 @@ def test_concurrent_producers_lose_and_duplicate_nothing(tmp_path: Path) -> None
     stream.flush()
     written = [line for path in objects(stream) for line in lines(path)]
     assert len(written) == len(set(written)) == 4 * 20 * 10
+
+
+# Firehose's `!{timestamp:...}` namespaces use Java DateTimeFormatter patterns; these are the ones
+# the prefix uses, mapped to strftime, so the test expands the prefix the way Firehose does.
+_JAVA_TO_STRFTIME = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H"}
+
+
+def _expand_firehose_prefix(prefix: str, arrival: datetime) -> str:
+    for java, strftime in _JAVA_TO_STRFTIME.items():
+        prefix = prefix.replace(f"!{{timestamp:{java}}}", arrival.strftime(strftime))
+    assert "!{" not in prefix, f"an expression the test does not know: {prefix}"
+    return prefix
+
+
+@pytest.mark.parametrize("folder", ["cdc", "logs"])
+@pytest.mark.parametrize(
+    "arrival",
+    [datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC)],
+    ids=["early", "year-end"],
+)
+def test_local_keys_are_the_expansion_of_the_prefix_the_cdk_stack_gives_firehose(
+    tmp_path: Path, folder: str, arrival: datetime
+) -> None:
+    """One definition (`lake_layout`) for both: the Etl stack's Firehose prefix and the local keys."""
+    from todo_etl.lake_layout import firehose_prefix, partition_prefix
+
+    expected = _expand_firehose_prefix(firehose_prefix(folder), arrival)
+    assert partition_prefix(folder, arrival) == expected
+    stream = LocalDeliveryStream("todo-x", tmp_path, folder, clock=Clock(arrival.timestamp()))
+    stream.put_record_batch(DeliveryStreamName="todo-x", Records=records(b"{}\n"))
+    stream.flush()
+    (path,) = objects(stream)
+    assert path.relative_to(tmp_path / "bronze").as_posix().startswith(expected + "todo-x-1-")

@@ -40,7 +40,7 @@ def append(log: Path, *lines: str) -> None:
 
 def shipped(stream: LocalDeliveryStream) -> list[dict[str, Any]]:
     stream.flush()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for path in sorted(stream.root.rglob("*.gz")):
         with gzip.open(path, "rb") as handle:
             rows.extend(json.loads(line) for line in handle.read().splitlines())

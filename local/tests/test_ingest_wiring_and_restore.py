@@ -20,7 +20,13 @@ from todo_etl.cdc.dynamodb_json import loads
 from todo_etl.lake_layout import BRONZE_LOGS
 from todo_local.cli import main
 from todo_local.ingestion import DEAD_LETTER_BUCKET, Ingestion, wire_ingestion
-from todo_local.restore import RestoreError, compare_tables, latest_events, restore_table
+from todo_local.restore import (
+    RestoreError,
+    compare_tables,
+    dead_letter_events_from_s3,
+    latest_events,
+    restore_table,
+)
 
 BIG = "123456789012345678901234567890"
 
@@ -86,7 +92,7 @@ def wired(aws: Any, tmp_path: Path) -> Iterator[tuple[StandInPlatform, Ingestion
 
 
 def bronze_rows(lake: Path, folder: str = "cdc") -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for path in sorted((lake / "bronze" / folder).rglob("*.gz")):
         with gzip.open(path, "rb") as handle:
             rows.extend(loads(line) for line in handle.read().splitlines())
@@ -122,7 +128,7 @@ def task(user: str, task_id: str, version: int, status: str = "pending", **extra
     }
 
 
-EVERY_TYPE = {
+EVERY_TYPE: dict[str, Any] = {
     "big": {"N": BIG},
     "tenth": {"N": "0.1"},
     "tiny": {"N": "1E-130"},
@@ -276,7 +282,8 @@ def test_later_incarnation_wins_over_a_higher_version() -> None:
         removed = name == "REMOVE"
         return {
             "pk": "USER#u", "sk": "PROFILE", "event_name": name, "item_version": version,
-            "sequence_number": str(seq), "new_image": None if removed else image, "old_image": image if removed else None,
+            "sequence_number": str(seq), "new_image": None if removed else image,
+            "old_image": image if removed else None,
         }  # fmt: skip
 
     events = [
@@ -296,3 +303,34 @@ def test_restore_command_without_a_platform_fails_clearly(
 ) -> None:
     assert main(["restore", "--dir", str(tmp_path), "--table", "x"]) == 1
     assert "No local platform found" in capsys.readouterr().err
+
+
+def test_restore_takes_in_dead_lettered_records_so_an_oversized_change_is_not_lost(
+    aws: Any, wired: tuple[StandInPlatform, Ingestion]
+) -> None:
+    platform, _ = wired
+    table = platform.endpoints["table_name"]
+    aws.put_item(TableName=table, Item=task("u1", "big", 1, description={"S": "a" * 380_000}))
+    aws.put_item(TableName=table, Item=task("u1", "big", 2, description={"S": "b" * 380_000}))
+    aws.put_item(TableName=table, Item=task("u1", "small", 1))
+    platform.drain()
+
+    dead_letters = dead_letter_events_from_s3(DEAD_LETTER_BUCKET)
+    assert [(e["event_name"], e["item_version"]) for e in dead_letters] == [("MODIFY", 2)]
+    summary = restore_table(platform.lake_dir, "with-dead-letters", dead_letter_events=dead_letters)
+    assert summary.dead_letters_read == 1
+    assert compare_tables(table, "with-dead-letters").equal
+
+    # From the Firehose objects alone the item would come back a version behind.
+    restore_table(platform.lake_dir, "without-dead-letters")
+    assert compare_tables(table, "without-dead-letters").different == [("USER#u1", "TASK#big")]
+
+
+def test_dead_letters_of_a_missing_bucket_are_none_and_a_corrupt_one_stops_the_restore(aws: Any) -> None:
+    assert dead_letter_events_from_s3("no-such-bucket") == []
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="dead")
+    s3.put_object(Bucket="dead", Key="dead-letter/cdc/year=2026/month=11/day=23/x.json", Body=b"not json")
+    s3.close()
+    with pytest.raises(RestoreError, match="is not a bronze record"):
+        dead_letter_events_from_s3("dead")

@@ -23,6 +23,9 @@ LOGS_STREAM_NAME = "todo-local-logs"
 DEAD_LETTER_BUCKET = "todo-local-dead-letters"
 STREAM_DEAD_LETTER_FILE = "cdc-stream.jsonl"
 POLL_INTERVAL_SECONDS = 1.0
+# As the Etl stack's event source mapping (batch_size, retry_attempts): the same give-up point.
+STREAM_BATCH_SIZE = 100
+STREAM_MAX_RETRIES = 5
 
 
 @dataclass
@@ -113,6 +116,8 @@ def wire_ingestion(platform: Any, *, interval: float = POLL_INTERVAL_SECONDS) ->
         poller=StreamPoller(
             endpoints["table_name"],
             handler,
+            batch_size=STREAM_BATCH_SIZE,
+            max_retries=STREAM_MAX_RETRIES,
             dead_letter_path=directory / "dlq" / STREAM_DEAD_LETTER_FILE,
             checkpoint_path=directory / "state" / "cdc-stream-checkpoints.json",
             sink=sink,

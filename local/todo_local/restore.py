@@ -4,18 +4,24 @@ Per item the events are ordered by (created_at of the incarnation, item_version,
 a profile re-created after account deletion starts again at version 1, but with a later
 created_at, so it sorts after the removed incarnation. An item whose last event is a REMOVE is not
 restored. Idempotency records never reach bronze, so the rebuilt table holds the domain items only.
+
+Records too large for Firehose never reach bronze: the CDC function keeps them whole on its
+dead-letter path. Restore takes them in as well (`dead_letter_events`, read from the dead-letter
+bucket by `dead_letter_events_from_s3`), because leaving them out would quietly restore an older
+version of the item they changed.
 """
 
 from __future__ import annotations
 
 import gzip
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from todo_api.table_definition import ENTITY_TYPE_ATTRIBUTE, LAKE_ENTITY_TYPES, TABLE
+from todo_etl.cdc.dead_letter import DEAD_LETTER_PREFIX
 from todo_etl.cdc.dynamodb_json import image_to_client, image_to_plain, loads
 from todo_etl.lake_layout import BRONZE_CDC
 
@@ -33,6 +39,7 @@ class RestoreSummary:
     table_name: str
     objects_read: int = 0
     events_read: int = 0
+    dead_letters_read: int = 0
     unreadable_lines: int = 0
     items_seen: int = 0
     items_deleted: int = 0
@@ -60,6 +67,15 @@ def bronze_objects(lake_dir: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.gz") if not p.name.startswith("."))
 
 
+def _parse(line: bytes) -> dict[str, Any] | None:
+    """One bronze line as an event, or None when it is not one (counted by the caller)."""
+    try:
+        event = loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) and isinstance(event.get("pk"), str) else None
+
+
 def read_events(objects: list[Path], summary: RestoreSummary) -> Iterator[dict[str, Any]]:
     for path in objects:
         summary.objects_read += 1
@@ -67,16 +83,42 @@ def read_events(objects: list[Path], summary: RestoreSummary) -> Iterator[dict[s
             for line in handle:
                 if not line.strip():
                     continue
-                try:
-                    event = loads(line)
-                except ValueError:
-                    summary.unreadable_lines += 1
-                    continue
-                if not isinstance(event, dict) or not isinstance(event.get("pk"), str):
+                event = _parse(line)
+                if event is None:
                     summary.unreadable_lines += 1
                     continue
                 summary.events_read += 1
                 yield event
+
+
+def dead_letter_events_from_s3(
+    bucket: str, *, prefix: str = DEAD_LETTER_PREFIX, client: Any = None
+) -> list[dict[str, Any]]:
+    """Every record the CDC function dead-lettered to `bucket` (each object is one bronze line).
+
+    A missing bucket means nothing was ever dead-lettered; an object that is not a bronze line is
+    an error, because skipping it could restore an item at an older version.
+    """
+    import boto3
+
+    s3 = client or boto3.client("s3")
+    events: list[dict[str, Any]] = []
+    try:
+        try:
+            pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix))
+        except s3.exceptions.NoSuchBucket:
+            return []
+        for page in pages:
+            for entry in page.get("Contents", []):
+                body = s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read()
+                event = _parse(body)
+                if event is None:
+                    raise RestoreError(f"dead letter s3://{bucket}/{entry['Key']} is not a bronze record")
+                events.append(event)
+    finally:
+        if client is None:
+            s3.close()
+    return events
 
 
 def _incarnation_created_at(event: Mapping[str, Any]) -> str:
@@ -130,9 +172,15 @@ def _write(client: Any, table_name: str, items: list[dict[str, Any]]) -> None:
 
 
 def restore_table(
-    lake_dir: Path, table_name: str, *, on_progress: ProgressListener | None = None, client: Any = None
+    lake_dir: Path,
+    table_name: str,
+    *,
+    dead_letter_events: Iterable[Mapping[str, Any]] = (),
+    on_progress: ProgressListener | None = None,
+    client: Any = None,
 ) -> RestoreSummary:
-    """Create `table_name` and fill it from the bronze cdc objects under `lake_dir`."""
+    """Create `table_name` and fill it from the bronze cdc objects under `lake_dir` (plus the
+    records that were dead-lettered on their way there)."""
     import boto3
 
     notify = on_progress or (lambda _phase, _done, _total: None)
@@ -140,10 +188,13 @@ def restore_table(
     summary = RestoreSummary(table_name)
     objects = bronze_objects(lake_dir)
 
-    def counted() -> Iterator[dict[str, Any]]:
+    def counted() -> Iterator[Mapping[str, Any]]:
         for event in read_events(objects, summary):
             yield event
             notify("read", summary.objects_read, len(objects))
+        for dead_letter in dead_letter_events:
+            summary.dead_letters_read += 1
+            yield dead_letter
 
     latest = latest_events(counted())
     notify("read", summary.objects_read, len(objects))

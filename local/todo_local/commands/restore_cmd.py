@@ -1,4 +1,8 @@
-"""`todo-insights restore`: rebuild a fresh table from the bronze cdc objects alone, and compare it."""
+"""`todo-insights restore`: rebuild a fresh table from the bronze cdc objects alone, and compare it.
+
+Bronze here includes the records the CDC function dead-lettered for being too large for Firehose
+(the local dead-letter bucket): they are part of the change history, just not of a Firehose object.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +32,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--table", required=True, metavar="NEW_TABLE", help="name of the table to create")
     parser.add_argument("--no-drain", action="store_true", help="do not drain the stream into bronze first")
     parser.add_argument("--no-compare", action="store_true", help="do not compare with the live table")
+    parser.add_argument(
+        "--dead-letter-bucket",
+        metavar="BUCKET",
+        help="where the CDC function dead-letters oversized records (default: the local platform's)",
+    )
+    parser.add_argument(
+        "--no-dead-letters", action="store_true", help="restore from the Firehose objects only"
+    )
     parser.set_defaults(func=run_restore)
 
 
@@ -41,7 +53,8 @@ def run_restore(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from todo_local.endpoints import EndpointsError, read_running_endpoints
-    from todo_local.restore import RestoreError, compare_tables, restore_table
+    from todo_local.ingestion import DEAD_LETTER_BUCKET
+    from todo_local.restore import RestoreError, compare_tables, dead_letter_events_from_s3, restore_table
 
     console = Console()
     errors = Console(stderr=True)
@@ -75,7 +88,14 @@ def run_restore(args: argparse.Namespace) -> int:
             def on_progress(phase: str, done: int, total: int) -> None:
                 progress.update(tasks[phase], completed=done, total=total)
 
-            summary = restore_table(Path(endpoints.lake_dir), args.table, on_progress=on_progress)
+            dead_letters = (
+                []
+                if args.no_dead_letters
+                else dead_letter_events_from_s3(args.dead_letter_bucket or DEAD_LETTER_BUCKET)
+            )
+            summary = restore_table(
+                Path(endpoints.lake_dir), args.table, dead_letter_events=dead_letters, on_progress=on_progress
+            )
         comparison = None if args.no_compare else compare_tables(endpoints.table_name, args.table)
     except (RestoreError, ClientError, BotoCoreError, urllib.error.URLError, OSError) as exc:
         errors.print(f"[bold red]error:[/] restore failed: {exc}")
@@ -87,6 +107,7 @@ def run_restore(args: argparse.Namespace) -> int:
     for label, value in (
         ("bronze objects read", summary.objects_read),
         ("events read", summary.events_read),
+        ("dead-lettered records read", summary.dead_letters_read),
         ("unreadable lines", summary.unreadable_lines),
         ("items seen", summary.items_seen),
         ("items deleted (last event REMOVE)", summary.items_deleted),
@@ -94,6 +115,8 @@ def run_restore(args: argparse.Namespace) -> int:
     ):
         table.add_row(label, str(value))
     console.print(table)
+    if summary.unreadable_lines:
+        errors.print(f"[yellow]warning:[/] {summary.unreadable_lines} bronze lines were not bronze records")
     if comparison is None:
         return 0
     if comparison.equal:
