@@ -194,9 +194,17 @@ def test_a_missing_snapshot_is_a_staleness_signal_not_a_crash(
     ],
     # Stable ids: the bodies embed the current time, and pytest-xdist workers must collect equal ids.
     ids=[
-        "gzip-garbage", "json-array", "no-snapshot-at", "bad-timestamp", "naive-timestamp",
-        "metrics-missing", "string-value", "boolean-value", "negative-value", "metrics-not-object",
-    ],  # fmt: skip
+        "gzip-garbage",
+        "json-array",
+        "no-snapshot-at",
+        "bad-timestamp",
+        "naive-timestamp",
+        "metrics-missing",
+        "string-value",
+        "boolean-value",
+        "negative-value",
+        "metrics-not-object",
+    ],
 )
 def test_a_corrupt_snapshot_is_a_staleness_signal_with_the_reason(
     s3: Any,

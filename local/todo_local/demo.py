@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -74,7 +74,7 @@ def _summarise(response: httpx.Response) -> str:
     try:
         body = response.json()
     except json.JSONDecodeError:
-        return response.headers.get("content-type", "")
+        return str(response.headers.get("content-type", ""))
     if isinstance(body, dict) and "error" in body:
         return f"{body['error'].get('code')}: {body['error'].get('message', '')}"[:90]
     if isinstance(body, dict) and "items" in body:
@@ -233,9 +233,9 @@ def print_traffic(stats: TrafficStats, console: Console) -> None:
     console.print(table)
 
 
-def emf_totals(metrics_file: Path) -> Counter[str]:
+def emf_totals(metrics_file: Path) -> dict[str, float]:
     """Sum every EMF metric the functions printed (what CloudWatch would have received)."""
-    totals: Counter[str] = Counter()
+    totals: dict[str, float] = defaultdict(float)
     if not metrics_file.exists():
         return totals
     for line in metrics_file.read_text(encoding="utf-8").splitlines():

@@ -207,6 +207,11 @@ def adopt_powertools_handlers(router: StdoutRouter = STDOUT_ROUTER) -> int:
                 and handler.stream not in (sys.stderr, sys.__stderr__)
                 and not isinstance(handler.stream, io.StringIO)
             ):
-                handler.setStream(router)
+                if getattr(handler.stream, "closed", False):
+                    # setStream flushes the old stream first, which raises on a closed one (a
+                    # pytest capture buffer that outlived its test).
+                    handler.stream = router
+                else:
+                    handler.setStream(router)
                 moved += 1
     return moved
