@@ -14,7 +14,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,329 @@ def bench_handler_latency(requests: int = 300) -> BenchResult:
         ours = median_time(lambda: ours_handler(event, context), requests)
         baseline = median_time(lambda: base_handler(event, context), requests)
     return BenchResult("api handler latency (GET /api/health)", "ms", ours, baseline, "median per request")
+
+
+# -- CDC: stream records → bronze ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Synthetic stream traffic: `users` users with `tasks` tasks each, every task edited, a share
+    completed and a share deleted; the shape the API writes, as DynamoDB Streams delivers it."""
+
+    users: int = 50
+    tasks: int = 40
+
+    def events(self) -> list[dict[str, Any]]:
+        from boto3.dynamodb.types import TypeSerializer
+
+        from todo_api.table_definition import ENTITY_TYPE_ATTRIBUTE, TABLE, EntityType
+
+        serializer = TypeSerializer()
+        pk, sk = TABLE.partition_key.name, TABLE.sort_key.name
+        records: list[dict[str, Any]] = []
+        start = 1_767_225_600  # 2026-01-01T00:00:00Z: fixed, so runs are comparable
+        sequence = 10**20
+
+        def image(values: dict[str, Any]) -> dict[str, Any]:
+            return {k: serializer.serialize(v) for k, v in values.items() if v is not None}
+
+        def add(name: str, new: dict[str, Any] | None, old: dict[str, Any] | None, at: int) -> None:
+            nonlocal sequence
+            sequence += 1
+            identifying = old if name == "REMOVE" else new
+            assert identifying is not None
+            stream: dict[str, Any] = {
+                "ApproximateCreationDateTime": at,
+                "Keys": image({pk: identifying[pk], sk: identifying[sk]}),
+                "SequenceNumber": str(sequence),
+                "SizeBytes": 400,
+                "StreamViewType": "NEW_AND_OLD_IMAGES",
+            }
+            if new is not None:
+                stream["NewImage"] = image(new)
+            if old is not None:
+                stream["OldImage"] = image(old)
+            records.append(
+                {
+                    "eventID": f"{sequence:x}",
+                    "eventName": name,
+                    "eventSource": "aws:dynamodb",
+                    "eventVersion": "1.1",
+                    "awsRegion": "us-east-1",
+                    "eventSourceARN": "arn:aws:dynamodb:us-east-1:000000000000:table/bench/stream/2026",
+                    "dynamodb": stream,
+                }
+            )
+
+        def stamp(at: int) -> str:
+            return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(at))
+
+        for u in range(self.users):
+            user_id = f"user-{u:05d}"
+            at = start + u * 600
+            profile = {
+                pk: f"USER#{user_id}",
+                sk: "PROFILE",
+                ENTITY_TYPE_ATTRIBUTE: EntityType.USER.value,
+                "user_id": user_id,
+                "email": f"{user_id}@example.com",
+                "name": f"User {u}",
+                "timezone": "UTC",
+                "created_at": stamp(at),
+                "updated_at": stamp(at),
+                "version": 1,
+            }
+            add("INSERT", profile, None, at)
+            for t in range(self.tasks):
+                task_id = f"{u:05d}{t:05d}"
+                created = at + 60 + t * 5
+                task = {
+                    pk: f"USER#{user_id}",
+                    sk: f"TASK#{task_id}",
+                    ENTITY_TYPE_ATTRIBUTE: EntityType.TASK.value,
+                    "task_id": task_id,
+                    "user_id": user_id,
+                    "title": f"Task {t} of {user_id}",
+                    "description": "",
+                    "status": "pending",
+                    "priority": ("low", "medium", "high")[t % 3],
+                    "category": ("work", "home", "errands", "health")[t % 4],
+                    "tags": ["bench"],
+                    "created_at": stamp(created),
+                    "updated_at": stamp(created),
+                    "version": 1,
+                }
+                add("INSERT", task, None, created)
+                edited = {**task, "priority": "high", "updated_at": stamp(created + 30), "version": 2}
+                add("MODIFY", edited, task, created + 30)
+                if t % 3 == 0:
+                    done = {
+                        **edited,
+                        "status": "completed",
+                        "completed_at": stamp(created + 3600),
+                        "updated_at": stamp(created + 3600),
+                        "version": 3,
+                    }
+                    add("MODIFY", done, edited, created + 3600)
+                elif t % 7 == 0:
+                    add("REMOVE", None, edited, created + 7200)
+        return records
+
+
+@contextmanager
+def _environment(values: dict[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, unset) environment variables for the block, then put them back."""
+    saved = {key: os.environ.get(key) for key in values}
+    try:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _batches(records: list[dict[str, Any]], size: int = 100) -> list[dict[str, Any]]:
+    return [{"Records": records[i : i + size]} for i in range(0, len(records), size)]
+
+
+def bench_cdc(lake_dir: Path, workload: Workload) -> BenchResult:
+    """Stream batches through the real CDC handler into a local delivery stream (over HTTP, as
+    Firehose), against the least the job needs: deserialize each image, JSON it, put it in batches."""
+    import contextlib
+    import io
+
+    import boto3
+    from boto3.dynamodb.types import TypeDeserializer
+
+    from todo_etl.cdc import handler as cdc
+    from todo_etl.lake_layout import CDC_FOLDER
+    from todo_local.delivery_stream import LocalDeliveryStream
+    from todo_local.firehose_endpoint import FirehoseEndpoint
+
+    records = workload.events()
+    batches = _batches(records)
+    ours_stream = LocalDeliveryStream("bench-cdc", lake_dir, CDC_FOLDER, buffer_bytes=64 * 1024 * 1024)
+    base_stream = LocalDeliveryStream("bench-base", lake_dir.parent / "baseline-lake", CDC_FOLDER)
+    endpoint = FirehoseEndpoint({s.name: s for s in (ours_stream, base_stream)})
+    endpoint.start()
+    deserializer = TypeDeserializer()
+    firehose = boto3.client(
+        "firehose",
+        endpoint_url=endpoint.url,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",  # noqa: S106 - the local endpoint checks no credentials
+    )
+
+    def baseline() -> None:
+        lines = []
+        for record in records:
+            stream = record["dynamodb"]
+            image = stream.get("NewImage") or stream.get("OldImage")
+            plain = {k: deserializer.deserialize(v) for k, v in image.items()}
+            lines.append({"Data": (json.dumps(plain, default=str) + "\n").encode()})
+        for i in range(0, len(lines), 500):
+            firehose.put_record_batch(DeliveryStreamName=base_stream.name, Records=lines[i : i + 500])
+        base_stream.flush()
+
+    settings = {
+        "AWS_ENDPOINT_URL_FIREHOSE": endpoint.url,
+        "CDC_DELIVERY_STREAM": ours_stream.name,
+        "CDC_DEAD_LETTER_BUCKET": None,  # nothing here is too large for Firehose
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "bench"),
+        "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "bench"),
+    }
+    try:
+        with _environment(settings), contextlib.redirect_stdout(io.StringIO()):  # EMF/log lines
+            started = time.perf_counter()
+            for batch in batches:
+                response = cdc.handler(batch, _Context())  # type: ignore[arg-type]
+                if response.get("batchItemFailures"):
+                    raise RuntimeError(f"the CDC handler reported failures: {response}")
+            ours_stream.flush()
+            ours = time.perf_counter() - started
+        started = time.perf_counter()
+        baseline()
+        base = time.perf_counter() - started
+    finally:
+        firehose.close()
+        endpoint.stop()
+    per_k = 1000 / len(records)
+    return BenchResult(
+        "cdc: stream records → bronze",
+        "ms/1k records",
+        ours * 1000 * per_k,
+        base * 1000 * per_k,
+        f"{len(records):,} records, {len(records) / ours:,.0f} records/s",
+    )
+
+
+# -- Spark silver vs DuckDB on the same bronze -----------------------------------------------------
+
+DUCKDB_SILVER = """
+COPY (
+    WITH events AS (
+        SELECT DISTINCT ON (event_id) *
+        FROM read_json({bronze}, format = 'newline_delimited', compression = 'gzip')
+        WHERE entity_type = 'TASK'
+    ),
+    latest AS (
+        SELECT DISTINCT ON (pk, sk) *
+        FROM events
+        ORDER BY pk, sk, item_version DESC, sequence_number DESC
+    )
+    SELECT new_image.task_id, new_image.user_id, new_image.title, new_image.status,
+           new_image.priority, new_image.category, new_image.tags,
+           CAST(new_image.created_at AS TIMESTAMP) AS created_at,
+           CAST(new_image.completed_at AS TIMESTAMP) AS completed_at,
+           CAST(new_image.version AS BIGINT) AS version
+    FROM latest WHERE event_name <> 'REMOVE'
+) TO {target} (FORMAT parquet)
+"""
+
+
+def bench_silver(lake_dir: Path, events: int) -> BenchResult:
+    """The silver job (full rebuild, every table it writes) on local Spark against DuckDB doing the
+    core of it (dedupe, latest version per item, deletes applied, one Parquet table)."""
+    import duckdb
+
+    from todo_etl.glue.jobs import run_silver
+    from todo_etl.glue.local_session import local_spark_session
+    from todo_etl.lake_layout import CDC_FOLDER, Layer
+    from todo_local.pipeline import layer_uri
+
+    spark = local_spark_session()
+    bronze_uri, silver_uri, gold_uri = (layer_uri(lake_dir, layer) for layer in Layer)
+    run_silver(spark, bronze_uri, silver_uri, gold_uri, full_rebuild=True)  # warm up: JIT, caches
+    started = time.perf_counter()
+    run_silver(spark, bronze_uri, silver_uri, gold_uri, full_rebuild=True)
+    ours = time.perf_counter() - started
+
+    bronze = lake_dir / Layer.BRONZE.value / CDC_FOLDER
+    target = lake_dir.parent / "duckdb-silver-tasks.parquet"
+    sql = DUCKDB_SILVER.format(bronze=f"'{bronze}/**/*.gz'", target=f"'{target}'")
+    with duckdb.connect() as connection:
+        connection.execute(sql)  # warm up
+        started = time.perf_counter()
+        connection.execute(sql)
+        base = time.perf_counter() - started
+    return BenchResult(
+        "silver job: Spark vs DuckDB",
+        "s",
+        ours,
+        base,
+        f"{events:,} events, {events / ours:,.0f} events/s on Spark (full rebuild, all silver tables)",
+    )
+
+
+# -- query latency ----------------------------------------------------------------------------------
+
+
+def bench_queries(lake_dir: Path, repeat: int = 5) -> BenchResult:
+    """Every named query through the local Athena engine (sqlglot translation, catalog views) against
+    DuckDB running the already translated SQL on the same views."""
+    from todo_etl.queries import load_queries
+    from todo_local.athena_engine import AthenaEngine
+
+    queries = load_queries()
+    with AthenaEngine(lake_dir) as engine:
+        engine.refresh()
+        translated = [engine.translate(q.sql) for q in queries]
+        connection = engine._connection  # the same views: only our layer differs
+
+        def ours_for(sql: str) -> float:
+            return median_time(lambda: engine.query(sql), repeat)
+
+        def baseline_for(sql: str) -> float:
+            return median_time(lambda: connection.execute(sql).fetchall(), repeat)
+
+        ours = statistics.median(ours_for(q.sql) for q in queries)
+        base = statistics.median(baseline_for(sql) for sql in translated)
+    return BenchResult(
+        "named queries: local Athena engine vs DuckDB",
+        "ms",
+        ours,
+        base,
+        f"median over {len(queries)} queries",
+    )
+
+
+def run_benchmarks(
+    directory: Path | None = None,
+    workload: Workload | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> list[BenchResult]:
+    """Every benchmark in order; the CDC run writes the bronze the Spark and query runs read."""
+    from todo_etl.glue.jobs import run_gold
+    from todo_etl.glue.local_session import local_spark_session
+    from todo_etl.lake_layout import Layer
+    from todo_local.pipeline import layer_uri
+
+    say = on_progress or (lambda _message: None)
+    work = workload or Workload()
+    lake = (directory or scratch_dir()) / "lake"
+    results = []
+    say("api cold-start import (fresh interpreters)")
+    results.append(bench_cold_start())
+    say("api handler latency")
+    results.append(bench_handler_latency())
+    say("cdc handler → local Firehose → bronze")
+    results.append(bench_cdc(lake, work))
+    say("silver job on Spark, then DuckDB")
+    results.append(bench_silver(lake, len(work.events())))
+    say("gold job, then named queries")
+    run_gold(local_spark_session(), layer_uri(lake, Layer.SILVER), layer_uri(lake, Layer.GOLD))
+    results.append(bench_queries(lake))
+    return results
 
 
 def print_results(results: list[BenchResult]) -> None:

@@ -1,0 +1,54 @@
+"""`todo-insights bench`: every benchmark in one run, printed as a table of ratios and saved as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    bench = subparsers.add_parser(
+        "bench",
+        help="measure our overheads against baselines (api, cdc, Spark vs DuckDB, queries)",
+        description=(
+            "Runs every benchmark in one process and prints ours / baseline ratios: api cold-start "
+            "import and handler latency against bare FastAPI+Mangum, CDC records/second against a "
+            "plain deserialize-and-put loop, the silver job on Spark against DuckDB on the same "
+            "bronze, and the named queries through the local Athena engine against DuckDB."
+        ),
+    )
+    bench.add_argument("--users", type=int, default=50, help="synthetic users (default: 50)")
+    bench.add_argument("--tasks", type=int, default=40, help="tasks per user (default: 40)")
+    bench.add_argument(
+        "--out", type=Path, default=Path(".bench"), help="where bench.json and the scratch lake go"
+    )
+    bench.add_argument("--keep", action="store_true", help="keep the scratch lake after the run")
+    bench.set_defaults(func=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from todo_local.bench import Workload, print_results, run_benchmarks, write_results
+
+    console = Console(stderr=True)
+    if args.users < 1 or args.tasks < 1:
+        console.print("[bold red]error:[/] --users and --tasks must be at least 1")
+        return 2
+    scratch = args.out / "scratch"
+    shutil.rmtree(scratch, ignore_errors=True)  # every run starts from an empty lake
+    scratch.mkdir(parents=True)
+    with console.status("benchmarking…") as status:
+        results = run_benchmarks(
+            scratch,
+            Workload(users=args.users, tasks=args.tasks),
+            on_progress=lambda step: status.update(f"benchmarking: {step}…"),
+        )
+    print_results(results)
+    path = write_results(results, args.out)
+    console.print(f"results: {path}")
+    if not args.keep:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 0
