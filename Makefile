@@ -69,7 +69,7 @@ demo: $(STAMP) ## The whole story locally: platform, users, traffic, pipeline, q
 
 .PHONY: bench
 bench: $(STAMP) ## Benchmarks (ratios against baselines), one run
-	$(BIN)/todo-insights bench --dir $(DIR)
+	$(BIN)/todo-insights bench --out .bench
 
 .PHONY: synth
 synth: $(STAMP) $(NODE_STAMP) ## Synthesize CloudFormation for STAGE (default dev) into infra/cdk.out
