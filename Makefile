@@ -39,7 +39,8 @@ node: $(NODE_STAMP) ## Install the pinned CDK CLI (and Node 22) from the npm reg
 
 .PHONY: test
 test: $(STAMP) $(NODE_STAMP) ## Run every test: unit, API via the local gateway, Spark, pipeline, CDK
-	$(BIN)/pytest -q
+	@# One worker per core (at most 4); a module's tests stay on one worker, with its fixtures.
+	$(BIN)/pytest -q --numprocesses=auto --maxprocesses=4 --dist=loadscope --durations=15
 
 .PHONY: test-fast
 test-fast: $(STAMP) ## Tests without Spark, end-to-end and CDK synth
