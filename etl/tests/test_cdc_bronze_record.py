@@ -12,6 +12,7 @@ import pytest
 from todo_etl.cdc.bronze_record import BronzeRecord, SkippedRecord, TaskFlow, build_bronze_record
 from todo_etl.cdc.dynamodb_json import ConversionError, loads
 from todo_etl.lake_layout import BRONZE_CDC
+from todo_local.testing.stream_records import stream_record
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, 123000, tzinfo=UTC)
 
@@ -27,38 +28,6 @@ def task_image(status: str = "pending", version: int = 1, **extra: Any) -> dict[
         "created_at": {"S": "2026-11-23T11:00:00.000Z"},
         "tags": {"L": [{"S": "a"}]},
         **extra,
-    }
-
-
-def stream_record(
-    event_name: str,
-    new: dict[str, Any] | None = None,
-    old: dict[str, Any] | None = None,
-    seq: str = "100",
-    **top: Any,
-) -> dict[str, Any]:
-    image = new if new is not None else old
-    assert image is not None
-    dynamodb: dict[str, Any] = {
-        "ApproximateCreationDateTime": 1795953600.5,
-        "Keys": {"PK": image["PK"], "SK": image["SK"]},
-        "SequenceNumber": seq,
-        "SizeBytes": 100,
-        "StreamViewType": "NEW_AND_OLD_IMAGES",
-    }
-    if new is not None:
-        dynamodb["NewImage"] = new
-    if old is not None:
-        dynamodb["OldImage"] = old
-    return {
-        "eventID": f"ev-{seq}",
-        "eventName": event_name,
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "us-east-1",
-        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x",
-        "dynamodb": dynamodb,
-        **top,
     }
 
 

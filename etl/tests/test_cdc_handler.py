@@ -16,6 +16,7 @@ from todo_etl.cdc.dynamodb_json import loads
 from todo_etl.cdc.firehose_sender import FirehoseSender
 from todo_etl.cdc.handler import CdcFunction
 from todo_local.delivery_stream import LocalDeliveryStream
+from todo_local.testing.stream_records import stream_record
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 STREAM = "cdc-test"
@@ -61,28 +62,7 @@ def task(task_id: str, status: str = "pending", version: int = 1, **extra: Any) 
 def record(
     seq: int, event_name: str, new: dict[str, Any] | None, old: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    image = new if new is not None else old
-    assert image is not None
-    dynamodb: dict[str, Any] = {
-        "ApproximateCreationDateTime": 1795953600,
-        "Keys": {"PK": image["PK"], "SK": image["SK"]},
-        "SequenceNumber": str(seq),
-        "SizeBytes": 10,
-        "StreamViewType": "NEW_AND_OLD_IMAGES",
-    }
-    if new is not None:
-        dynamodb["NewImage"] = new
-    if old is not None:
-        dynamodb["OldImage"] = old
-    return {
-        "eventID": f"ev-{seq}",
-        "eventName": event_name,
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "us-east-1",
-        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x",
-        "dynamodb": dynamodb,
-    }
+    return stream_record(event_name, new, old, str(seq), approximate_creation=1795953600, size_bytes=10)
 
 
 def idempotency_record(seq: int) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,7 +11,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from todo_etl.lake_layout import BUSINESS_KPI_METRICS, KPI_EXPORT_KEY
 from todo_etl.metrics.kpi_publisher import SERVICE
@@ -38,27 +36,13 @@ CLOUDWATCH_NAMES = {
 }
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """An empty moto S3 with the gold bucket, reached through AWS_ENDPOINT_URL like any AWS client."""
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"))
-    for name, value in {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "GOLD_BUCKET": BUCKET,
-    }.items():
-        monkeypatch.setenv(name, value)
+def s3(moto_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """An empty moto S3 with the gold bucket, reached through AWS_ENDPOINT_URL like any AWS client.
+
+    `moto_env` (from `todo_local.testing`) empties the module's moto server and points AWS at it.
+    """
+    monkeypatch.setenv("GOLD_BUCKET", BUCKET)
     from todo_etl.metrics import snapshot_store
 
     snapshot_store._s3.cache_clear()  # the client is built from the environment on first use

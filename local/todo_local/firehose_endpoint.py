@@ -12,12 +12,11 @@ import base64
 import binascii
 import json
 import logging
-import threading
 from collections.abc import Mapping
 from typing import Any
 
 from todo_local.delivery_stream import DeliveryStreamError, LocalDeliveryStream
-from todo_local.gateway import HttpResponse, QuietRequestHandler, TrackingHTTPServer
+from todo_local.gateway import HttpResponse, QuietRequestHandler, ServingThread
 
 LOG = logging.getLogger("todo_local.firehose_endpoint")
 
@@ -35,14 +34,13 @@ class FirehoseEndpoint:
         self.streams = dict(streams)
         self._host = host
         self._port = port
-        self._server: TrackingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServingThread | None = None
 
     @property
     def url(self) -> str:
-        if self._server is None:
+        if self._serving is None:
             raise RuntimeError("the Firehose endpoint is not running")
-        return f"http://{self._host}:{self._server.server_address[1]}"
+        return f"http://{self._host}:{self._serving.port}"
 
     def start(self) -> None:
         endpoint = self
@@ -51,17 +49,12 @@ class FirehoseEndpoint:
             pass
 
         Handler.endpoint = endpoint
-        self._server = TrackingHTTPServer((self._host, self._port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-firehose", daemon=True)
-        self._thread.start()
+        self._serving = ServingThread((self._host, self._port), Handler, name="local-firehose")
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
 
     def __enter__(self) -> FirehoseEndpoint:
         self.start()

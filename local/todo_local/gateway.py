@@ -247,8 +247,7 @@ class LocalGateway:
         self._sink = sink
         self._host = host
         self._requested_port = port
-        self._server: TrackingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServingThread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -260,25 +259,20 @@ class LocalGateway:
             pass
 
         Handler.gateway = gateway
-        self._server = TrackingHTTPServer((self._host, self._requested_port), Handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(POLL_SECONDS,), name="local-gateway", daemon=True
+        self._serving = ServingThread(
+            (self._host, self._requested_port), Handler, name="local-gateway", poll_seconds=POLL_SECONDS
         )
-        self._thread.start()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        if self._serving is None:
             raise RuntimeError("the gateway is not running")
-        return int(self._server.server_address[1])
+        return self._serving.port
 
     @property
     def url(self) -> str:
@@ -366,7 +360,7 @@ class LocalGateway:
             for name, value in (
                 ("X-Forwarded-For", request.source_ip),
                 ("X-Forwarded-Proto", "http"),
-                ("X-Forwarded-Port", str(self.port if self._server else 80)),
+                ("X-Forwarded-Port", str(self.port if self._serving else 80)),
                 ("X-Amzn-Trace-Id", _trace_id(now)),
             )
             if name.lower() not in present
@@ -411,6 +405,33 @@ class TrackingHTTPServer(ThreadingHTTPServer):
             with contextlib.suppress(OSError):  # already closed by the client
                 connection.shutdown(socket.SHUT_RDWR)
         self.server_close()
+
+
+class ServingThread:
+    """A `TrackingHTTPServer` bound at construction (`OSError` if the port is taken) and answering on
+    a daemon thread until `stop()`; the gateway, the Firehose endpoint and the control endpoint use it."""
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        *,
+        name: str,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self.server = TrackingHTTPServer(address, handler)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, args=(poll_seconds,), name=name, daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def stop(self) -> None:
+        self.server.stop()
+        self._thread.join()
 
 
 class QuietRequestHandler(BaseHTTPRequestHandler):

@@ -34,7 +34,7 @@ from todo_local.gateway import (
     LambdaHandler,
     LocalGateway,
     QuietRequestHandler,
-    TrackingHTTPServer,
+    ServingThread,
 )
 from todo_local.log_capture import STDOUT_ROUTER, LogSink, RecordListener
 
@@ -133,8 +133,7 @@ class LocalPlatform:
         self._on_record = on_record
         self._preload_handler = preload_handler
         self._moto: ThreadedMotoServer | None = None
-        self._control: TrackingHTTPServer | None = None
-        self._control_thread: threading.Thread | None = None
+        self._control: ServingThread | None = None
         self._saved_env: dict[str, str | None] = {}
         self._drainers: dict[str, Drainer] = {}
         self._drain_lock = threading.Lock()
@@ -159,7 +158,7 @@ class LocalPlatform:
     def control_url(self) -> str:
         if self._control is None:
             raise RuntimeError("the platform is not running")
-        return f"http://{HOST}:{self._control.server_address[1]}"
+        return f"http://{HOST}:{self._control.port}"
 
     def start(self) -> None:
         """Start from nothing; on any failure, undo what was started and raise."""
@@ -305,11 +304,7 @@ class LocalPlatform:
             pass
 
         Handler.platform = platform
-        self._control = TrackingHTTPServer((HOST, 0), Handler)
-        self._control_thread = threading.Thread(
-            target=self._control.serve_forever, args=(POLL_SECONDS,), name="local-control", daemon=True
-        )
-        self._control_thread.start()
+        self._control = ServingThread((HOST, 0), Handler, name="local-control", poll_seconds=POLL_SECONDS)
 
     def stop(self) -> None:
         """Stop everything this platform started (safe to call more than once, or after a failed start)."""
@@ -319,9 +314,6 @@ class LocalPlatform:
         if self._control is not None:
             self._control.stop()
             self._control = None
-        if self._control_thread is not None:
-            self._control_thread.join()
-            self._control_thread = None
         if self._moto is not None:
             self._moto.stop()
             # ThreadedMotoServer.stop() ends serve_forever but leaves the listening socket open.

@@ -145,6 +145,11 @@ def _json(response: httpx.Response) -> Any:
         return None
 
 
+def _field(value: Any, name: str) -> Any:
+    """`value[name]` when `value` is a JSON object, else None (a check reports what it got)."""
+    return value.get(name) if isinstance(value, dict) else None
+
+
 def _preview(response: httpx.Response) -> str:
     text = response.text.strip().replace("\n", " ")
     return text if len(text) <= _BODY_PREVIEW_CHARS else text[:_BODY_PREVIEW_CHARS] + "…"
@@ -220,6 +225,15 @@ class _SmokeRun:
             raise _PrerequisiteMissingError("not run: no task was created")
         return self.task_id
 
+    def _post_task(self) -> httpx.Response:
+        """The run's one task creation; sent twice, the second must be a replay of the first."""
+        return self.session.request(
+            "POST",
+            "/api/v1/tasks",
+            json_body=self.task_body,
+            headers={"Idempotency-Key": self.idempotency_key},
+        )
+
     def _task_path(self) -> str:
         return f"/api/v1/tasks/{self._need_task()}"
 
@@ -228,13 +242,13 @@ class _SmokeRun:
     def health(self) -> CheckOutcome:
         r = self.session.request("GET", "/api/health", authenticated=False)
         body = _json(r)
-        status = body.get("status") if isinstance(body, dict) else None
+        status = _field(body, "status")
         return _verdict(r.status_code == 200 and status == "ok", _status_got(r, f"status {status!r}"), r)
 
     def openapi(self) -> CheckOutcome:
         r = self.session.request("GET", "/api/openapi.json", authenticated=False)
         body = _json(r)
-        paths = body.get("paths") if isinstance(body, dict) else None
+        paths = _field(body, "paths")
         if body is None:
             return _verdict(False, _status_got(r, "not JSON"), r)
         count = len(paths) if isinstance(paths, dict) else 0
@@ -254,14 +268,9 @@ class _SmokeRun:
         return _verdict(False, _status_got(r), r)
 
     def create_task(self) -> CheckOutcome:
-        r = self.session.request(
-            "POST",
-            "/api/v1/tasks",
-            json_body=self.task_body,
-            headers={"Idempotency-Key": self.idempotency_key},
-        )
+        r = self._post_task()
         body = _json(r)
-        task_id = body.get("task_id") if isinstance(body, dict) else None
+        task_id = _field(body, "task_id")
         if r.status_code == 201 and isinstance(task_id, str) and task_id:
             self.task_id = task_id  # remembered even if a header is missing: cleanup must find it
             self.created = body
@@ -284,14 +293,9 @@ class _SmokeRun:
 
     def replay(self) -> CheckOutcome:
         task_id = self._need_task()
-        r = self.session.request(
-            "POST",
-            "/api/v1/tasks",
-            json_body=self.task_body,
-            headers={"Idempotency-Key": self.idempotency_key},
-        )
+        r = self._post_task()
         body = _json(r)
-        replayed_id = body.get("task_id") if isinstance(body, dict) else None
+        replayed_id = _field(body, "task_id")
         if r.status_code == 201 and isinstance(replayed_id, str) and replayed_id != task_id:
             # A second task was created: delete it now, or it would outlive the run.
             self.session.request("DELETE", f"/api/v1/tasks/{replayed_id}")
@@ -307,7 +311,7 @@ class _SmokeRun:
         task_id = self._need_task()
         r = self.session.request("GET", self._task_path())
         body = _json(r)
-        got_id = body.get("task_id") if isinstance(body, dict) else None
+        got_id = _field(body, "task_id")
         etag = r.headers.get("ETag")
         if etag:
             self.etag = etag
@@ -329,7 +333,7 @@ class _SmokeRun:
                 params["cursor"] = cursor
             r = self.session.request("GET", "/api/v1/tasks", params=params)
             body = _json(r)
-            items = body.get("items") if isinstance(body, dict) else None
+            items = _field(body, "items")
             if r.status_code != 200 or not isinstance(items, list):
                 return _verdict(False, _status_got(r, f"page {page} has no items list"), r)
             seen += len(items)
@@ -337,7 +341,7 @@ class _SmokeRun:
                 return True, _status_got(r, f"found on page {page}")
             if any(isinstance(item, dict) and item.get("status") != "pending" for item in items):
                 return _verdict(False, _status_got(r, "a listed task is not pending"), r)
-            next_cursor = body.get("next_cursor") if isinstance(body, dict) else None
+            next_cursor = _field(body, "next_cursor")
             if not isinstance(next_cursor, str) or not next_cursor:
                 return _verdict(False, _status_got(r, f"not among {seen} pending tasks"), r)
             cursor = next_cursor
@@ -359,8 +363,8 @@ class _SmokeRun:
             "PATCH", path, json_body={"status": "completed"}, headers={"If-Match": self.etag}
         )
         body = _json(r)
-        status = body.get("status") if isinstance(body, dict) else None
-        completed_at = body.get("completed_at") if isinstance(body, dict) else None
+        status = _field(body, "status")
+        completed_at = _field(body, "completed_at")
         if r.headers.get("ETag"):
             self.etag = r.headers["ETag"]
         passed = r.status_code == 200 and status == "completed" and bool(completed_at)
@@ -379,10 +383,10 @@ class _SmokeRun:
     def validation(self) -> CheckOutcome:
         r = self.session.request("POST", "/api/v1/tasks", json_body={"title": "", "not_a_field": True})
         body = _json(r)
-        error = body.get("error") if isinstance(body, dict) else None
-        code = error.get("code") if isinstance(error, dict) else None
-        request_id = error.get("request_id") if isinstance(error, dict) else None
-        created = body.get("task_id") if isinstance(body, dict) else None
+        error = _field(body, "error")
+        code = _field(error, "code")
+        request_id = _field(error, "request_id")
+        created = _field(body, "task_id")
         if r.status_code == 201 and isinstance(created, str):
             self.session.request("DELETE", f"/api/v1/tasks/{created}")  # accepted invalid input: undo it
         passed = r.status_code == 422 and code == "VALIDATION_ERROR" and bool(request_id)

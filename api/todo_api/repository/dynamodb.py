@@ -1,4 +1,5 @@
-"""The DynamoDB client (built lazily, standard retries) and conversions between items and Python."""
+"""The DynamoDB client (built lazily, standard retries), conversions between items and Python, and the
+version-conditioned overwrite both repositories use."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import os
 import threading
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from todo_api.repository.errors import ItemNotFoundError, VersionMismatchError
+from todo_api.table_definition import PARTITION_KEY
 
 # "standard" retries back off with jitter on throttling and transient errors, for every call.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
@@ -80,3 +84,34 @@ def cancellation_codes(error: ClientError) -> list[str]:
     """Per-action reasons of a cancelled transaction ("None" for actions that were fine)."""
     reasons = error.response.get("CancellationReasons", [])
     return [str(reason.get("Code", "None")) for reason in reasons]
+
+
+def raise_condition_failure(error: ClientError, item_id: str) -> NoReturn:
+    """Raise what a failed write conditioned on existence and version means; other faults unchanged.
+
+    The write must ask for `ReturnValuesOnConditionCheckFailure="ALL_OLD"`: an item in the answer
+    means it exists at another version, none means it does not exist.
+    """
+    if error_code(error) == "ConditionalCheckFailedException":
+        if error.response.get("Item"):
+            raise VersionMismatchError(item_id) from None
+        raise ItemNotFoundError(item_id) from None
+    raise error
+
+
+def put_if_version(table_name: str, item: dict[str, Any], expected_version: int, item_id: str) -> None:
+    """Overwrite an item only if it exists and is still at `expected_version`.
+
+    VersionMismatchError when it is at another version, ItemNotFoundError when it does not exist.
+    """
+    try:
+        dynamodb_client().put_item(
+            TableName=table_name,
+            Item=item,
+            ConditionExpression="attribute_exists(#pk) AND #version = :expected",
+            ExpressionAttributeNames={"#pk": PARTITION_KEY, "#version": "version"},
+            ExpressionAttributeValues={":expected": {"N": str(expected_version)}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as error:
+        raise_condition_failure(error, item_id)

@@ -16,13 +16,13 @@ from todo_api.repository.dynamodb import (
     error_code,
     from_item,
     key_values,
+    put_if_version,
+    raise_condition_failure,
     to_item,
 )
 from todo_api.repository.errors import (
     AccountBeingDeletedError,
-    ItemNotFoundError,
     ProfileMissingError,
-    VersionMismatchError,
     WriteConflictError,
 )
 from todo_api.table_definition import (
@@ -232,17 +232,7 @@ class TaskRepository:
 
     def replace(self, task: Task, expected_version: int) -> None:
         """Overwrite a task only if it is still at `expected_version`."""
-        try:
-            dynamodb_client().put_item(
-                TableName=self.table_name,
-                Item=task_item(task),
-                ConditionExpression="attribute_exists(#pk) AND #version = :expected",
-                ExpressionAttributeNames={"#pk": PARTITION_KEY, "#version": "version"},
-                ExpressionAttributeValues={":expected": {"N": str(expected_version)}},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            self._raise_condition_failure(error, task.task_id)
+        put_if_version(self.table_name, task_item(task), expected_version, task.task_id)
 
     def delete(self, user_id: str, task_id: str, expected_version: int | None) -> None:
         """Delete a task, optionally only if it is still at `expected_version`."""
@@ -263,15 +253,7 @@ class TaskRepository:
                 **extra,
             )
         except ClientError as error:
-            self._raise_condition_failure(error, task_id)
-
-    @staticmethod
-    def _raise_condition_failure(error: ClientError, task_id: str) -> None:
-        if error_code(error) == "ConditionalCheckFailedException":
-            if error.response.get("Item"):
-                raise VersionMismatchError(task_id) from None
-            raise ItemNotFoundError(task_id) from None
-        raise error
+            raise_condition_failure(error, task_id)
 
     def list_tasks(
         self, user_id: str, query: TaskListQuery, start: Position | None

@@ -14,12 +14,12 @@ from todo_api.repository.dynamodb import (
     error_code,
     from_item,
     key_values,
+    put_if_version,
     to_item,
 )
 from todo_api.repository.errors import (
     ItemAlreadyExistsError,
     ItemNotFoundError,
-    VersionMismatchError,
     WriteConflictError,
 )
 from todo_api.repository.keys import deletion_marker_key, profile_key, user_pk
@@ -88,21 +88,7 @@ class UserRepository:
 
     def replace(self, user: User, expected_version: int) -> None:
         """Overwrite a profile only if it is still at `expected_version`."""
-        try:
-            dynamodb_client().put_item(
-                TableName=self.table_name,
-                Item=profile_item(user),
-                ConditionExpression="attribute_exists(#pk) AND #version = :expected",
-                ExpressionAttributeNames={"#pk": PARTITION_KEY, "#version": "version"},
-                ExpressionAttributeValues={":expected": {"N": str(expected_version)}},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                if error.response.get("Item"):
-                    raise VersionMismatchError(user.user_id) from None
-                raise ItemNotFoundError(user.user_id) from None
-            raise
+        put_if_version(self.table_name, profile_item(user), expected_version, user.user_id)
 
     def delete_account(self, user_id: str) -> int:
         """Delete the profile and every task of `user_id`; returns how many tasks were deleted.

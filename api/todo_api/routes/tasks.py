@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from todo_api.models.task import Task, TaskCreate, TaskListQuery, TaskPage, TaskPatch, TaskReplace
-from todo_api.routes.dependencies import CurrentIdentity, IdempotencyKey, IfMatch, public_url
-from todo_api.routes.responses import errors
+from todo_api.routes.dependencies import CurrentIdentity, IdempotencyKey, IfMatch
+from todo_api.routes.responses import created, errors, with_etag
 from todo_api.services import task_service
-from todo_api.services.preconditions import etag
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=errors(401, 413, 422))
 
@@ -22,11 +21,7 @@ def create_task(
     body: TaskCreate, identity: CurrentIdentity, key: IdempotencyKey, request: Request, response: Response
 ) -> Task:
     task, replayed = task_service.create_task(identity, body, key)
-    response.headers["Location"] = public_url(request, f"/api/v1/tasks/{task.task_id}")
-    response.headers["ETag"] = etag(task.version)
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return task
+    return created(request, response, task, f"/api/v1/tasks/{task.task_id}", replayed=replayed)
 
 
 @router.get("", summary="List your tasks", responses=errors(400))
@@ -36,27 +31,21 @@ def list_tasks(query: Annotated[TaskListQuery, Query()], identity: CurrentIdenti
 
 @router.get("/{task_id}", summary="One task", responses=errors(404))
 def get_task(task_id: str, identity: CurrentIdentity, response: Response) -> Task:
-    task = task_service.get_task(identity, task_id)
-    response.headers["ETag"] = etag(task.version)
-    return task
+    return with_etag(response, task_service.get_task(identity, task_id))
 
 
 @router.put("/{task_id}", summary="Replace a task's fields", responses=errors(400, 404, 409, 412))
 def replace_task(
     task_id: str, body: TaskReplace, identity: CurrentIdentity, accepted: IfMatch, response: Response
 ) -> Task:
-    task = task_service.replace_task(identity, task_id, body, accepted)
-    response.headers["ETag"] = etag(task.version)
-    return task
+    return with_etag(response, task_service.replace_task(identity, task_id, body, accepted))
 
 
 @router.patch("/{task_id}", summary="Change some of a task's fields", responses=errors(400, 404, 409, 412))
 def patch_task(
     task_id: str, body: TaskPatch, identity: CurrentIdentity, accepted: IfMatch, response: Response
 ) -> Task:
-    task = task_service.patch_task(identity, task_id, body, accepted)
-    response.headers["ETag"] = etag(task.version)
-    return task
+    return with_etag(response, task_service.patch_task(identity, task_id, body, accepted))
 
 
 @router.delete(

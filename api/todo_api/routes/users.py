@@ -5,10 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from todo_api.models.user import User, UserCreate, UserUpdate
-from todo_api.routes.dependencies import CurrentIdentity, IdempotencyKey, IfMatch, public_url
-from todo_api.routes.responses import errors
+from todo_api.routes.dependencies import CurrentIdentity, IdempotencyKey, IfMatch
+from todo_api.routes.responses import created, errors, with_etag
 from todo_api.services import user_service
-from todo_api.services.preconditions import etag
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=errors(401, 413, 422))
 
@@ -20,25 +19,17 @@ def create_user(
     body: UserCreate, identity: CurrentIdentity, key: IdempotencyKey, request: Request, response: Response
 ) -> User:
     user, replayed = user_service.create_user(identity, body, key)
-    response.headers["Location"] = public_url(request, "/api/v1/users/me")
-    response.headers["ETag"] = etag(user.version)
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return user
+    return created(request, response, user, "/api/v1/users/me", replayed=replayed)
 
 
 @router.get("/me", summary="Your profile", responses=errors(404))
 def get_me(identity: CurrentIdentity, response: Response) -> User:
-    user = user_service.get_me(identity)
-    response.headers["ETag"] = etag(user.version)
-    return user
+    return with_etag(response, user_service.get_me(identity))
 
 
 @router.patch("/me", summary="Change your name or time zone", responses=errors(400, 404, 409, 412))
 def update_me(body: UserUpdate, identity: CurrentIdentity, accepted: IfMatch, response: Response) -> User:
-    user = user_service.update_me(identity, body, accepted)
-    response.headers["ETag"] = etag(user.version)
-    return user
+    return with_etag(response, user_service.update_me(identity, body, accepted))
 
 
 @router.delete(
@@ -54,6 +45,4 @@ def delete_me(identity: CurrentIdentity, accepted: IfMatch) -> Response:
 
 @router.get("/{user_id}", summary="A profile by id (only your own)", responses=errors(404))
 def get_user(user_id: str, identity: CurrentIdentity, response: Response) -> User:
-    user = user_service.get_user(identity, user_id)
-    response.headers["ETag"] = etag(user.version)
-    return user
+    return with_etag(response, user_service.get_user(identity, user_id))

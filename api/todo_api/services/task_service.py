@@ -22,13 +22,11 @@ from todo_api.repository.task_repository import InvalidPositionError, TaskReposi
 from todo_api.services import idempotency
 from todo_api.services.clock import new_task_id, utc_now
 from todo_api.services.cursor import InvalidCursorError, decode_cursor, encode_cursor
-from todo_api.services.preconditions import check_version
+from todo_api.services.preconditions import check_version, update_versioned
 from todo_api.settings import get_settings
 
 TASK_ID = re.compile(r"^[0-9a-f]{32}$")
 MUTABLE_FIELDS = ("title", "description", "status", "priority", "category", "due_date", "tags")
-# Without If-Match a lost race is retried on fresh data (no update is lost); with it, it is a 412.
-UPDATE_ATTEMPTS = 3
 
 
 def _repository() -> TaskRepository:
@@ -124,25 +122,16 @@ def _apply(current: Task, changes: dict[str, Any]) -> Task | None:
 def _modify(
     identity: Identity, task_id: str, changes: dict[str, Any], accepted: frozenset[int] | None
 ) -> Task:
-    repository = _repository()
-    for _attempt in range(UPDATE_ATTEMPTS):
-        current = get_task(identity, task_id)
-        check_version(accepted, current.version)
-        updated = _apply(current, changes)
-        if updated is None:
-            return current
-        try:
-            repository.replace(updated, expected_version=current.version)
-        except ItemNotFoundError:
-            raise task_not_found() from None
-        except VersionMismatchError:
-            if accepted is not None:
-                raise precondition_failed() from None
-            continue
-        if updated.status is TaskStatus.COMPLETED and current.status is not TaskStatus.COMPLETED:
-            _count("TasksCompleted")
-        return updated
-    raise write_conflict()
+    current, updated = update_versioned(
+        read=lambda: get_task(identity, task_id),
+        change=lambda task: _apply(task, changes),
+        write=_repository().replace,
+        accepted=accepted,
+        not_found=task_not_found,
+    )
+    if updated.status is TaskStatus.COMPLETED and current.status is not TaskStatus.COMPLETED:
+        _count("TasksCompleted")
+    return updated
 
 
 def replace_task(

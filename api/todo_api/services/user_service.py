@@ -6,18 +6,16 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from todo_api.errors import precondition_failed, unauthorized, user_exists, user_not_found, write_conflict
+from todo_api.errors import unauthorized, user_exists, user_not_found
 from todo_api.identity import Identity
 from todo_api.models.user import User, UserCreate, UserUpdate
 from todo_api.observability import metrics
-from todo_api.repository.errors import ItemAlreadyExistsError, ItemNotFoundError, VersionMismatchError
+from todo_api.repository.errors import ItemAlreadyExistsError, ItemNotFoundError
 from todo_api.repository.user_repository import UserRepository
 from todo_api.services import idempotency
 from todo_api.services.clock import utc_now
-from todo_api.services.preconditions import check_version
+from todo_api.services.preconditions import check_version, update_versioned
 from todo_api.settings import get_settings
-
-UPDATE_ATTEMPTS = 3
 
 
 def _repository() -> UserRepository:
@@ -77,25 +75,20 @@ def get_user(identity: Identity, user_id: str) -> User:
 def update_me(identity: Identity, body: UserUpdate, accepted_versions: frozenset[int] | None) -> User:
     """Change name and/or time zone; a change that changes nothing writes nothing."""
     changes = body.model_dump(exclude_unset=True)
-    repository = _repository()
-    for _attempt in range(UPDATE_ATTEMPTS):
-        current = get_me(identity)
-        check_version(accepted_versions, current.version)
+
+    def change(current: User) -> User | None:
         if all(getattr(current, name) == value for name, value in changes.items()):
-            return current
-        updated = current.model_copy(
-            update={**changes, "updated_at": utc_now(), "version": current.version + 1}
-        )
-        try:
-            repository.replace(updated, expected_version=current.version)
-        except ItemNotFoundError:
-            raise user_not_found() from None
-        except VersionMismatchError:
-            if accepted_versions is not None:
-                raise precondition_failed() from None  # a concurrent change beat this If-Match writer
-            continue
-        return updated
-    raise write_conflict()
+            return None
+        return current.model_copy(update={**changes, "updated_at": utc_now(), "version": current.version + 1})
+
+    _, updated = update_versioned(
+        read=lambda: get_me(identity),
+        change=change,
+        write=_repository().replace,
+        accepted=accepted_versions,
+        not_found=user_not_found,
+    )
+    return updated
 
 
 def delete_me(identity: Identity, accepted_versions: frozenset[int] | None) -> None:

@@ -1,1 +1,1 @@
-"""Test support for every test folder: the platform fixtures (a pytest plugin) and token forging."""
+"""Test support for all test folders: platform and moto fixtures (a pytest plugin), tokens, stream records."""

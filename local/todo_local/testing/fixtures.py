@@ -8,10 +8,14 @@
 - `token_forge` (session): mints good and bad tokens for the pool (see `todo_local.testing.tokens`).
 - `recording_handler` (function): for one test the gateway invokes a recording stand-in instead
   of the API handler (gateway and authorizer tests that must not depend on the API).
+- `moto_server` (module): a bare moto server (no table, pool or gateway) on a free port; its URL.
+- `moto_env` (function): that server emptied, and this test's AWS clients pointed at it
+  (`AWS_ENDPOINT_URL`, dummy credentials, us-east-1); its URL. For tests of one part on moto alone.
 """
 
 from __future__ import annotations
 
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +31,15 @@ if TYPE_CHECKING:
     from todo_local.testing.tokens import TokenForge
 
 CLIENT_TIMEOUT_SECONDS = 60.0  # generous: a first request imports the whole API (a cold start)
+MOTO_REGION = "us-east-1"
+# Settings that would send a client elsewhere than `AWS_ENDPOINT_URL` (or to a real account).
+_FOREIGN_AWS_VARS = (
+    "AWS_PROFILE",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_FIREHOSE",
+)
 
 
 @dataclass
@@ -115,3 +128,29 @@ def recording_handler(local_platform: LocalPlatform) -> Iterator[RecordingHandle
         raise RuntimeError("the local platform has no gateway")
     with local_platform.gateway.serving(handler):
         yield handler
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    """A bare moto server for one test module; its URL. `moto_env` empties it for each test."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The module's moto server, emptied, with this test's AWS environment pointing at it; its URL."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    for key in _FOREIGN_AWS_VARS:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", MOTO_REGION)
+    monkeypatch.setenv("AWS_REGION", MOTO_REGION)
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).close()
+    return moto_server
