@@ -107,6 +107,12 @@ class LocalPlatform:
     _live_count: ClassVar[int] = 0
     _live_lock: ClassVar[threading.Lock] = threading.Lock()
 
+    @classmethod
+    def running_count(cls) -> int:
+        """How many platforms of this process are running (they share moto's backends)."""
+        with cls._live_lock:
+            return cls._live_count
+
     def __init__(
         self,
         directory: Path,

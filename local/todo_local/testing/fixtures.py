@@ -85,9 +85,13 @@ class ApiUserFactory:
         self._clients.clear()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def local_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
-    """The platform on free ports for the whole session; the real API handler is imported on first use."""
+    """The platform on free ports for one test module; the real API handler is imported on first use.
+
+    Per module, not per session: moto's backends are process-global, so a module that empties its
+    own moto server (`moto_env`) would empty a platform still running from an earlier module.
+    """
     from todo_local.platform import LocalPlatform
 
     with LocalPlatform(tmp_path_factory.mktemp("local-platform"), api_port=0, aws_port=0) as platform:
@@ -112,7 +116,7 @@ def anon_client(local_platform: LocalPlatform) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def token_forge(local_platform: LocalPlatform) -> TokenForge:
     from todo_local.testing.tokens import TokenForge
 
@@ -144,7 +148,15 @@ def moto_server() -> Iterator[str]:
 
 @pytest.fixture
 def moto_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The module's moto server, emptied, with this test's AWS environment pointing at it; its URL."""
+    """The module's moto server, emptied, with this test's AWS environment pointing at it; its URL.
+
+    Emptying is process-wide (moto keeps one set of backends per process); `local_platform` is
+    module-scoped so that no platform is running when this empties moto.
+    """
+    from todo_local.platform import LocalPlatform
+
+    if LocalPlatform.running_count():
+        raise RuntimeError("moto_env would empty a running LocalPlatform's emulator; use one or the other")
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
     for key in _FOREIGN_AWS_VARS:
         monkeypatch.delenv(key, raising=False)
