@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import itertools
 import json
 import os
+import pickle
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
-from todo_etl.lake_layout import BRONZE_CDC, CDC_FOLDER, LOGS_FOLDER, object_key
+from todo_etl.lake_layout import BRONZE_CDC, CDC_FOLDER, LOGS_FOLDER, LakeTable, object_key
 
 # Python turns Spark timestamps into naive local datetimes: make local mean UTC for every test.
 os.environ["TZ"] = "UTC"
@@ -180,6 +182,24 @@ class Lake:
         self.gold = str(root / "gold")
 
 
+def naive(at: datetime) -> datetime:
+    """`at` as Spark hands timestamps back to Python (naive, in the session zone UTC)."""
+    return at.astimezone(UTC).replace(tzinfo=None)
+
+
+def table_rows(spark: Any, base_uri: str, table: LakeTable) -> list[dict[str, Any]]:
+    """Every row of a lake table (read with its contract schema), in a stable order."""
+    from todo_etl.glue.spark_schema import struct_type
+
+    path = Path(base_uri) / table.folder
+    if not path.is_dir():
+        return []
+    rows = [
+        r.asDict(recursive=True) for r in spark.read.schema(struct_type(table)).parquet(str(path)).collect()
+    ]
+    return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     from todo_etl.glue.local_session import local_spark_session
@@ -197,3 +217,54 @@ def lake(tmp_path: Path) -> Lake:
 @pytest.fixture
 def bronze(lake: Lake) -> Bronze:
     return Bronze(Path(lake.bronze))
+
+
+class Kit:
+    """The builders above, handed to test modules as a fixture (tests cannot import conftest)."""
+
+    T0 = T0
+    Bronze = Bronze
+    Lake = Lake
+    rfc3339 = staticmethod(rfc3339)
+    naive = staticmethod(naive)
+    task_item = staticmethod(task_item)
+    user_item = staticmethod(user_item)
+    table_rows = staticmethod(table_rows)
+
+
+@pytest.fixture(scope="session")
+def kit() -> type[Kit]:
+    return Kit
+
+
+Built = TypeVar("Built")
+
+
+@pytest.fixture(scope="session")
+def run_once(
+    tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Callable[[str, Callable[[Path], Built]], Built]:
+    """Build a named scenario once per test run, even when pytest-xdist splits its module's tests.
+
+    A module-scoped fixture would run its Spark jobs again on every worker that gets one of the
+    module's tests; here the first worker builds under a shared folder (holding a file lock) and
+    pickles the result, the others wait for the lock and load it.
+    """
+
+    def run(name: str, build: Callable[[Path], Built]) -> Built:
+        if worker_id == "master":
+            return build(tmp_path_factory.mktemp(name))
+        shared = tmp_path_factory.getbasetemp().parent
+        with open(shared / f"{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            done = shared / f"{name}.pickle"
+            if done.is_file():
+                built: Built = pickle.loads(done.read_bytes())
+                return built
+            folder = shared / name
+            folder.mkdir()
+            built = build(folder)
+            done.write_bytes(pickle.dumps(built))
+            return built
+
+    return run

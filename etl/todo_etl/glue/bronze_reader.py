@@ -72,6 +72,21 @@ def _parse_json_line(lines: DataFrame, columns: T.StructType) -> DataFrame:
     return lines.withColumn("r", F.from_json(F.col("value"), _envelope_schema(columns), options))
 
 
+def _envelope_checks() -> list[tuple[Column, Column | str]]:
+    """A line that is no JSON object, then one whose fields do not have the bronze types.
+
+    Spark marks both as corrupt; telling them apart (a JSON object parses as a plain map) gives
+    the reason triage needs: a broken writer versus a producer that changed a field's type.
+    """
+    r = F.col("r")
+    corrupt = r.isNull() | r.getField(CORRUPT).isNotNull()
+    is_object = F.from_json(F.col("value"), "map<string,string>").isNotNull()
+    return [
+        (corrupt & ~F.coalesce(is_object, F.lit(False)), "unparseable JSON line"),
+        (corrupt, "record field with a wrong type"),
+    ]
+
+
 def _first_failure(checks: Sequence[tuple[Column, Column | str]]) -> Column:
     """The reason of the first failing check (None when every check passes)."""
     out: Column | None = None
@@ -141,7 +156,7 @@ def parse_cdc(lines: DataFrame, quarantined_at: datetime) -> Parsed:
     sequence = r.getField("sequence_number")
     approx_time = r.getField("approximate_creation_time")
     checks: list[tuple[Column, Column | str]] = [
-        (r.isNull() | r.getField(CORRUPT).isNotNull(), "unparseable JSON line"),
+        *_envelope_checks(),
         (_blank(F.col("event_id")), "missing event_id"),
         (
             ~F.coalesce(event_name.isin(*EVENT_NAMES), F.lit(False)),
@@ -192,7 +207,7 @@ def parse_logs(lines: DataFrame, quarantined_at: datetime) -> Parsed:
     log_type = r.getField("log_type")
     df = df.withColumn("event_id", r.getField("request_id"))
     checks: list[tuple[Column, Column | str]] = [
-        (r.isNull() | r.getField(CORRUPT).isNotNull(), "unparseable JSON line"),
+        *_envelope_checks(),
         (
             ~F.coalesce(log_type == "access", F.lit(False)),
             F.concat(F.lit("not an access log record: log_type="), F.coalesce(log_type, F.lit("null"))),

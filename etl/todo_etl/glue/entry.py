@@ -56,9 +56,15 @@ def _hours(value: str) -> int:
     return hours
 
 
+def _passed(argv: Sequence[str], name: str) -> bool:
+    """True when `--name value` or `--name=value` is in argv (getResolvedOptions accepts both)."""
+    flag = f"--{name}"
+    return any(arg == flag or arg.startswith(f"{flag}=") for arg in argv)
+
+
 def job_arguments(argv: Sequence[str], resolve: Resolver) -> JobArguments:
     """Resolve the job's arguments from `argv` with Glue's `getResolvedOptions` (or a stand-in)."""
-    wanted = REQUIRED_ARGUMENTS + [name for name in OPTIONAL_ARGUMENTS if f"--{name}" in argv]
+    wanted = REQUIRED_ARGUMENTS + [name for name in OPTIONAL_ARGUMENTS if _passed(argv, name)]
     values = resolve(argv, wanted)
     for name in ("bronze_uri", "silver_uri", "gold_uri"):
         if not values[name].strip():

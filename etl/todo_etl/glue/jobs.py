@@ -66,6 +66,10 @@ def prepare_session(spark: SparkSession) -> None:
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     # INT64 microsecond timestamps read the same in Athena, DuckDB and pyarrow (INT96 is legacy).
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+    # Any date a user may enter (year 1 included) is written as is, in the proleptic Gregorian
+    # calendar Athena and DuckDB read; the default refuses dates before 1582 and fails the run.
+    for mode in ("datetimeRebaseModeInWrite", "int96RebaseModeInWrite"):
+        spark.conf.set(f"spark.sql.parquet.{mode}", "CORRECTED")
 
 
 def _recorded(

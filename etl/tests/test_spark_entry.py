@@ -1,0 +1,106 @@
+"""Glue job arguments: `job_arguments` with a stand-in for awsglue's `getResolvedOptions`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+
+import pytest
+
+from todo_etl.glue.entry import JobArgumentError, JobArguments, job_arguments
+from todo_etl.glue.jobs import DEFAULT_LOOKBACK_HOURS
+
+pytestmark = pytest.mark.spark
+
+# What Glue puts in argv: its own arguments around the job's (the job ignores those).
+BASE = [
+    "script.py",
+    "--JOB_NAME",
+    "todo-insights-dev-silver",
+    "--job-bookmark-option",
+    "job-bookmark-disable",
+    "--bronze_uri",
+    "s3://bronze-bucket/",
+    "--silver_uri",
+    "s3://silver-bucket",
+    "--gold_uri",
+    "s3://gold-bucket/",
+    "--database",
+    "todo_insights_dev",
+]
+
+
+class Resolver:
+    """Behaves like getResolvedOptions: every asked-for name is required; records what was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def __call__(self, argv: Sequence[str], names: list[str]) -> Mapping[str, str]:
+        self.asked = list(names)
+        parser = argparse.ArgumentParser(prog="glue")
+        for name in names:
+            parser.add_argument(f"--{name}", required=True)
+        known, _ = parser.parse_known_args(list(argv[1:]))
+        return {k: str(v) for k, v in vars(known).items()}
+
+
+def test_required_arguments_only_give_the_defaults_and_trimmed_uris() -> None:
+    resolver = Resolver()
+    assert job_arguments(BASE, resolver) == JobArguments(
+        job_name="todo-insights-dev-silver",
+        bronze_uri="s3://bronze-bucket",
+        silver_uri="s3://silver-bucket",
+        gold_uri="s3://gold-bucket",
+        full_rebuild=False,
+        lookback_hours=DEFAULT_LOOKBACK_HOURS,
+    )
+    # Optional names are not asked for when absent: the real resolver would fail on them.
+    assert resolver.asked == ["JOB_NAME", "bronze_uri", "silver_uri", "gold_uri"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "full_rebuild", "lookback"),
+    [
+        (["--full_rebuild", "true"], True, DEFAULT_LOOKBACK_HOURS),
+        (["--full_rebuild", "FALSE"], False, DEFAULT_LOOKBACK_HOURS),
+        (["--full_rebuild", "1", "--lookback_hours", "0"], True, 0),
+        (["--lookback_hours", "744"], False, 744),
+        (["--full_rebuild=yes", "--lookback_hours=6"], True, 6),
+    ],
+    ids=["rebuild-true", "rebuild-false", "rebuild-1-lookback-0", "lookback-max", "equals-form"],
+)
+def test_optional_arguments_are_parsed(extra: list[str], full_rebuild: bool, lookback: int) -> None:
+    arguments = job_arguments(BASE + extra, Resolver())
+    assert (arguments.full_rebuild, arguments.lookback_hours) == (full_rebuild, lookback)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--full_rebuild", "maybe"], "--full_rebuild must be true or false, got 'maybe'"),
+        (["--lookback_hours", "three"], "--lookback_hours must be a whole number, got 'three'"),
+        (["--lookback_hours", "2.5"], "--lookback_hours must be a whole number, got '2.5'"),
+        (["--lookback_hours", "-1"], "--lookback_hours must be between 0 and 744, got -1"),
+        (["--lookback_hours", "745"], "--lookback_hours must be between 0 and 744, got 745"),
+        (["--silver_uri", "  "], "--silver_uri must not be empty"),
+    ],
+    ids=[
+        "rebuild-maybe",
+        "lookback-word",
+        "lookback-fraction",
+        "lookback-negative",
+        "lookback-too-big",
+        "blank-uri",
+    ],
+)
+def test_bad_values_raise_a_job_argument_error(extra: list[str], message: str) -> None:
+    with pytest.raises(JobArgumentError) as error:
+        job_arguments(BASE + extra, Resolver())
+    assert str(error.value) == message
+
+
+def test_a_missing_required_argument_fails_in_the_resolver() -> None:
+    argv = [a for a in BASE if a not in ("--gold_uri", "s3://gold-bucket/")]
+    with pytest.raises(SystemExit):
+        job_arguments(argv, Resolver())
