@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from todo_etl.lake_layout import ALL_TABLES, CDC_FOLDER, GOLD_BUSINESS_KPIS, PIPELINE_RUNS, Layer
@@ -44,7 +44,7 @@ from todo_local.restore import compare_tables, restore_table
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 USERS_PER_EXAMPLE = 2
-EXAMPLES = 3  # each example runs the Spark jobs once or twice; the suite's time budget sets the count
+EXAMPLES = 2  # random ones, after the explicit one; each runs the Spark jobs once or twice (time budget)
 
 
 @dataclass
@@ -263,6 +263,17 @@ def lake_contents(lake: Path) -> dict[str, list[str]]:
     second=st.lists(OPERATION, min_size=1, max_size=25),
     faults=FAULTS,
 )
+@example(
+    # Every fault at once, the heaviest Firehose failure rate and an ancient due date: once found
+    # by this test (a 1-record call always failed at 0.6; Spark refused dates before 1582).
+    first=[("create", 0, {"title": "a"}), ("complete", 0, 0), ("delete_account", 1), ("reopen", 0, 0)],
+    second=[
+        ("complete", 1, 0),
+        ("rename", 0, "\U0010e880"),
+        ("create", 0, {"title": "Õ", "due_date": "1485-03-12", "priority": "high", "tags": []}),
+    ],
+    faults=Faults(0.6, 3, duplicate_objects=True, hold_back_first_phase=True),
+)
 def test_the_lake_equals_the_table_whatever_happens_on_the_way(
     world: World, first: list[tuple[Any, ...]], second: list[tuple[Any, ...]], faults: Faults
 ) -> None:
@@ -301,6 +312,9 @@ def test_the_lake_equals_the_table_whatever_happens_on_the_way(
                 shutil.move(parked, target / parked.name)
             run_pipeline(lake, platform.drain)
 
+        # The faults are transient: every record got through in the end, none was given up on.
+        dead_letters = Path(platform.directory) / "dlq" / STREAM_DEAD_LETTER_FILE
+        assert not dead_letters.exists() or dead_letters.read_text() == ""
         table_name = platform.endpoints["table_name"]
         report = reconcile(table_name, lake)
         assert report.ok, "\n".join(str(difference) for difference in report.differences)
@@ -311,8 +325,6 @@ def test_the_lake_equals_the_table_whatever_happens_on_the_way(
         comparison = compare_tables(table_name, restored)
         assert comparison.equal, comparison
 
-        dead_letters = Path(platform.directory) / "dlq" / STREAM_DEAD_LETTER_FILE
-        assert not dead_letters.exists() or dead_letters.read_text() == ""
         # The lake's objects are what a reader expects: gzip JSON Lines, none of them empty.
         for path in itertools.islice(sorted(cdc_objects(lake)), 5):
             assert gzip.decompress(path.read_bytes()).endswith(b"\n")

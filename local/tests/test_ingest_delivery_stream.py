@@ -109,6 +109,17 @@ def test_fault_fraction_fails_that_share_of_each_call_with_an_error_code(tmp_pat
     assert stream.put_record_batch(DeliveryStreamName="s", Records=records(b"z\n"))["FailedPutCount"] == 0
 
 
+def test_a_fraction_of_one_record_fails_it_sometimes_not_always(tmp_path: Path) -> None:
+    """A partial fault stays partial for single-record calls (a retry of one record can succeed)."""
+    stream = LocalDeliveryStream("s", tmp_path, "cdc", fault_fraction=0.6, seed=11, clock=Clock())
+    failures = [
+        stream.put_record_batch(DeliveryStreamName="s", Records=records(b"x\n"))["FailedPutCount"]
+        for _ in range(200)
+    ]
+    assert set(failures) == {0, 1}
+    assert 80 < sum(failures) < 160  # about 60% of 200; seeded, so the same count every run
+
+
 def test_a_predicate_picks_records_to_fail(tmp_path: Path) -> None:
     stream = LocalDeliveryStream("s", tmp_path, "cdc", clock=Clock())
     stream.configure_faults(fail_when=lambda data: data.startswith(b"bad"))

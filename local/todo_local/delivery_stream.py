@@ -98,8 +98,9 @@ class LocalDeliveryStream:
         return self._fault_fraction
 
     def configure_faults(self, fraction: float = 0.0, fail_when: FaultPredicate | None = None) -> None:
-        """From now on fail `fraction` of each call's records (chosen at random), plus every record
-        `fail_when` picks. `configure_faults()` turns faults off."""
+        """From now on fail `fraction` of each call's records (chosen at random; a fractional record
+        fails with the remainder's probability), plus every record `fail_when` picks.
+        `configure_faults()` turns faults off."""
         if not 0.0 <= fraction <= 1.0:
             raise ValueError("the fault fraction is between 0 and 1")
         with self._lock:
@@ -107,7 +108,12 @@ class LocalDeliveryStream:
             self._fail_when = fail_when
 
     def _failing_indexes(self, records: Sequence[bytes]) -> set[int]:
-        failing = set(self._rng.sample(range(len(records)), round(len(records) * self._fault_fraction)))
+        # Exactly the fraction where it divides; the remainder fails one more record with that
+        # probability. (Rounding would fail every 1-record call at 0.5 and more: a permanent fault
+        # instead of a partial one, and each retry of a single record would fail again.)
+        expected = len(records) * self._fault_fraction
+        count = int(expected) + (1 if self._rng.random() < expected - int(expected) else 0)
+        failing = set(self._rng.sample(range(len(records)), count))
         if self._fail_when is not None:
             failing.update(i for i, data in enumerate(records) if self._fail_when(data))
         return failing
