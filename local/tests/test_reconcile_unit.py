@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from todo_local.reconcile import ReconcileReport, compare_gold, compare_state
@@ -171,3 +172,21 @@ def test_only_the_latest_kpi_snapshot_counts() -> None:
         report,
     )
     assert report.ok, report.differences
+
+
+def test_lake_tables_are_read_below_a_hidden_state_folder(tmp_path: Path) -> None:
+    """`make demo` keeps its state in `.local-demo`: a hidden folder above the lake is not a
+    hidden entry inside a table (a regression: every row was skipped, so reconcile failed)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from todo_etl.lake_layout import SILVER_USERS
+    from todo_local.reconcile import read_lake_table
+
+    lake = tmp_path / ".local-demo" / "lake"
+    folder = lake / SILVER_USERS.relative_path
+    (folder / "_staging").mkdir(parents=True)
+    pq.write_table(pa.table({"user_id": ["u1"]}), folder / "part-0.parquet")
+    pq.write_table(pa.table({"user_id": ["staged"]}), folder / "_staging" / "part-0.parquet")
+
+    assert read_lake_table(lake, SILVER_USERS) == [{"user_id": "u1"}]

@@ -286,7 +286,13 @@ def read_lake_table(lake_dir: Path, table: lake_layout.LakeTable) -> list[dict[s
     import pyarrow.dataset as ds
 
     folder = lake_dir / table.relative_path
-    files = [p for p in folder.rglob("*.parquet") if not any(part.startswith(("_", ".")) for part in p.parts)]
+    # Hidden and underscore entries below the table (Spark's _SUCCESS, staging) are not data; the
+    # folders above it may well be hidden (`.local-demo`), so only the part below counts.
+    files = [
+        p
+        for p in folder.rglob("*.parquet")
+        if not any(part.startswith(("_", ".")) for part in p.relative_to(folder).parts)
+    ]
     if not files:
         return []
     rows: list[dict[str, Any]] = ds.dataset([str(p) for p in files], format="parquet").to_table().to_pylist()
