@@ -6,6 +6,7 @@ unchanged on a local SparkSession; this file only adapts Glue's job frame to it.
 
 import sys
 
+import boto3
 from awsglue.context import GlueContext
 from awsglue.job import Job
 from awsglue.utils import getResolvedOptions
@@ -13,6 +14,7 @@ from pyspark.context import SparkContext
 
 from todo_etl.glue.entry import job_arguments
 from todo_etl.glue.jobs import run_gold
+from todo_etl.glue.run_metrics import publish_run_metrics
 
 arguments = job_arguments(sys.argv, getResolvedOptions)
 glue_context = GlueContext(SparkContext.getOrCreate())
@@ -21,4 +23,6 @@ job = Job(glue_context)
 job.init(arguments.job_name, {"JOB_NAME": arguments.job_name})
 summary = run_gold(spark, arguments.silver_uri, arguments.gold_uri)
 print(f"gold run {summary.run_id}: {summary.status}")  # noqa: T201 - lands in the Glue driver log
+# Anomalies, rows and duration for the alarms (a failed run raised above and pages through Glue).
+publish_run_metrics(summary, boto3.client("cloudwatch"))
 job.commit()
