@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,6 +39,15 @@ def remote_drain(endpoints: Endpoints) -> Mapping[str, Any]:
     return payload
 
 
+def _first_line(error: BaseException) -> str:
+    """The gist of an error: Spark's carry a JVM stack trace after the first lines."""
+    if isinstance(error, urllib.error.HTTPError):
+        body = error.read().decode("utf-8", "replace")
+        return f"HTTP {error.code}: {body.strip().splitlines()[0][:300] if body.strip() else error.reason}"
+    text = str(error).strip() or type(error).__name__
+    return f"{type(error).__name__}: {text.splitlines()[0][:500]}"
+
+
 def run_command(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -50,13 +60,37 @@ def run_command(args: argparse.Namespace) -> int:
     except EndpointsError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         return 2
-    with StageProgress(console) as progress:
-        result = run_pipeline(
-            Path(endpoints.lake_dir),
-            lambda: remote_drain(endpoints),
-            full_rebuild=args.full_rebuild,
-            on_stage=progress.on_stage,
+    current = {"stage": "ingestion"}
+    try:
+        with StageProgress(console) as progress:
+
+            def on_stage(stage: str, event: str) -> None:
+                current["stage"] = stage
+                progress.on_stage(stage, event)
+
+            result = run_pipeline(
+                Path(endpoints.lake_dir),
+                lambda: remote_drain(endpoints),
+                full_rebuild=args.full_rebuild,
+                on_stage=on_stage,
+            )
+    except (urllib.error.URLError, OSError) as exc:
+        if current["stage"] != "ingestion":
+            raise
+        console.print(
+            f"[bold red]error:[/] could not drain the platform at {endpoints.control_url}: "
+            f"{_first_line(exc)}\nIs `todo-insights local up --dir {args.dir}` still running?"
         )
+        return 2
+    except Exception as exc:
+        stage = current["stage"]
+        recorded = " (its pipeline_runs row records the failure)" if stage in ("silver", "gold") else ""
+        console.print(
+            f"[bold red]error:[/] the {stage} stage failed{recorded}: {_first_line(exc)}\n"
+            "See docs/runbooks/etl.md; `todo-insights pipeline run --full-rebuild` rebuilds silver "
+            "from bronze."
+        )
+        return 1
     if args.json:
         sys.stdout.write(
             json.dumps(
