@@ -1,11 +1,13 @@
 """The local API Gateway: Cognito-authorizer JWT checks, REST (v1) proxy events, the same Lambda handler.
 
 Per request, in API Gateway's order: a path outside `/api` has no resource (403 Missing
-Authentication Token); a body over 10 MB is refused (413); the public routes skip the authorizer,
-every other route needs a valid ID token (401 Unauthorized, the handler never runs); then the
-handler object AWS runs is invoked in-process with a REST proxy event and a Lambda-like context,
-and its proxy response becomes the HTTP response (502 Internal server error if it crashes or
-answers something that is not a proxy response).
+Authentication Token); with rate limits on (`local up`), a caller over its limit or a stage over
+its rate gets 429 with `Retry-After` (WAF and stage throttling, see `rate_limit`); a body over
+10 MB is refused (413); the public routes skip the authorizer, every other route needs a valid ID
+token (401 Unauthorized, the handler never runs); then the handler object AWS runs is invoked
+in-process with a REST proxy event and a Lambda-like context, and its proxy response becomes the
+HTTP response (502 Internal server error if it crashes or answers something that is not a proxy
+response).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from urllib.parse import parse_qsl, urlsplit
 from todo_local.authorizer import CognitoAuthorizer, Unauthorized, bearer_token, claims_as_strings
 from todo_local.lambda_context import LOCAL_ACCOUNT_ID, LambdaContext
 from todo_local.log_capture import STDOUT_ROUTER, LogSink, adopt_powertools_handlers
+from todo_local.rate_limit import RATE_LIMITED_CODE, RATE_LIMITED_MESSAGE, RateLimiter, retry_after_header
 
 LOG = logging.getLogger("todo_local.gateway")
 
@@ -96,6 +99,19 @@ def gateway_error(status: int, message: str, request_id: str, error_type: str | 
     if error_type:
         headers.append(("x-amzn-ErrorType", error_type))
     return HttpResponse(status, headers, json.dumps({"message": message}).encode())
+
+
+def rate_limited(request_id: str, wait_seconds: float) -> HttpResponse:
+    """The 429 the WAF rule's custom response gives (the same body as the Api stack's)."""
+    body = {"error": {"code": RATE_LIMITED_CODE, "message": RATE_LIMITED_MESSAGE}}
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Retry-After", retry_after_header(wait_seconds)),
+        ("x-amzn-RequestId", request_id),
+    ]
+    response = HttpResponse(429, headers, json.dumps(body).encode())
+    response.note = "rate limited"
+    return response
 
 
 def import_handler(reference: str) -> LambdaHandler:
@@ -236,8 +252,10 @@ class LocalGateway:
         function_name: str = "api",
         region: str = "us-east-1",
         timeout_seconds: float = 30.0,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self.authorizer = authorizer
+        self.rate_limiter = rate_limiter
         self.function_name = function_name
         self.region = region
         self.timeout_seconds = timeout_seconds
@@ -328,6 +346,12 @@ class LocalGateway:
             return gateway_error(
                 403, "Missing Authentication Token", request_id, "MissingAuthenticationTokenException"
             )
+        if self.rate_limiter is not None:
+            # WAF's rule runs before API Gateway's checks: keyed on the token, else the address.
+            caller = request.header("authorization") or f"ip:{request.source_ip}"
+            wait = self.rate_limiter.admit(caller)
+            if wait is not None:
+                return rate_limited(request_id, wait)
         if len(request.body) > MAX_BODY_BYTES:
             return gateway_error(413, "Request Too Long", request_id)
         claims: dict[str, str] | None = None

@@ -37,6 +37,7 @@ from todo_local.gateway import (
     ServingThread,
 )
 from todo_local.log_capture import STDOUT_ROUTER, LogSink, RecordListener
+from todo_local.rate_limit import RateLimiter, RateLimits
 
 LOG = logging.getLogger("todo_local.platform")
 
@@ -123,6 +124,7 @@ class LocalPlatform:
         handler_reference: str = DEFAULT_HANDLER,
         on_record: RecordListener | None = None,
         preload_handler: bool = False,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self.directory = Path(directory).resolve()
         self.lake_dir = self.directory / "lake"
@@ -138,6 +140,7 @@ class LocalPlatform:
         self._handler_reference = handler_reference
         self._on_record = on_record
         self._preload_handler = preload_handler
+        self._rate_limits = rate_limits  # None: unlimited (tests, demo); `local up` passes DEV_LIMITS
         self._moto: ThreadedMotoServer | None = None
         self._control: ServingThread | None = None
         self._saved_env: dict[str, str | None] = {}
@@ -219,6 +222,7 @@ class LocalPlatform:
             port=self.api_port,
             sink=self.sink,
             region=REGION,
+            rate_limiter=RateLimiter(self._rate_limits) if self._rate_limits else None,
         )
         try:
             self.gateway.start()

@@ -40,6 +40,11 @@ def register(subparsers: Any) -> None:
         metavar="MODULE:ATTR",
         help="the Lambda handler the gateway invokes (default: the API function's, todo_api.handler:handler)",
     )
+    up.add_argument(
+        "--no-rate-limit",
+        action="store_true",
+        help="serve without the dev stage's limits (300 requests per caller per 5 minutes, 20/s per stage)",
+    )
     up.set_defaults(func=run_up)
 
     user = commands.add_parser(
@@ -114,6 +119,7 @@ def run_up(args: argparse.Namespace) -> int:
     from todo_local.gateway import DEFAULT_HANDLER
     from todo_local.ingestion import wire_ingestion
     from todo_local.platform import HandlerLoadError, LocalPlatform, PortInUseError
+    from todo_local.rate_limit import DEV_LIMITS
 
     handler_reference = args.handler or DEFAULT_HANDLER
     console = Console(stderr=True)  # the platform's own words go to stderr; stdout is the functions'
@@ -133,6 +139,7 @@ def run_up(args: argparse.Namespace) -> int:
         handler_reference=handler_reference,
         on_record=_echo_problems(console),
         preload_handler=True,  # a broken handler fails here, not on the first request
+        rate_limits=None if args.no_rate_limit else DEV_LIMITS,  # the same 429s as the dev stage
     )
     with console.status("starting the local platform…"):
         try:

@@ -1,0 +1,24 @@
+"""The local gateway's rate limits and 429 body are the dev stage's (SPEC §4: the local gateway
+applies the same limit)."""
+
+from __future__ import annotations
+
+import json
+
+from todo_infra.stacks.api_stack import _RATE_LIMITED_BODY
+from todo_infra.stage_config import stage_config
+from todo_local.rate_limit import DEV_LIMITS, RATE_LIMITED_CODE, RATE_LIMITED_MESSAGE
+
+
+def test_local_limits_equal_the_dev_stage_config() -> None:
+    dev = stage_config("dev")
+    assert DEV_LIMITS.per_caller == dev.waf_rate_limit
+    assert DEV_LIMITS.window_seconds == 300  # the WAF rule's evaluation window in the Api stack
+    assert DEV_LIMITS.stage_rate == dev.api_throttle_rate
+    assert DEV_LIMITS.stage_burst == dev.api_throttle_burst
+
+
+def test_local_429_body_is_the_waf_custom_response() -> None:
+    assert json.loads(_RATE_LIMITED_BODY) == {
+        "error": {"code": RATE_LIMITED_CODE, "message": RATE_LIMITED_MESSAGE}
+    }
