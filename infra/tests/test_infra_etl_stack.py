@@ -199,7 +199,8 @@ def test_glue_jobs_run_glue_5_1_with_encryption_and_stage_sized_workers(stage_na
         assert job["Command"]["ScriptLocation"]["Fn::Sub"].endswith(".py")
         assert {"--bronze_uri", "--silver_uri", "--gold_uri", "--database"} <= args.keys()
     security = synth.one("Etl", "AWS::Glue::SecurityConfiguration")["Properties"]["EncryptionConfiguration"]
-    assert security["CloudWatchEncryption"]["CloudWatchEncryptionMode"] == "SSE-KMS"
+    # Logs are encrypted by the job log groups' own key (see the log-group tests below).
+    assert security["CloudWatchEncryption"]["CloudWatchEncryptionMode"] == "DISABLED"
     assert security["JobBookmarksEncryption"]["JobBookmarksEncryptionMode"] == "CSE-KMS"
     assert security["S3Encryptions"][0]["S3EncryptionMode"] == "SSE-S3"
 
@@ -326,7 +327,98 @@ def test_one_named_query_per_sql_file(each_stage):
         assert query["WorkGroup"] == {"Ref": workgroup_id}
 
 
+def _glue_log_group_names(synth):
+    """The log groups Glue 5.x writes a job's logs to: `<--custom-logGroup-prefix>/error|output`."""
+    names = {}
+    for job in synth.resources("Etl", "AWS::Glue::Job").values():
+        prefix = job["Properties"]["DefaultArguments"]["--custom-logGroup-prefix"]
+        names[job["Properties"]["Name"]] = {f"{prefix}/error", f"{prefix}/output"}
+    return names
+
+
 def test_every_log_group_has_a_retention(each_stage):
+    created = set()
     for part in ("Data", "Api", "Etl", "Monitoring"):
         for log_group in each_stage.resources(part, "AWS::Logs::LogGroup").values():
             assert log_group["Properties"]["RetentionInDays"] == each_stage.todo.config.log_retention_days
+            created.add(log_group["Properties"].get("LogGroupName"))
+    # Groups that services write to at run time must be among them, or they would get none.
+    glue_groups = set().union(*_glue_log_group_names(each_stage).values())
+    assert len(glue_groups) == 4
+    assert glue_groups <= created
+
+
+def test_glue_jobs_log_to_their_own_encrypted_log_groups(each_stage):
+    config = each_stage.todo.config
+    groups = {
+        g["Properties"]["LogGroupName"]: g
+        for g in each_stage.resources("Etl", "AWS::Logs::LogGroup").values()
+    }
+    key_id = each_stage.logical_id("Etl", each_stage.todo.etl.glue_key)
+    per_job = _glue_log_group_names(each_stage)
+    assert set(per_job) == {f"{config.prefix}-silver", f"{config.prefix}-gold"}
+    for job_name, names in per_job.items():
+        assert names == {f"/aws-glue/jobs/{job_name}/error", f"/aws-glue/jobs/{job_name}/output"}
+        for name in names:
+            group = groups[name]
+            assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+            assert group["DeletionPolicy"] == ("Retain" if config.retain_data else "Delete")
+
+
+def _glue_role_statements(synth):
+    role_id = synth.logical_id("Etl", synth.todo.etl.glue_role)
+    return [
+        statement
+        for policy in synth.resources("Etl", "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _actions(statement):
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else actions
+
+
+def test_glue_role_may_write_logs_only_to_the_job_log_groups(each_stage):
+    group_ids = {
+        logical_id
+        for logical_id, group in each_stage.resources("Etl", "AWS::Logs::LogGroup").items()
+        if group["Properties"]["LogGroupName"].startswith("/aws-glue/jobs/")
+    }
+    assert len(group_ids) == 4
+    logs_statements = [
+        s for s in _glue_role_statements(each_stage) if any(a.startswith("logs:") for a in _actions(s))
+    ]
+    written_to = set()
+    for statement in logs_statements:
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        for resource in resources:
+            text = json.dumps(resource)
+            assert "/aws-glue/*" not in text, statement
+            assert text != '"*"', statement
+            if "logs:PutLogEvents" in _actions(statement):
+                # The log-group ARN attribute (`...:log-group:<name>:*`): streams of that group only.
+                assert resource["Fn::GetAtt"][1] == "Arn"
+                written_to.add(resource["Fn::GetAtt"][0])
+        assert "logs:AssociateKmsKey" not in _actions(statement)
+    assert written_to == group_ids
+    create = [s for s in logs_statements if "logs:CreateLogGroup" in _actions(s)]
+    assert len(create) == 1
+    assert len(create[0]["Resource"]) == 4
+    assert all("*" not in json.dumps(r) for r in create[0]["Resource"])
+
+
+def test_only_the_job_log_groups_may_use_the_glue_key_through_cloudwatch_logs(each_stage):
+    key = each_stage.template("Etl")["Resources"][each_stage.logical_id("Etl", each_stage.todo.etl.glue_key)]
+    logs_statements = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if "logs." in json.dumps(s["Principal"].get("Service", ""))
+    ]
+    assert len(logs_statements) == 1
+    allowed = logs_statements[0]["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]
+    rendered = {_render(arn).rsplit(":log-group:", 1)[1] for arn in allowed}
+    assert rendered == set().union(*_glue_log_group_names(each_stage).values())

@@ -27,6 +27,8 @@ REQUIRED_ALARMS = {
     "dynamodb-throttles",
     "dynamodb-system-errors",
     "kpi-staleness",
+    "pipeline-silver-anomalies",
+    "pipeline-gold-anomalies",
 }
 
 
@@ -115,6 +117,67 @@ def test_kpi_staleness_treats_missing_data_as_breaching(each_stage):
     assert props["TreatMissingData"] == "breaching"
 
 
+@pytest.mark.parametrize("job", ["silver", "gold"])
+def test_pipeline_run_anomalies_alarm_per_job(each_stage, job):
+    alarm = each_stage.todo.monitoring.alarms[f"pipeline-{job}-anomalies"]
+    props = each_stage.template("Monitoring")["Resources"][each_stage.logical_id("Monitoring", alarm)][
+        "Properties"
+    ]
+    assert (props["Namespace"], props["MetricName"]) == ("TodoInsights", "PipelineRunAnomalies")
+    assert props["Dimensions"] == [{"Name": "Job", "Value": job}]
+    assert (props["Statistic"], props["Period"]) == ("Sum", 3600)
+    assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (1, 1)
+    assert props["TreatMissingData"] == "notBreaching"
+    topic_id = next(iter(each_stage.resources("Monitoring", "AWS::SNS::Topic")))
+    assert props["AlarmActions"] == [{"Ref": topic_id}]
+    assert props["AlarmName"] == f"{each_stage.todo.config.prefix}-pipeline-{job}-anomalies"
+    assert props["AlarmDescription"].endswith("Runbook: docs/runbooks/alarms.md#pipeline-run-anomalies")
+    assert "pipeline-run-anomalies" in _runbook_sections()
+
+
+def test_pipeline_anomalies_alarm_watches_what_the_glue_jobs_publish(each_stage):
+    """The alarm's metric is the one the jobs' run metrics carry, dimensioned by the job key."""
+    from todo_etl.glue.run_log import RunSummary
+    from todo_etl.glue.run_metrics import NAMESPACE, publish_run_metrics
+
+    class Recorder:
+        def __init__(self):
+            self.calls = []
+
+        def put_metric_data(self, *, Namespace, MetricData):  # noqa: N803
+            self.calls.append({"Namespace": Namespace, "MetricData": MetricData})
+
+    alarms = [
+        each_stage.template("Monitoring")["Resources"][each_stage.logical_id("Monitoring", alarm)][
+            "Properties"
+        ]
+        for section, alarm in each_stage.todo.monitoring.alarms.items()
+        if section.startswith("pipeline-")
+    ]
+    watched = {(a["Namespace"], a["MetricName"], a["Dimensions"][0]["Value"]) for a in alarms}
+    assert len(watched) == len(each_stage.todo.etl.glue_jobs) == 2
+    for job in each_stage.todo.etl.glue_jobs:
+        recorder = Recorder()
+        summary = RunSummary(
+            job=job,
+            run_id="r1",
+            status="succeeded",
+            started_at="2024-03-01T00:00:00Z",
+            ended_at="2024-03-01T00:05:00Z",
+            anomalies=[{"kind": "row_drop", "table": "gold_x", "previous": 10, "current": 1}],
+        )
+        publish_run_metrics(summary, recorder)
+        (call,) = recorder.calls
+        published = {
+            (call["Namespace"], d["MetricName"], d["Dimensions"][0]["Value"])
+            for d in call["MetricData"]
+            if d["Dimensions"] == [{"Name": "Job", "Value": job}]
+        }
+        assert (NAMESPACE, "PipelineRunAnomalies", job) in published
+        assert (NAMESPACE, "PipelineRunAnomalies", job) in watched
+
+
 def test_glue_failures_are_routed_to_the_topic_with_a_runbook_link(each_stage):
     rules = each_stage.resources("Monitoring", "AWS::Events::Rule")
     glue_rule = next(r["Properties"] for r in rules.values() if "EventPattern" in r["Properties"])
@@ -144,6 +207,7 @@ def test_dashboard_has_every_section(each_stage):
         "Business metrics",
     ):
         assert f"## {section}" in body
+    assert body.count("PipelineRunAnomalies") == 2
     for metric in (
         "TotalUsers",
         "ActiveUsers",

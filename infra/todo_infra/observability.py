@@ -14,6 +14,10 @@ BUSINESS_METRICS = (
     "AvgTasksPerUser",
 )
 KPI_AGE_METRIC = "KpiSnapshotAgeSeconds"
+# Published once per silver/gold run by the Glue entry scripts (todo_etl.glue.run_metrics), with
+# dimension PIPELINE_JOB_DIMENSION = the job ("silver" or "gold"); 0 when the run had no anomaly.
+PIPELINE_ANOMALIES_METRIC = "PipelineRunAnomalies"
+PIPELINE_JOB_DIMENSION = "Job"
 RUNBOOK_PATH = "docs/runbooks/alarms.md"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Size, Stack
+from aws_cdk import ArnFormat, CfnOutput, Duration, Size, Stack
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_glue as glue
@@ -45,6 +45,9 @@ FIREHOSE_BUFFER_INTERVAL = Duration.seconds(60)
 FIREHOSE_BUFFER_SIZE = Size.mebibytes(16)
 GLUE_VERSION = "5.1"
 GLUE_TIMEOUT_MINUTES = 60
+GLUE_JOB_NAMES = ("silver", "gold")
+# The two log groups Glue 5.x writes per job prefix: driver/executor/system logs, and stdout/stderr.
+GLUE_LOG_STREAMS = ("error", "output")
 # Only access-log lines reach the lake (Powertools JSON with log_type "access"), not START/REPORT.
 ACCESS_LOG_FILTER = '{ $.log_type = "access" }'
 
@@ -291,8 +294,15 @@ class EtlStack(Stack):
             enable_key_rotation=True,
             removal_policy=config.removal_policy,
         )
-        glue_log_groups = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws-glue/*"
-        # CloudWatch Logs encrypts Glue's log groups with this key, so the service needs key access.
+        # Glue 5.x writes driver/executor logs to `<prefix>/error` and stdout/stderr to
+        # `<prefix>/output` for the prefix given by `--custom-logGroup-prefix`; the groups are
+        # created here, before any run, so they carry the stage's retention and the Glue key.
+        self.glue_log_prefixes = {name: f"/aws-glue/jobs/{config.prefix}-{name}" for name in GLUE_JOB_NAMES}
+        glue_log_group_names = [
+            f"{prefix}/{stream}" for prefix in self.glue_log_prefixes.values() for stream in GLUE_LOG_STREAMS
+        ]
+        # Only these groups may use the key through CloudWatch Logs (by the log-group ARN that
+        # CloudWatch Logs puts in the encryption context); names, not references, avoid a cycle.
         self.glue_key.add_to_resource_policy(
             iam.PolicyStatement(
                 actions=[
@@ -304,9 +314,35 @@ class EtlStack(Stack):
                 ],
                 principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
                 resources=["*"],
-                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": glue_log_groups}},
+                conditions={
+                    "ArnEquals": {
+                        "kms:EncryptionContext:aws:logs:arn": [
+                            stack.format_arn(
+                                service="logs",
+                                resource="log-group",
+                                resource_name=name,
+                                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                            )
+                            for name in glue_log_group_names
+                        ]
+                    }
+                },
             )
         )
+        self.glue_log_groups: dict[str, dict[str, logs.LogGroup]] = {
+            name: {
+                stream: logs.LogGroup(
+                    self,
+                    f"{name.title()}Job{stream.title()}Logs",
+                    log_group_name=f"{prefix}/{stream}",
+                    retention=config.log_retention,
+                    removal_policy=config.removal_policy,
+                    encryption_key=self.glue_key,
+                )
+                for stream in GLUE_LOG_STREAMS
+            }
+            for name, prefix in self.glue_log_prefixes.items()
+        }
         self.security_configuration = glue.CfnSecurityConfiguration(
             self,
             "GlueSecurity",
@@ -315,8 +351,11 @@ class EtlStack(Stack):
                 s3_encryptions=[
                     glue.CfnSecurityConfiguration.S3EncryptionProperty(s3_encryption_mode="SSE-S3")
                 ],
+                # The job log groups are encrypted by their own key association (above). Glue's
+                # SSE-KMS mode would instead log to groups it names and creates itself at run
+                # time, with no retention: exactly what the groups above exist to prevent.
                 cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
-                    cloud_watch_encryption_mode="SSE-KMS", kms_key_arn=self.glue_key.key_arn
+                    cloud_watch_encryption_mode="DISABLED"
                 ),
                 job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
                     job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=self.glue_key.key_arn
@@ -333,15 +372,25 @@ class EtlStack(Stack):
         self.silver.grant_read_write(self.glue_role)
         self.gold.grant_read_write(self.glue_role)
         self.glue_key.grant_encrypt_decrypt(self.glue_role)
+        # Log streams (named per run) in the job log groups only; the group ARN attribute ends
+        # in `:*`, which covers the streams. CreateLogGroup on the exact group ARNs lets Glue's
+        # create-if-missing call succeed as a no-op instead of being denied.
+        for groups in self.glue_log_groups.values():
+            for log_group in groups.values():
+                log_group.grant_write(self.glue_role)
         self.glue_role.add_to_policy(
             iam.PolicyStatement(
-                actions=[
-                    "logs:CreateLogGroup",
-                    "logs:CreateLogStream",
-                    "logs:PutLogEvents",
-                    "logs:AssociateKmsKey",
+                actions=["logs:CreateLogGroup"],
+                resources=[
+                    stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name=log_group.log_group_name,
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                    for groups in self.glue_log_groups.values()
+                    for log_group in groups.values()
                 ],
-                resources=[glue_log_groups, f"{glue_log_groups}:*"],
             )
         )
         self.glue_role.add_to_policy(
@@ -358,9 +407,9 @@ class EtlStack(Stack):
         library = s3_assets.Asset(self, "GlueLibrary", path=str(artifacts.library_zip))
         for asset in (*scripts.values(), library):
             asset.grant_read(self.glue_role)
+        workers = {"silver": config.silver_workers, "gold": config.gold_workers}
         self.glue_jobs = {
-            "silver": self._glue_job("silver", scripts["silver"], library, config.silver_workers),
-            "gold": self._glue_job("gold", scripts["gold"], library, config.gold_workers),
+            name: self._glue_job(name, scripts[name], library, workers[name]) for name in GLUE_JOB_NAMES
         }
         self._acknowledge_glue_role(library)
         self.workflow = glue.CfnWorkflow(
@@ -424,6 +473,9 @@ class EtlStack(Stack):
                 "--extra-py-files": library.s3_object_url,
                 "--job-bookmark-option": "job-bookmark-disable",  # the jobs track their own progress
                 "--enable-continuous-cloudwatch-log": "true",
+                # Glue 5.x's log-group argument (`--continuous-log-logGroup` is Glue 4.0 and
+                # earlier): logs go to `<prefix>/error` and `<prefix>/output`, created above.
+                "--custom-logGroup-prefix": self.glue_log_prefixes[name],
                 "--enable-metrics": "true",
                 "--enable-observability-metrics": "true",
                 "--bronze_uri": f"s3://{self.bronze.bucket_name}",
@@ -432,6 +484,12 @@ class EtlStack(Stack):
                 "--database": self.database_name,
                 "--stage": config.name,
             },
+        )
+        nag.acknowledge(
+            job,
+            "AwsSolutions-GL1",
+            "Job logs are KMS-encrypted by their log groups' key association (the Glue key), created "
+            "with retention; Glue's own SSE-KMS mode would log to run-time groups without retention.",
         )
         return job
 
@@ -455,12 +513,6 @@ class EtlStack(Stack):
             nag.resource_arn(
                 self.gold, "/*"
             ): "Gold rewrites its tables and the KPI export: objects in the gold bucket.",
-            "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/*": (
-                "Glue names its continuous-logging groups under /aws-glue/ at run time."
-            ),
-            "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/*:*": (
-                "Log streams inside Glue's log groups, named per job run."
-            ),
             "Resource::arn:<AWS::Partition>:s3:::"
             + nag.flatten(Stack.of(self).resolve(library.s3_bucket_name))
             + "/*": "The CDK asset bucket holding the job scripts and the shared-module zip.",

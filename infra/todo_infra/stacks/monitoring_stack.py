@@ -30,6 +30,8 @@ from todo_infra.observability import (
     BUSINESS_METRICS,
     KPI_AGE_METRIC,
     METRICS_NAMESPACE,
+    PIPELINE_ANOMALIES_METRIC,
+    PIPELINE_JOB_DIMENSION,
     RUNBOOK_PATH,
     runbook_description,
     service_name,
@@ -51,6 +53,7 @@ KPI_MAX_AGE_SECONDS = 3 * 3600  # gold runs hourly; three missed runs is an inci
 ITERATOR_AGE_MAX_MS = 5 * 60 * 1000
 FIREHOSE_FRESHNESS_MAX_SECONDS = 15 * 60
 API_P99_MAX_MS = 3000
+PIPELINE_ANOMALIES_SECTION = "pipeline-run-anomalies"
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class MonitoringStack(Stack):
         self._build_metrics_function(etl.gold_bucket, metrics_bundle)
         self._build_api_alarms(api)
         self._build_pipeline_alarms(etl)
+        self._build_pipeline_run_alarms(etl)
         self._build_table_alarms(table)
         self._build_kpi_alarm()
         self._build_glue_failure_rule(etl)
@@ -146,12 +150,14 @@ class MonitoringStack(Stack):
         evaluation_periods: int = 3,
         datapoints: int = 2,
         missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+        runbook: str | None = None,
     ) -> cloudwatch.Alarm:
+        """One alarm named `<prefix>-<section>`, linking runbook section `runbook` (default: `section`)."""
         alarm = cloudwatch.Alarm(
             self,
             "".join(part.title() for part in section.split("-")) + "Alarm",
             alarm_name=f"{self.config.prefix}-{section}",
-            alarm_description=runbook_description(section, summary),
+            alarm_description=runbook_description(runbook or section, summary),
             metric=metric,
             threshold=threshold,
             comparison_operator=comparison,
@@ -300,6 +306,32 @@ class MonitoringStack(Stack):
                 threshold=FIREHOSE_FRESHNESS_MAX_SECONDS,
                 evaluation_periods=3,
                 datapoints=2,
+            )
+
+    def _pipeline_anomalies_metric(self, job: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=PIPELINE_ANOMALIES_METRIC,
+            dimensions_map={PIPELINE_JOB_DIMENSION: job},
+            period=Duration.hours(1),
+            statistic="Sum",
+        )
+
+    def _build_pipeline_run_alarms(self, etl: EtlResources) -> None:
+        # Each run publishes its anomaly count (0 when clean). An hour without a run is not an
+        # anomaly: missing data does not breach (a failed or missing run has its own signals,
+        # glue-job-failed and kpi-staleness).
+        for job in etl.glue_jobs:
+            self._alarm(
+                f"pipeline-{job}-anomalies",
+                f"A {job} run found anomalies against its previous run (row_drop or "
+                "quarantine_spike; see pipeline_runs).",
+                self._pipeline_anomalies_metric(job),
+                threshold=1,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
+                datapoints=1,
+                runbook=PIPELINE_ANOMALIES_SECTION,
             )
 
     def _build_table_alarms(self, table: dynamodb.ITable) -> None:
@@ -466,7 +498,7 @@ class MonitoringStack(Stack):
                             for name, job in etl.glue_jobs.items()
                             for kind in ("numCompletedTasks", "numFailedTasks")
                         ],
-                        width=12,
+                        width=8,
                     ),
                     graph(
                         "Elapsed time (ms)",
@@ -481,7 +513,11 @@ class MonitoringStack(Stack):
                             )
                             for name, job in etl.glue_jobs.items()
                         ],
-                        width=12,
+                        width=8,
+                    ),
+                    graph(
+                        "Run anomalies (sum per hour)",
+                        [self._pipeline_anomalies_metric(name).with_(label=name) for name in etl.glue_jobs],
                     ),
                 ],
                 [header("DynamoDB")],
