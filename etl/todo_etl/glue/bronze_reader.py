@@ -49,10 +49,18 @@ CDC_HISTORY_SCHEMA = T.StructType(
 
 @dataclass(frozen=True)
 class Parsed:
-    """Valid rows and quarantined rows from one read of bronze."""
+    """Valid rows and quarantined rows from one read of bronze.
+
+    Both are filters over `checked`: one row per line with its reason (null when valid) and every
+    output column already computed. Persist `checked` when both are used: each line is then parsed
+    once, and the filters on `reason` stay on the cached rows. Without the cache Spark pushes each
+    filter below the projections and inlines the checks, so every line is JSON-parsed again for
+    every field a check reads.
+    """
 
     valid: DataFrame
     quarantine: DataFrame
+    checked: DataFrame
 
 
 def read_lines(spark: SparkSession, partitions: Sequence[HourPartition]) -> DataFrame:
@@ -96,15 +104,31 @@ def _first_failure(checks: Sequence[tuple[Column, Column | str]]) -> Column:
     return out if out is not None else F.lit(None).cast("string")
 
 
-def _quarantine_rows(df: DataFrame, source: str, quarantined_at: datetime) -> DataFrame:
-    rows = df.select(
-        F.col("event_id"),
+REASON = "reason"
+_RAW = "_raw"
+_QUARANTINE_ID = "_quarantine_id"
+
+
+def _split(
+    df: DataFrame, outputs: Sequence[Column], source: str, quarantined_at: datetime
+) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """(valid, quarantine, checked): `checked` holds the output columns, the reason, the raw line."""
+    checked = df.select(
+        *outputs,
+        F.col(REASON),
+        F.col("event_id").alias(_QUARANTINE_ID),
+        F.col("value").alias(_RAW),
+    )
+    names = [c for c in checked.columns if c not in (REASON, _QUARANTINE_ID, _RAW)]
+    valid = checked.where(F.col(REASON).isNull()).select(*names)
+    rows = checked.where(F.col(REASON).isNotNull()).select(
+        F.col(_QUARANTINE_ID).alias("event_id"),
         F.lit(source).alias("source"),
-        F.col("reason"),
-        F.col("value").alias("raw"),
+        F.col(REASON),
+        F.col(_RAW).alias("raw"),
         F.lit(quarantined_at).alias("quarantined_at"),
     )
-    return conform(rows, SILVER_QUARANTINE)
+    return valid, conform(rows, SILVER_QUARANTINE), checked
 
 
 def _blank(column: Column) -> Column:
@@ -178,8 +202,8 @@ def parse_cdc(lines: DataFrame, quarantined_at: datetime) -> Parsed:
         (~is_remove & raw.isNull(), "missing new image"),
         *_type_checks(entity_type, typed, raw),
     ]
-    df = df.withColumn("reason", _first_failure(checks))
-    valid = df.where(F.col("reason").isNull()).select(
+    df = df.withColumn(REASON, _first_failure(checks))
+    outputs = [
         F.col("event_id"),
         event_name.alias("event_name"),
         sequence.alias("sequence_number"),
@@ -194,9 +218,9 @@ def parse_cdc(lines: DataFrame, quarantined_at: datetime) -> Parsed:
         F.coalesce(r.getField("ttl_delete"), F.lit(False)).alias("ttl_delete"),
         F.col("image_text").alias("image"),
         r.getField("old_image").alias("old_image"),
-    )
-    quarantine = _quarantine_rows(df.where(F.col("reason").isNotNull()), SOURCE_CDC, quarantined_at)
-    return Parsed(valid=valid, quarantine=quarantine)
+    ]
+    valid, quarantine, checked = _split(df, outputs, SOURCE_CDC, quarantined_at)
+    return Parsed(valid=valid, quarantine=quarantine, checked=checked)
 
 
 def parse_logs(lines: DataFrame, quarantined_at: datetime) -> Parsed:
@@ -216,8 +240,8 @@ def parse_logs(lines: DataFrame, quarantined_at: datetime) -> Parsed:
         (ts.isNull(), "missing or bad ts"),
         (r.getField("status").isNull(), "missing or bad status"),
     ]
-    df = df.withColumn("reason", _first_failure(checks))
-    valid = df.where(F.col("reason").isNull()).select(
+    df = df.withColumn(REASON, _first_failure(checks))
+    outputs = [
         F.col("event_id").alias("request_id"),
         r.getField("correlation_id").alias("correlation_id"),
         ts.alias("ts"),
@@ -227,6 +251,6 @@ def parse_logs(lines: DataFrame, quarantined_at: datetime) -> Parsed:
         r.getField("status").alias("status"),
         r.getField("latency_ms").alias("latency_ms"),
         r.getField("user_id").alias("user_id"),
-    )
-    quarantine = _quarantine_rows(df.where(F.col("reason").isNotNull()), SOURCE_LOGS, quarantined_at)
-    return Parsed(valid=conform(valid, SILVER_API_REQUESTS), quarantine=quarantine)
+    ]
+    valid, quarantine, checked = _split(df, outputs, SOURCE_LOGS, quarantined_at)
+    return Parsed(valid=conform(valid, SILVER_API_REQUESTS), quarantine=quarantine, checked=checked)

@@ -127,8 +127,7 @@ def _read_source(
     high_water = None if read_all or checkpoint is None else checkpoint.high_water.get(folder)
     selected = partitions_to_read(partitions, high_water, lookback_hours)
     newest = partitions[-1].hour if partitions else high_water
-    lines = bronze_reader.read_lines(spark, selected).persist(StorageLevel.MEMORY_AND_DISK)
-    return lines, selected, newest
+    return bronze_reader.read_lines(spark, selected), selected, newest
 
 
 def run_silver(
@@ -188,10 +187,13 @@ def _silver(
     log_lines, log_parts, log_mark = _read_source(
         spark, fs, bronze_uri, LOGS_FOLDER, checkpoint, read_all, lookback_hours
     )
+    cdc = bronze_reader.parse_cdc(cdc_lines, started)
+    logs = bronze_reader.parse_logs(log_lines, started)
+    # Each line is parsed and checked once: valid rows and quarantine rows both read this cache.
+    checked = [p.checked.persist(StorageLevel.MEMORY_AND_DISK) for p in (cdc, logs)]
     try:
-        cdc = bronze_reader.parse_cdc(cdc_lines, started)
-        logs = bronze_reader.parse_logs(log_lines, started)
-        rows_in = cdc_lines.count() + log_lines.count()
+        # One row per line read, so these counts are rows_in; they also fill the caches.
+        rows_in = sum(c.count() for c in checked)
 
         history = store.stage_folder(
             CDC_HISTORY_FOLDER,
@@ -200,40 +202,41 @@ def _silver(
         )
         tasks = store.stage(SILVER_TASKS, silver_transform.current_tasks(history))
         users = store.stage(SILVER_USERS, silver_transform.current_users(history))
-        events = store.stage(SILVER_TASK_EVENTS, silver_transform.task_events(history))
-        drift = store.stage(
+        store.stage(SILVER_TASK_EVENTS, silver_transform.task_events(history))
+        store.stage(
             SILVER_SCHEMA_DRIFT,
             silver_transform.schema_drift(tasks, users, previous(SILVER_SCHEMA_DRIFT), started),
         )
         previous_quarantine = previous(SILVER_QUARANTINE)
-        quarantine = store.stage(
+        store.stage(
             SILVER_QUARANTINE,
             silver_transform.merge_quarantine(
                 previous_quarantine, cdc.quarantine.unionByName(logs.quarantine)
             ),
         )
-        requests = store.stage(
+        store.stage(
             SILVER_API_REQUESTS,
             silver_transform.merge_api_requests(previous(SILVER_API_REQUESTS), logs.valid),
         )
-        rows_out = {
-            t.name: df.count()
-            for t, df in (
-                (SILVER_TASKS, tasks),
-                (SILVER_USERS, users),
-                (SILVER_TASK_EVENTS, events),
-                (SILVER_API_REQUESTS, requests),
-                (SILVER_QUARANTINE, quarantine),
-                (SILVER_SCHEMA_DRIFT, drift),
-            )
-        }
-        quarantined = rows_out[SILVER_QUARANTINE.name] - (
-            previous_quarantine.count() if previous_quarantine is not None else 0
-        )
-        history_rows = history.count()
     finally:
-        cdc_lines.unpersist()
-        log_lines.unpersist()
+        for frame in checked:
+            frame.unpersist()
+    # Row counts come from the staged files' footers: no Spark job per table.
+    rows_out = {
+        t.name: store.staged_rows(t.folder)
+        for t in (
+            SILVER_TASKS,
+            SILVER_USERS,
+            SILVER_TASK_EVENTS,
+            SILVER_API_REQUESTS,
+            SILVER_QUARANTINE,
+            SILVER_SCHEMA_DRIFT,
+        )
+    }
+    quarantined = rows_out[SILVER_QUARANTINE.name] - (
+        store.rows(SILVER_QUARANTINE) if previous_quarantine is not None else 0
+    )
+    history_rows = store.staged_rows(CDC_HISTORY_FOLDER)
 
     store.commit()
     marks = {k: v for k, v in ((CDC_FOLDER, cdc_mark), (LOGS_FOLDER, log_mark)) if v is not None}
@@ -281,29 +284,23 @@ def _gold(
     tasks = silver.read_or_empty(SILVER_TASKS)
     users = silver.read_or_empty(SILVER_USERS)
     events = silver.read_or_empty(SILVER_TASK_EVENTS)
-    rows_in = tasks.count() + users.count() + events.count()
+    # Counted from the Parquet footers: no Spark job per input table.
+    rows_in = sum(silver.rows(t) for t in (SILVER_TASKS, SILVER_USERS, SILVER_TASK_EVENTS))
 
     engagement = store.stage(
         GOLD_USER_ENGAGEMENT, gold_transform.user_engagement(users, tasks, events, as_of)
     )
-    daily = store.stage(GOLD_TASK_COMPLETION_DAILY, gold_transform.task_completion_daily(events))
-    trends = store.stage(GOLD_CATEGORY_TRENDS, gold_transform.category_trends(events))
+    store.stage(GOLD_TASK_COMPLETION_DAILY, gold_transform.task_completion_daily(events))
+    store.stage(GOLD_CATEGORY_TRENDS, gold_transform.category_trends(events))
     snapshot = gold_transform.business_kpis(users, tasks, engagement, as_of)
-    kpis = store.stage(
+    store.stage(
         GOLD_BUSINESS_KPIS,
         gold_transform.merge_kpis(
             store.read(GOLD_BUSINESS_KPIS), gold_transform.kpi_rows(spark, snapshot), as_of
         ),
     )
-    rows_out = {
-        t.name: df.count()
-        for t, df in (
-            (GOLD_USER_ENGAGEMENT, engagement),
-            (GOLD_TASK_COMPLETION_DAILY, daily),
-            (GOLD_CATEGORY_TRENDS, trends),
-            (GOLD_BUSINESS_KPIS, kpis),
-        )
-    }
+    tables = (GOLD_USER_ENGAGEMENT, GOLD_TASK_COMPLETION_DAILY, GOLD_CATEGORY_TRENDS, GOLD_BUSINESS_KPIS)
+    rows_out = {t.name: store.staged_rows(t.folder) for t in tables}
     store.commit()
     export = snapshot.export()
     LakeFs(spark).write_text(join(gold_uri, KPI_EXPORT_KEY), json.dumps(export, sort_keys=True))

@@ -107,11 +107,44 @@ class LakeFs:
             raise OSError(f"could not write {uri}")
 
     def read_text(self, uri: str) -> str | None:
-        """The content of one small object, or None when it does not exist."""
-        if not self.exists(uri):
+        """The content of one small object (UTF-8), or None when it does not exist.
+
+        Read on the driver through the FileSystem stream: a Spark read would start a job.
+        """
+        path = self._path(uri)
+        fs = self._fs(path)
+        if not fs.exists(path):
             return None
-        rows = self._spark.read.text(uri, wholetext=True).collect()
-        return str(rows[0][0]) if rows else ""
+        buffer = self._jvm.java.io.ByteArrayOutputStream()
+        stream = fs.open(path)
+        try:
+            self._jvm.org.apache.hadoop.io.IOUtils.copyBytes(stream, buffer, self._conf, False)
+        finally:
+            stream.close()
+        return str(buffer.toString("UTF-8"))
+
+    def parquet_rows(self, uri: str) -> int:
+        """Rows in the Parquet files of a folder (0 when it does not exist), from the file footers.
+
+        The count Spark gives for the folder, without starting a job: Spark ignores the same
+        `_`/`.` prefixed files, and the tables here are never partitioned into subfolders.
+        """
+        path = self._path(uri)
+        fs = self._fs(path)
+        if not fs.exists(path):
+            return 0
+        parquet = self._jvm.org.apache.parquet.hadoop
+        total = 0
+        for status in fs.listStatus(path):
+            if not status.isFile() or str(status.getPath().getName()).startswith(("_", ".")):
+                continue
+            source = parquet.util.HadoopInputFile.fromStatus(status, self._conf)
+            reader = parquet.ParquetFileReader.open(source)
+            try:
+                total += int(reader.getRecordCount())
+            finally:
+                reader.close()
+        return total
 
     def hour_partitions(self, root: str) -> list[HourPartition]:
         """Every `year=/month=/day=/hour=` folder under `root`, oldest first."""

@@ -43,6 +43,14 @@ class TableStore:
         found = self.read(table)
         return found if found is not None else self._spark.createDataFrame([], struct_type(table))
 
+    def rows(self, table: LakeTable) -> int:
+        """Rows the table holds now (what `read(table).count()` gives, without a Spark job)."""
+        return self._fs.parquet_rows(self.location(table.folder))
+
+    def staged_rows(self, folder: str) -> int:
+        """Rows this run staged for `folder` (read from the Parquet footers, no Spark job)."""
+        return self._fs.parquet_rows(join(self._staging_root, folder))
+
     def stage_folder(self, folder: str, df: DataFrame, schema: T.StructType) -> DataFrame:
         """Write `df` to the staging area and return it read back from there."""
         staged = join(self._staging_root, folder)
