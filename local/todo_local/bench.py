@@ -149,6 +149,7 @@ class Workload:
         from boto3.dynamodb.types import TypeSerializer
 
         from todo_api.table_definition import ENTITY_TYPE_ATTRIBUTE, TABLE, EntityType
+        from todo_local.testing.stream_records import stream_record
 
         serializer = TypeSerializer()
         pk, sk = TABLE.partition_key.name, TABLE.sort_key.name
@@ -162,29 +163,16 @@ class Workload:
         def add(name: str, new: dict[str, Any] | None, old: dict[str, Any] | None, at: int) -> None:
             nonlocal sequence
             sequence += 1
-            identifying = old if name == "REMOVE" else new
-            assert identifying is not None
-            stream: dict[str, Any] = {
-                "ApproximateCreationDateTime": at,
-                "Keys": image({pk: identifying[pk], sk: identifying[sk]}),
-                "SequenceNumber": str(sequence),
-                "SizeBytes": 400,
-                "StreamViewType": "NEW_AND_OLD_IMAGES",
-            }
-            if new is not None:
-                stream["NewImage"] = image(new)
-            if old is not None:
-                stream["OldImage"] = image(old)
             records.append(
-                {
-                    "eventID": f"{sequence:x}",
-                    "eventName": name,
-                    "eventSource": "aws:dynamodb",
-                    "eventVersion": "1.1",
-                    "awsRegion": "us-east-1",
-                    "eventSourceARN": "arn:aws:dynamodb:us-east-1:000000000000:table/bench/stream/2026",
-                    "dynamodb": stream,
-                }
+                stream_record(
+                    name,
+                    image(new) if new is not None else None,
+                    image(old) if old is not None else None,
+                    str(sequence),
+                    approximate_creation=at,
+                    size_bytes=400,
+                    eventID=f"{sequence:x}",
+                )
             )
 
         def stamp(at: int) -> str:
