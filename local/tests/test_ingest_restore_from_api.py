@@ -215,5 +215,5 @@ def test_restore_command_rebuilds_from_the_running_platform(
     assert main(["restore", "--dir", str(state), "--table", restored, "--no-drain"]) == 1
     assert "already exists" in capsys.readouterr().err
     live = local_platform.endpoints["table_name"]
-    assert main(["restore", "--dir", str(state), "--table", live]) == 1
+    assert main(["restore", "--dir", str(state), "--table", live]) == 2
     assert "is the live table" in capsys.readouterr().err

@@ -278,7 +278,7 @@ def test_later_incarnation_wins_over_a_higher_version() -> None:
 def test_restore_command_without_a_platform_fails_clearly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["restore", "--dir", str(tmp_path), "--table", "x"]) == 1
+    assert main(["restore", "--dir", str(tmp_path), "--table", "x"]) == 2
     assert "No local platform found" in capsys.readouterr().err
 
 

@@ -175,7 +175,7 @@ def test_sigterm_stops_local_up_cleanly(running_up):
         probe.bind(("127.0.0.1", api_port))
     # and the endpoints file left behind no longer passes for a running platform
     stale = _user(running_up, "--email", "late@example.com")
-    assert stale.returncode == 1
+    assert stale.returncode == 2
     assert "not running" in stale.stderr
 
 
@@ -195,7 +195,7 @@ def test_local_user_without_a_platform_says_how_to_start_one(tmp_path):
         timeout=START_TIMEOUT,
         check=False,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "local up" in result.stderr
     assert result.stdout == ""
 

@@ -185,7 +185,7 @@ def run_user(args: argparse.Namespace) -> int:
         endpoints = read_running_endpoints(args.dir)
     except EndpointsError as exc:
         errors.print(f"[bold red]error:[/] {exc}")
-        return 1
+        return 2  # as every command: 2 = no platform running
     generated = args.password is None
     password = generate_password() if generated else args.password
     created = True

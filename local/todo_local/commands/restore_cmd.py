@@ -62,7 +62,7 @@ def run_restore(args: argparse.Namespace) -> int:
         endpoints = read_running_endpoints(args.dir)
     except EndpointsError as exc:
         errors.print(f"[bold red]error:[/] {exc}")
-        return 1
+        return 2  # as every command: 2 = no platform or a usage error, 1 = the check failed
     os.environ.update(
         AWS_ENDPOINT_URL=endpoints.aws_endpoint_url,
         AWS_REGION=endpoints.region,
@@ -72,7 +72,7 @@ def run_restore(args: argparse.Namespace) -> int:
     )
     if args.table == endpoints.table_name:
         errors.print(f"[bold red]error:[/] {args.table} is the live table; restore into a new one")
-        return 1
+        return 2
     try:
         if not args.no_drain:
             with console.status("draining the stream into bronze…"):
