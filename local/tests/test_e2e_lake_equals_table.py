@@ -287,13 +287,13 @@ def test_the_lake_equals_the_table_whatever_happens_on_the_way(
             apply(members[operation[1]], operation)
         drain_with_faults(world, faults)
         first_objects = cdc_objects(lake) - before
-        held: list[tuple[Path, Path]] = []
+        held: list[Path] = []
         if faults.hold_back_first_phase:
             hold = lake.parent / "held-back" / str(world.examples)
             hold.mkdir(parents=True)
-            held = [(path, hold / path.name) for path in sorted(first_objects)]
-            for path, parked in held:
-                shutil.move(path, parked)
+            for path in sorted(first_objects):
+                held.append(Path(shutil.move(path, hold / path.name)))
+            first_partition = min(first_objects).parent if first_objects else None
 
         # Phase two: more traffic; the pipeline runs while phase one's files are still on their way.
         for operation in second:
@@ -306,9 +306,10 @@ def test_the_lake_equals_the_table_whatever_happens_on_the_way(
         if held:
             # The late files arrive now, into the newest arrival hour, older versions than silver has.
             newest = max(cdc_objects(lake) - before, key=lambda path: path.parent.as_posix(), default=None)
-            target = newest.parent if newest is not None else held[0][0].parent
+            target = newest.parent if newest is not None else first_partition
+            assert target is not None
             target.mkdir(parents=True, exist_ok=True)
-            for _original, parked in held:
+            for parked in held:
                 shutil.move(parked, target / parked.name)
             run_pipeline(lake, platform.drain)
 

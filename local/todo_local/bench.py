@@ -253,7 +253,7 @@ def _batches(records: list[dict[str, Any]], size: int = 100) -> list[dict[str, A
     return [{"Records": records[i : i + size]} for i in range(0, len(records), size)]
 
 
-def bench_cdc(lake_dir: Path, workload: Workload) -> BenchResult:
+def bench_cdc(lake_dir: Path, records: list[dict[str, Any]]) -> BenchResult:
     """Stream batches through the real CDC handler into a local delivery stream (over HTTP, as
     Firehose), against the least the job needs: deserialize each image, JSON it, put it in batches."""
     import contextlib
@@ -267,7 +267,6 @@ def bench_cdc(lake_dir: Path, workload: Workload) -> BenchResult:
     from todo_local.delivery_stream import LocalDeliveryStream
     from todo_local.firehose_endpoint import FirehoseEndpoint
 
-    records = workload.events()
     batches = _batches(records)
     ours_stream = LocalDeliveryStream("bench-cdc", lake_dir, CDC_FOLDER, buffer_bytes=64 * 1024 * 1024)
     base_stream = LocalDeliveryStream("bench-base", lake_dir.parent / "baseline-lake", CDC_FOLDER)
@@ -428,7 +427,7 @@ def run_benchmarks(
     from todo_local.pipeline import layer_uri
 
     say = on_progress or (lambda _message: None)
-    work = workload or Workload()
+    records = (workload or Workload()).events()
     lake = (directory or scratch_dir()) / "lake"
     results = []
     say("api cold-start import (fresh interpreters)")
@@ -436,9 +435,9 @@ def run_benchmarks(
     say("api handler latency")
     results.append(bench_handler_latency())
     say("cdc handler → local Firehose → bronze")
-    results.append(bench_cdc(lake, work))
+    results.append(bench_cdc(lake, records))
     say("silver job on Spark, then DuckDB")
-    results.append(bench_silver(lake, len(work.events())))
+    results.append(bench_silver(lake, len(records)))
     say("gold job, then named queries")
     run_gold(local_spark_session(), layer_uri(lake, Layer.SILVER), layer_uri(lake, Layer.GOLD))
     results.append(bench_queries(lake))
