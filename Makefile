@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 STAGE ?= dev
 DIR ?= .local
 NODE_STAMP := infra/node_modules/.installed
+JARS_DIR := .jars
+JARS_STAMP := $(JARS_DIR)/.installed
 
 export SPARK_LOCAL_IP := 127.0.0.1
 export CDK_DISABLE_CLI_TELEMETRY := true
@@ -38,8 +40,22 @@ $(NODE_STAMP): infra/package.json infra/package-lock.json
 .PHONY: node
 node: $(NODE_STAMP) ## Install the pinned CDK CLI (and Node 22) from the npm registry
 
+# The jars local Spark needs (Iceberg's Spark runtime at the Glue 5.1 version, sqlite-jdbc for the
+# local catalog), from Maven Central, pinned in requirements/jars.txt; tests never download.
+$(JARS_STAMP): requirements/jars.txt
+	@command -v mvn >/dev/null || { echo "need Maven (mvn) on PATH to fetch the pinned jars"; exit 1; }
+	@mkdir -p $(JARS_DIR)
+	@grep -v '^\s*#' requirements/jars.txt | grep -v '^\s*$$' | while read -r artifact; do \
+	  echo "fetching $$artifact"; \
+	  mvn -q -B dependency:copy -Dartifact=$$artifact -DoutputDirectory=$(JARS_DIR) || exit 1; \
+	done
+	@touch $@
+
+.PHONY: jars
+jars: $(JARS_STAMP) ## Fetch the pinned jars local Spark needs (Iceberg runtime, sqlite-jdbc) into .jars
+
 .PHONY: test
-test: $(STAMP) $(NODE_STAMP) ## Run every test: unit, API via the local gateway, Spark, pipeline, CDK
+test: $(STAMP) $(JARS_STAMP) $(NODE_STAMP) ## Run every test: unit, API via the local gateway, Spark, pipeline, CDK
 	@# One worker per core (at most 4); a module's tests stay on one worker, with its fixtures.
 	$(BIN)/pytest -q --numprocesses=auto --maxprocesses=4 --dist=loadscope --durations=15
 
@@ -62,15 +78,15 @@ fmt: $(STAMP) ## Format and auto-fix
 	$(BIN)/ruff check --fix .
 
 .PHONY: up
-up: $(STAMP) ## Start the local platform in the foreground (Ctrl-C stops it)
+up: $(STAMP) $(JARS_STAMP) ## Start the local platform in the foreground (Ctrl-C stops it)
 	$(BIN)/todo-insights local up --dir $(DIR)
 
 .PHONY: demo
-demo: $(STAMP) ## The whole story locally: platform, users, traffic, pipeline, queries, reconcile
+demo: $(STAMP) $(JARS_STAMP) ## The whole story locally: platform, users, traffic, pipeline, queries, reconcile
 	$(BIN)/todo-insights demo --dir .local-demo
 
 .PHONY: bench
-bench: $(STAMP) ## Benchmarks (ratios against baselines), one run
+bench: $(STAMP) $(JARS_STAMP) ## Benchmarks (ratios against baselines), one run
 	$(BIN)/todo-insights bench --out .bench
 
 .PHONY: synth
@@ -94,4 +110,4 @@ clean: ## Remove build output, local state and caches (keeps .venv)
 
 .PHONY: distclean
 distclean: clean ## Also remove .venv and node_modules
-	rm -rf $(VENV) infra/node_modules
+	rm -rf $(VENV) infra/node_modules $(JARS_DIR)

@@ -21,7 +21,7 @@ glue_context = GlueContext(SparkContext.getOrCreate())
 spark = glue_context.spark_session
 job = Job(glue_context)
 job.init(arguments.job_name, {"JOB_NAME": arguments.job_name})
-summary = run_gold(spark, arguments.silver_uri, arguments.gold_uri)
+summary = run_gold(spark, arguments.lake())
 print(f"gold run {summary.run_id}: {summary.status}")  # noqa: T201 - lands in the Glue driver log
 # Anomalies, rows and duration for the alarms (a failed run raised above and pages through Glue).
 publish_run_metrics(summary, boto3.client("cloudwatch"))

@@ -23,9 +23,7 @@ job = Job(glue_context)
 job.init(arguments.job_name, {"JOB_NAME": arguments.job_name})
 summary = run_silver(
     spark,
-    arguments.bronze_uri,
-    arguments.silver_uri,
-    arguments.gold_uri,
+    arguments.lake(),
     full_rebuild=arguments.full_rebuild,
     lookback_hours=arguments.lookback_hours,
 )

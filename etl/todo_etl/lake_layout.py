@@ -1,8 +1,9 @@
-"""The one definition of the lake: layers, folders, object keys and every table's columns.
+"""The one definition of the lake: layers, folders, object keys, table formats and every column.
 
-The CDC path (Firehose prefix on AWS, the local delivery stream here), the Glue jobs, the local
-DuckDB catalog and the CDK Glue tables all read this module. Column types are written in Athena
-(Hive DDL) spelling; each consumer maps them to its own engine. Standard library only.
+The CDC path (Firehose prefix on AWS, the local delivery stream here), the Glue jobs (which own
+the Iceberg DDL of silver and gold), the local Athena engine and the CDK bronze tables all read
+this module. Column types are written in Athena (Hive DDL) spelling; each consumer maps them to
+its own engine. Standard library only.
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ class Column:
     comment: str = ""
 
 
+class TableFormat(StrEnum):
+    """How a table's files are laid out: raw JSON Lines (bronze) or an Apache Iceberg table."""
+
+    JSON = "json"  # gzip JSON Lines under Hive-style arrival-hour folders, read as is
+    ICEBERG = "iceberg"  # Iceberg format v2, copy-on-write; the jobs own its DDL (ADR 0009)
+
+
 @dataclass(frozen=True)
 class LakeTable:
     """A catalog table: `<layer>_<folder>` lives at `<layer>/<folder>/`."""
@@ -37,10 +45,16 @@ class LakeTable:
     layer: Layer
     folder: str
     columns: tuple[Column, ...]
-    partition_keys: tuple[Column, ...] = ()
-    file_format: str = "parquet"  # "json" (gzip JSON Lines) for bronze, "parquet" elsewhere
+    partition_keys: tuple[Column, ...] = ()  # Hive-style folder keys (bronze only)
+    file_format: TableFormat = TableFormat.ICEBERG
     description: str = ""
     name_override: str | None = field(default=None)
+    # Iceberg partition transforms in Spark DDL spelling, e.g. ("event_date",) or ("days(ts)",).
+    partitioning: tuple[str, ...] = ()
+
+    @property
+    def is_iceberg(self) -> bool:
+        return self.file_format is TableFormat.ICEBERG
 
     @property
     def name(self) -> str:
@@ -99,7 +113,7 @@ _HOUR_PARTITION_COLUMNS = tuple(Column(p, "string") for p in HOUR_PARTITIONS)
 BRONZE_CDC = LakeTable(
     layer=Layer.BRONZE,
     folder=CDC_FOLDER,
-    file_format="json",
+    file_format=TableFormat.JSON,
     description="One record per DynamoDB stream record, as delivered (never rewritten).",
     columns=(
         Column("event_id", "string", "stream record eventID"),
@@ -123,7 +137,7 @@ BRONZE_CDC = LakeTable(
 BRONZE_LOGS = LakeTable(
     layer=Layer.BRONZE,
     folder=LOGS_FOLDER,
-    file_format="json",
+    file_format=TableFormat.JSON,
     description="API access-log records (one per request), as extracted from CloudWatch Logs.",
     columns=(
         Column("log_type", "string", "always 'access' for the rows the lake uses"),
@@ -181,9 +195,11 @@ SILVER_TASK_EVENTS = LakeTable(
     layer=Layer.SILVER,
     folder="task_events",
     description="One row per distinct task change (deduplicated by item and version).",
+    partitioning=("event_date",),
     columns=(
         Column("event_id", "string"),
         Column("event_name", "string", "INSERT | MODIFY | REMOVE"),
+        Column("sequence_number", "string", "stream sequence number of the record kept"),
         Column("change_type", "string", "created | updated | completed | reopened | deleted"),
         Column("task_id", "string"),
         Column("user_id", "string"),
@@ -205,6 +221,7 @@ SILVER_API_REQUESTS = LakeTable(
     layer=Layer.SILVER,
     folder="api_requests",
     description="One row per API request, deduplicated by request id.",
+    partitioning=("request_date",),
     columns=(
         Column("request_id", "string"),
         Column("correlation_id", "string"),
@@ -222,12 +239,31 @@ SILVER_QUARANTINE = LakeTable(
     layer=Layer.SILVER,
     folder="quarantine",
     description="Bronze records that failed validation, with the reason; never silently dropped.",
+    partitioning=("days(quarantined_at)",),
     columns=(
         Column("event_id", "string"),
         Column("source", "string", "cdc | logs"),
         Column("reason", "string"),
         Column("raw", "string", "the offending record as JSON text"),
         Column("quarantined_at", "timestamp"),
+    ),
+)
+
+SILVER_DELETED_ITEMS = LakeTable(
+    layer=Layer.SILVER,
+    folder="deleted_items",
+    description=(
+        "The newest delete seen per item (ids only): a late or repeated older change of a deleted "
+        "item is recognised as older and cannot bring it back."
+    ),
+    columns=(
+        Column("entity_type", "string", "USER | TASK"),
+        Column("pk", "string"),
+        Column("sk", "string"),
+        Column("created_at", "timestamp", "incarnation of the deleted item"),
+        Column("version", "bigint", "version of the deleted image"),
+        Column("deleted_at", "timestamp", "approximate creation time of the REMOVE record"),
+        Column("ttl_delete", "boolean"),
     ),
 )
 
@@ -316,6 +352,7 @@ PIPELINE_RUNS = LakeTable(
         Column("drift", "bigint", "attributes reported as schema drift"),
         Column("previous_run_id", "string"),
         Column("anomalies", "string", "JSON list of findings versus the previous run"),
+        Column("snapshots", "string", "JSON object: table name -> Iceberg snapshot id after the run"),
     ),
 )
 
@@ -336,6 +373,7 @@ SILVER_TABLES = (
     SILVER_API_REQUESTS,
     SILVER_QUARANTINE,
     SILVER_SCHEMA_DRIFT,
+    SILVER_DELETED_ITEMS,
 )
 GOLD_TABLES = (
     GOLD_USER_ENGAGEMENT,
@@ -345,6 +383,7 @@ GOLD_TABLES = (
     PIPELINE_RUNS,
 )
 ALL_TABLES: tuple[LakeTable, ...] = BRONZE_TABLES + SILVER_TABLES + GOLD_TABLES
+ICEBERG_TABLES: tuple[LakeTable, ...] = tuple(t for t in ALL_TABLES if t.is_iceberg)
 
 
 def table(name: str) -> LakeTable:
@@ -353,6 +392,15 @@ def table(name: str) -> LakeTable:
         if t.name == name:
             return t
     raise KeyError(name)
+
+
+# --- the local Iceberg catalog ---------------------------------------------------------------------
+# Locally, Spark (Iceberg's JdbcCatalog) and the local Athena engine (pyiceberg) share one catalog:
+# a SQLite file under the lake folder, holding each table's current metadata pointer (ADR 0009).
+
+LOCAL_CATALOG = "lake"  # the Spark catalog name of a local lake (on AWS: glue_catalog)
+LOCAL_DATABASE = "todo_lake"  # the namespace of a local lake (on AWS: the stage's Glue database)
+LOCAL_CATALOG_FILE = "_catalog/iceberg_catalog.db"  # inside lake_dir; `_` keeps it out of layers
 
 
 # The gold job also writes the latest KPI snapshot as one small JSON object, so the metrics

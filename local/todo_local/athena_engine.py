@@ -1,9 +1,12 @@
 """The local Athena: DuckDB views named like the catalog tables, Athena SQL translated with sqlglot.
 
-Every table of `todo_etl.lake_layout` becomes a view over its lake folder, typed as the catalog
-types it, so a query written for Athena runs here unchanged. Translation is sqlglot
-(`read="athena"`, `write="duckdb"`) plus AST transforms for the places where the two engines
-give different answers to the same SQL (ADR 0007 lists them and why each shim exists).
+Every table of `todo_etl.lake_layout` becomes a view typed as the catalog types it, so a query
+written for Athena runs here unchanged: bronze over its gzip JSON Lines folders, silver and gold
+over the data files of their current Iceberg snapshot (planned by pyiceberg, cached per snapshot
+id, so a view is rebuilt only when its table committed). `FOR VERSION AS OF` / `FOR TIMESTAMP AS
+OF` read older snapshots, as Athena does. Translation is sqlglot (`read="athena"`,
+`write="duckdb"`) plus AST transforms for the places where the two engines give different answers
+to the same SQL (ADR 0007 lists them and why each shim exists).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,7 @@ from sqlglot.time import format_time
 from sqlglot.trie import new_trie
 
 from todo_etl.lake_layout import ALL_TABLES, Column, LakeTable
+from todo_local.lake_catalog import LakeCatalogError, LocalLakeCatalog
 
 ATHENA = "athena"
 DUCKDB = "duckdb"
@@ -114,17 +119,27 @@ def catalog_schema(tables: Iterable[LakeTable] = ALL_TABLES) -> dict[str, dict[s
 # --- translation ---------------------------------------------------------------------------------
 
 
-def translate(athena_sql: str, schema: dict[str, dict[str, str]] | None = None) -> str:
-    """Athena SQL -> DuckDB SQL: sqlglot's transpiler plus the shims of ADR 0007."""
-    schema = catalog_schema() if schema is None else schema
+def parse_statement(athena_sql: str) -> exp.Expr:
+    """The one Athena statement of `athena_sql`, or a QueryError saying what is wrong with it."""
     try:
         statements = [s for s in sqlglot.parse(athena_sql, read=ATHENA) if s is not None]
     except ParseError as exc:
         raise QueryError(f"Not valid Athena SQL: {exc}", athena_sql) from exc
     if len(statements) != 1:
         raise QueryError(f"Expected exactly one statement, got {len(statements)}", athena_sql)
+    return statements[0]
+
+
+def translate(athena_sql: str, schema: dict[str, dict[str, str]] | None = None) -> str:
+    """Athena SQL -> DuckDB SQL: sqlglot's transpiler plus the shims of ADR 0007."""
+    return translate_tree(parse_statement(athena_sql), schema)
+
+
+def translate_tree(tree: exp.Expr, schema: dict[str, dict[str, str]] | None = None) -> str:
+    """A parsed Athena statement -> DuckDB SQL."""
+    schema = catalog_schema() if schema is None else schema
     catalog = MappingSchema(dict(schema), dialect=ATHENA)
-    return _apply_shims(_typed(statements[0], catalog)).sql(dialect=DUCKDB)
+    return _apply_shims(_typed(tree, catalog)).sql(dialect=DUCKDB)
 
 
 def _apply_shims(tree: exp.Expr) -> exp.Expr:
@@ -279,12 +294,17 @@ def _string_literal(value: str) -> str:
 
 
 class AthenaEngine:
-    """An in-memory DuckDB with one view per catalog table over `lake_dir`."""
+    """An in-memory DuckDB with one view per catalog table of `lake_dir`."""
 
     def __init__(self, lake_dir: Path, tables: Sequence[LakeTable] = ALL_TABLES) -> None:
         self.lake_dir = Path(lake_dir)
         self.tables = tuple(tables)
+        self._by_name = {t.name: t for t in self.tables}
         self._schema = catalog_schema(self.tables)
+        self.catalog = LocalLakeCatalog(self.lake_dir)
+        # The metadata location each Iceberg view was built from, and views of older snapshots.
+        self._built_from: dict[str, str | None] = {}
+        self._snapshot_views: set[str] = set()
         self._connection = duckdb.connect(database=":memory:")
         # Athena runs in UTC and divides integers as integers; make DuckDB agree.
         self._connection.execute("SET TimeZone = 'UTC'")
@@ -304,9 +324,21 @@ class AthenaEngine:
         return self.lake_dir / table.relative_path
 
     def refresh(self) -> None:
-        """(Re)define every view: files and columns may have appeared since the last query."""
+        """Bring every view up to date: bronze files may have appeared, Iceberg tables committed.
+
+        An Iceberg view is rebuilt only when its table's metadata pointer moved (one catalog read
+        for all tables); bronze views are redefined, as new objects land between queries.
+        """
+        pointers = self.catalog.pointers()
         for table in self.tables:
-            body = self._view_body(table)
+            if table.is_iceberg:
+                pointer = pointers.get(table.name)
+                if table.name in self._built_from and self._built_from[table.name] == pointer:
+                    continue
+                body = self._iceberg_view_body(table, pointer, None)
+                self._built_from[table.name] = pointer
+            else:
+                body = self._view_body(table)
             self._connection.execute(f"CREATE OR REPLACE VIEW {_quote_ident(table.name)} AS {body}")
 
     def translate(self, athena_sql: str) -> str:
@@ -321,10 +353,15 @@ class AthenaEngine:
         return [(str(row[0]), str(row[1])) for row in rows]
 
     def query(self, athena_sql: str) -> QueryResult:
-        """Run one Athena statement on the lake as it is now."""
-        translated = self.translate(athena_sql)
+        """Run one Athena statement on the lake as it is now (or as it was, with time travel)."""
+        tree = parse_statement(athena_sql)
         try:
             self.refresh()
+            self._resolve_time_travel(tree, athena_sql)
+        except LakeCatalogError as exc:
+            raise QueryError(str(exc), athena_sql) from exc
+        translated = translate_tree(tree, self._schema)
+        try:
             cursor = self._connection.execute(translated)
             columns = [d[0] for d in cursor.description or ()]
             rows = [tuple(r) for r in cursor.fetchall()]
@@ -332,30 +369,94 @@ class AthenaEngine:
             raise QueryError(f"DuckDB could not run the query: {exc}", athena_sql, translated) from exc
         return QueryResult(columns=columns, rows=rows, translated_sql=translated)
 
-    def _view_body(self, table: LakeTable) -> str:
-        folder = self.table_dir(table)
-        if table.file_format == "json":
-            source = self._json_source(table, folder)
-        else:
-            source = self._parquet_source(folder)
-        present = self._source_columns(source) if source else set()
-        projections = ", ".join(
+    # --- time travel ------------------------------------------------------------------------------
+
+    def _resolve_time_travel(self, tree: exp.Expr, athena_sql: str) -> None:
+        """Point each `t FOR VERSION|TIMESTAMP AS OF x` of `tree` at a view of that snapshot."""
+        for node in list(tree.find_all(exp.Table)):
+            version = node.args.get("version")
+            if version is None:
+                continue
+            table = self._by_name.get(node.name)
+            if table is None or not table.is_iceberg:
+                raise QueryError(f"Time travel needs an Iceberg table; '{node.name}' is not one", athena_sql)
+            snapshot_id = self._snapshot_for(table, version, athena_sql)
+            view = self._snapshot_view(table, snapshot_id)
+            node.set("version", None)
+            node.set("this", exp.to_identifier(view))
+
+    def _snapshot_for(self, table: LakeTable, version: exp.Version, athena_sql: str) -> int:
+        loaded = self.catalog.load(table)
+        if loaded is None:
+            raise QueryError(f"Table '{table.name}' has no snapshots yet", athena_sql)
+        kind = str(version.name).upper()
+        value = self._constant(version.expression, athena_sql)
+        if kind == "VERSION":
+            try:
+                snapshot_id = int(value)
+            except (TypeError, ValueError):
+                raise QueryError(f"FOR VERSION AS OF needs a snapshot id, got {value!r}", athena_sql) from None
+            if loaded.snapshot_by_id(snapshot_id) is None:
+                raise QueryError(f"Table '{table.name}' has no snapshot {snapshot_id}", athena_sql)
+            return snapshot_id
+        if kind == "TIMESTAMP":
+            if not isinstance(value, datetime):
+                raise QueryError(f"FOR TIMESTAMP AS OF needs a timestamp, got {value!r}", athena_sql)
+            at = value if value.tzinfo else value.replace(tzinfo=UTC)
+            try:
+                return self.catalog.snapshot_as_of(loaded, at)
+            except LakeCatalogError as exc:
+                raise QueryError(f"Table '{table.name}': {exc}", athena_sql) from exc
+        raise QueryError(f"Unsupported time travel: FOR {kind} AS OF", athena_sql)
+
+    def _constant(self, expression: exp.Expr, athena_sql: str) -> Any:
+        """Evaluate a time-travel operand (a literal or an expression such as now - interval)."""
+        try:
+            translated = translate(f"SELECT {expression.sql(dialect=ATHENA)}", {})
+            row = self._connection.execute(translated).fetchone()
+        except (QueryError, duckdb.Error) as exc:
+            raise QueryError(f"Could not evaluate the time-travel operand: {exc}", athena_sql) from exc
+        return row[0] if row else None
+
+    def _snapshot_view(self, table: LakeTable, snapshot_id: int) -> str:
+        """A view of one snapshot (built once: a snapshot never changes), typed like its table."""
+        name = f"{table.name}__snapshot_{snapshot_id}"
+        if name not in self._snapshot_views:
+            body = self._iceberg_view_body(table, self.catalog.pointers().get(table.name), snapshot_id)
+            self._connection.execute(f"CREATE OR REPLACE VIEW {_quote_ident(name)} AS {body}")
+            self._schema[name] = self._schema[table.name]
+            self._snapshot_views.add(name)
+        return name
+
+    # --- view bodies ------------------------------------------------------------------------------
+
+    def _projections(self, table: LakeTable, present: set[str]) -> str:
+        return ", ".join(
             f"CAST({_quote_ident(c.name) if c.name in present else 'NULL'} AS {duckdb_type(c.type)}) "
             f"AS {_quote_ident(c.name)}"
             for c in table_columns(table)
         )
+
+    def _iceberg_view_body(self, table: LakeTable, pointer: str | None, snapshot_id: int | None) -> str:
+        loaded = self.catalog.load(table, pointer) if pointer else None
+        files = self.catalog.data_files(loaded, snapshot_id) if loaded is not None else []
+        if not files:
+            # Not created yet, or no rows in this snapshot: the same columns, no rows.
+            return f"SELECT {self._projections(table, set())} WHERE false"
+        listed = "[" + ", ".join(_string_literal(f) for f in files) + "]"
+        # Partition values are columns of Iceberg's data files: no Hive folders to interpret.
+        source = f"read_parquet({listed}, union_by_name = true, hive_partitioning = false)"
+        return f"SELECT {self._projections(table, self._source_columns(source))} FROM {source}"  # noqa: S608
+
+    def _view_body(self, table: LakeTable) -> str:
+        source = self._json_source(table, self.table_dir(table))
+        present = self._source_columns(source) if source else set()
+        projections = self._projections(table, present)
         if source is None:
             # A fresh lake: the table exists in the catalog but has no files yet; no rows, same columns.
             return f"SELECT {projections} WHERE false"
         # Built from the catalog's own names (quoted) and lake paths (escaped literals), never user text.
         return f"SELECT {projections} FROM {source}"  # noqa: S608
-
-    def _parquet_source(self, folder: Path) -> str | None:
-        if not any(folder.rglob("*.parquet")):
-            return None
-        pattern = _string_literal(f"{folder}/**/*.parquet")
-        # Spark may write partition columns as key=value folders instead of file columns.
-        return f"read_parquet({pattern}, union_by_name = true, hive_partitioning = true)"
 
     def _json_source(self, table: LakeTable, folder: Path) -> str | None:
         if not any(folder.rglob("*.gz")):

@@ -52,7 +52,7 @@ def run_pipeline(
 ) -> PipelineResult:
     """Drain ingestion, then silver, then gold; returns when all three have finished."""
     from todo_etl.glue.jobs import run_gold, run_silver
-    from todo_etl.glue.local_session import local_spark_session
+    from todo_etl.glue.local_session import lake_session
 
     notify = on_stage or (lambda _stage, _event: None)
     result = PipelineResult()
@@ -66,10 +66,7 @@ def run_pipeline(
         return value
 
     result.ingestion = dict(timed("ingestion", drain))
-    spark = timed("spark", local_spark_session)
-    bronze, silver, gold = (layer_uri(lake_dir, layer) for layer in (Layer.BRONZE, Layer.SILVER, Layer.GOLD))
-    result.silver = summary_dict(
-        timed("silver", lambda: run_silver(spark, bronze, silver, gold, full_rebuild=full_rebuild))
-    )
-    result.gold = summary_dict(timed("gold", lambda: run_gold(spark, silver, gold)))
+    spark, lake = timed("spark", lambda: lake_session(lake_dir))
+    result.silver = summary_dict(timed("silver", lambda: run_silver(spark, lake, full_rebuild=full_rebuild)))
+    result.gold = summary_dict(timed("gold", lambda: run_gold(spark, lake)))
     return result

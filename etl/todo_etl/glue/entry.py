@@ -8,15 +8,26 @@ is tested locally with the same code Glue runs.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from todo_etl.glue.iceberg_tables import Lake
 from todo_etl.glue.jobs import DEFAULT_LOOKBACK_HOURS
+from todo_etl.glue.maintenance import DEFAULT_POLICY, MaintenancePolicy
 
 Resolver = Callable[[Sequence[str], list[str]], Mapping[str, str]]
 
-REQUIRED_ARGUMENTS = ["JOB_NAME", "bronze_uri", "silver_uri", "gold_uri"]
+REQUIRED_ARGUMENTS = ["JOB_NAME", "bronze_uri", "silver_uri", "gold_uri", "database"]
 # getResolvedOptions fails on a missing name, so optional ones are only asked for when passed.
-OPTIONAL_ARGUMENTS = ("full_rebuild", "lookback_hours")
+OPTIONAL_ARGUMENTS = (
+    "catalog",
+    "full_rebuild",
+    "lookback_hours",
+    "snapshot_retention_hours",
+    "retain_last_snapshots",
+    "orphan_min_age_hours",
+)
+# The Spark catalog name the job's `--conf` settings declare (Glue's Iceberg documentation's name).
+DEFAULT_CATALOG = "glue_catalog"
 TRUE_WORDS = frozenset({"true", "1", "yes"})
 FALSE_WORDS = frozenset({"false", "0", "no"})
 
@@ -27,14 +38,26 @@ class JobArgumentError(ValueError):
 
 @dataclass(frozen=True)
 class JobArguments:
-    """The arguments of the silver and gold jobs, typed."""
+    """The arguments of the silver, gold and maintenance jobs, typed."""
 
     job_name: str
     bronze_uri: str
     silver_uri: str
     gold_uri: str
+    database: str
+    catalog: str = DEFAULT_CATALOG
     full_rebuild: bool = False
     lookback_hours: int = DEFAULT_LOOKBACK_HOURS
+    maintenance: MaintenancePolicy = field(default=DEFAULT_POLICY)
+
+    def lake(self) -> Lake:
+        return Lake(
+            bronze_uri=self.bronze_uri,
+            silver_uri=self.silver_uri,
+            gold_uri=self.gold_uri,
+            catalog=self.catalog,
+            database=self.database,
+        )
 
 
 def _flag(name: str, value: str) -> bool:
@@ -46,20 +69,41 @@ def _flag(name: str, value: str) -> bool:
     raise JobArgumentError(f"--{name} must be true or false, got {value!r}")
 
 
-def _hours(value: str) -> int:
+def _whole(name: str, value: str, low: int, high: int) -> int:
     try:
-        hours = int(value)
+        number = int(value)
     except ValueError:
-        raise JobArgumentError(f"--lookback_hours must be a whole number, got {value!r}") from None
-    if not 0 <= hours <= 24 * 31:
-        raise JobArgumentError(f"--lookback_hours must be between 0 and 744, got {hours}")
-    return hours
+        raise JobArgumentError(f"--{name} must be a whole number, got {value!r}") from None
+    if not low <= number <= high:
+        raise JobArgumentError(f"--{name} must be between {low} and {high}, got {number}")
+    return number
+
+
+def _identifier(name: str, value: str) -> str:
+    text = value.strip()
+    if not text or not all(c.isalnum() or c == "_" for c in text):
+        raise JobArgumentError(f"--{name} must be letters, digits and underscores, got {value!r}")
+    return text
 
 
 def _passed(argv: Sequence[str], name: str) -> bool:
     """True when `--name value` or `--name=value` is in argv (getResolvedOptions accepts both)."""
     flag = f"--{name}"
     return any(arg == flag or arg.startswith(f"{flag}=") for arg in argv)
+
+
+def _policy(values: Mapping[str, str]) -> MaintenancePolicy:
+    def whole(name: str, default: int, low: int, high: int) -> int:
+        return _whole(name, values[name], low, high) if name in values else default
+
+    return MaintenancePolicy(
+        snapshot_retention_hours=whole(
+            "snapshot_retention_hours", DEFAULT_POLICY.snapshot_retention_hours, 1, 24 * 366
+        ),
+        retain_last_snapshots=whole("retain_last_snapshots", DEFAULT_POLICY.retain_last_snapshots, 1, 1000),
+        orphan_min_age_hours=whole("orphan_min_age_hours", DEFAULT_POLICY.orphan_min_age_hours, 1, 24 * 366),
+        compact_min_input_files=DEFAULT_POLICY.compact_min_input_files,
+    )
 
 
 def job_arguments(argv: Sequence[str], resolve: Resolver) -> JobArguments:
@@ -74,8 +118,13 @@ def job_arguments(argv: Sequence[str], resolve: Resolver) -> JobArguments:
         bronze_uri=values["bronze_uri"].rstrip("/"),
         silver_uri=values["silver_uri"].rstrip("/"),
         gold_uri=values["gold_uri"].rstrip("/"),
+        database=_identifier("database", values["database"]),
+        catalog=_identifier("catalog", values["catalog"]) if "catalog" in values else DEFAULT_CATALOG,
         full_rebuild=_flag("full_rebuild", values["full_rebuild"]) if "full_rebuild" in values else False,
         lookback_hours=(
-            _hours(values["lookback_hours"]) if "lookback_hours" in values else DEFAULT_LOOKBACK_HOURS
+            _whole("lookback_hours", values["lookback_hours"], 0, 24 * 31)
+            if "lookback_hours" in values
+            else DEFAULT_LOOKBACK_HOURS
         ),
+        maintenance=_policy(values),
     )

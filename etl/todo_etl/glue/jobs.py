@@ -1,7 +1,8 @@
-"""The silver and gold jobs: read, transform, write and record, for any base URI (path or s3://).
+"""The silver and gold jobs: read, transform, commit and record, for any lake (Glue or local).
 
 The Glue entry scripts and the local pipeline both call `run_silver` and `run_gold`; nothing here
-imports awsglue.
+imports awsglue. Silver and gold are Iceberg tables (ADR 0009): every table a run writes gets one
+atomic commit, and every run appends its `pipeline_runs` row, also when it fails.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.storagelevel import StorageLevel
 
-from todo_etl.glue import bronze_reader, gold_transform, silver_transform
+from todo_etl.glue import bronze_reader, gold_transform, iceberg_tables, silver_apply, silver_transform
 from todo_etl.glue.checkpoint import Checkpoint, partitions_to_read, read_checkpoint, write_checkpoint
+from todo_etl.glue.iceberg_tables import Lake, SnapshotInfo
 from todo_etl.glue.lake_fs import HourPartition, LakeFs, join
 from todo_etl.glue.run_log import (
     FAILED,
@@ -29,36 +31,41 @@ from todo_etl.glue.run_log import (
     new_run_id,
     previous_run,
 )
-from todo_etl.glue.table_store import TableStore
 from todo_etl.lake_layout import (
     CDC_FOLDER,
     GOLD_BUSINESS_KPIS,
     GOLD_CATEGORY_TRENDS,
+    GOLD_TABLES,
     GOLD_TASK_COMPLETION_DAILY,
     GOLD_USER_ENGAGEMENT,
     KPI_EXPORT_KEY,
     LOGS_FOLDER,
-    SILVER_API_REQUESTS,
+    PIPELINE_RUNS,
     SILVER_QUARANTINE,
     SILVER_SCHEMA_DRIFT,
+    SILVER_TABLES,
     SILVER_TASK_EVENTS,
     SILVER_TASKS,
     SILVER_USERS,
+    LakeTable,
 )
 
 SILVER_JOB = "silver"
 GOLD_JOB = "gold"
-CDC_HISTORY_FOLDER = "_state/cdc_events"
 DEFAULT_LOOKBACK_HOURS = 3
+GOLD_OUTPUTS = tuple(t for t in GOLD_TABLES if t is not PIPELINE_RUNS)
 
 
 @dataclass
-class _Outcome:
+class Outcome:
+    """What a job body reports back to the run record."""
+
     rows_in: int = 0
     rows_out: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
     drift: int = 0
     details: dict[str, Any] = field(default_factory=dict)
+    snapshots: dict[str, int] = field(default_factory=dict)
 
 
 def prepare_session(spark: SparkSession) -> None:
@@ -72,20 +79,22 @@ def prepare_session(spark: SparkSession) -> None:
         spark.conf.set(f"spark.sql.parquet.{mode}", "CORRECTED")
 
 
-def _recorded(
+def recorded_run(
     spark: SparkSession,
-    gold_uri: str,
+    lake: Lake,
     job: str,
     run_id: str | None,
     now: datetime | None,
-    body: Callable[[datetime, str], _Outcome],
+    body: Callable[[datetime, str], Outcome],
 ) -> RunSummary:
-    """Run `body`, then append its pipeline_runs row (also when it fails, then re-raise)."""
+    """Create missing tables, run `body`, then append its pipeline_runs row (also when it fails,
+    then re-raise)."""
     prepare_session(spark)
     clock = time.monotonic()
     started = (now or datetime.now(UTC)).astimezone(UTC)
     run = run_id or new_run_id(job, started)
-    previous = previous_run(spark, gold_uri, job)
+    iceberg_tables.create_tables(spark, lake)
+    previous = previous_run(spark, lake, job)
     summary = RunSummary(
         job=job,
         run_id=run,
@@ -100,17 +109,37 @@ def _recorded(
         summary.status = FAILED
         summary.error = f"{type(error).__name__}: {error}"[:2000]
         summary.ended_at = iso(started + timedelta(seconds=time.monotonic() - clock))
-        append_run(spark, gold_uri, summary)
+        append_run(spark, lake, summary)
         raise
     summary.rows_in = outcome.rows_in
     summary.rows_out = outcome.rows_out
     summary.quarantined = outcome.quarantined
     summary.drift = outcome.drift
     summary.details = outcome.details
+    summary.snapshots = outcome.snapshots
     summary.anomalies = find_anomalies(previous, outcome.rows_in, outcome.rows_out, outcome.quarantined)
     summary.ended_at = iso(started + timedelta(seconds=time.monotonic() - clock))
-    append_run(spark, gold_uri, summary)
+    append_run(spark, lake, summary)
     return summary
+
+
+def _snapshot_ids(snapshots: dict[str, SnapshotInfo | None]) -> dict[str, int]:
+    return {name: s.snapshot_id for name, s in sorted(snapshots.items()) if s is not None}
+
+
+def _changes(
+    before: dict[str, SnapshotInfo | None], after: dict[str, SnapshotInfo | None]
+) -> dict[str, dict[str, int]]:
+    """Rows added and removed per table by this run's commits (tables it did not commit omitted)."""
+    out: dict[str, dict[str, int]] = {}
+    for name, now in sorted(after.items()):
+        if now is None or (before.get(name) is not None and before[name] == now):
+            continue
+        out[name] = {"added": now.added_records, "deleted": now.deleted_records}
+    return out
+
+
+# --- silver ---------------------------------------------------------------------------------------
 
 
 def _read_source(
@@ -132,178 +161,156 @@ def _read_source(
 
 def run_silver(
     spark: SparkSession,
-    bronze_uri: str,
-    silver_uri: str,
-    gold_uri: str,
+    lake: Lake,
     full_rebuild: bool = False,
     lookback_hours: int = DEFAULT_LOOKBACK_HOURS,
     run_id: str | None = None,
     now: datetime | None = None,
 ) -> RunSummary:
-    """Bronze to silver: new arrival hours (plus the lookback) merged into the CDC history, then
-    current tasks and users, task events, drift, quarantine and API requests rewritten from it.
+    """Bronze to silver: the arrival hours since the checkpoint (plus the lookback) applied to the
+    Iceberg tables, each in one commit; then the checkpoint moves.
 
-    `full_rebuild` reads every bronze partition and ignores what silver already holds.
+    `full_rebuild` reads every bronze partition and replaces each silver table (one snapshot each).
+    Every step is idempotent, so a run that dies anywhere is completed by the next one.
     """
 
-    def body(started: datetime, run: str) -> _Outcome:
-        fs = LakeFs(spark)
-        store = TableStore(spark, silver_uri, run)
-        try:
-            return _silver(
-                spark, fs, store, bronze_uri, silver_uri, full_rebuild, lookback_hours, started, run
-            )
-        except Exception:
-            store.abandon()
-            raise
+    def body(started: datetime, run: str) -> Outcome:
+        return _silver(spark, lake, full_rebuild, lookback_hours, started, run)
 
-    return _recorded(spark, gold_uri, SILVER_JOB, run_id, now, body)
+    return recorded_run(spark, lake, SILVER_JOB, run_id, now, body)
 
 
 def _silver(
-    spark: SparkSession,
-    fs: LakeFs,
-    store: TableStore,
-    bronze_uri: str,
-    silver_uri: str,
-    full_rebuild: bool,
-    lookback_hours: int,
-    started: datetime,
-    run: str,
-) -> _Outcome:
-    checkpoint = None if full_rebuild else read_checkpoint(fs, silver_uri)
-    previous_history = (
-        None if full_rebuild else store.read_folder(CDC_HISTORY_FOLDER, bronze_reader.CDC_HISTORY_SCHEMA)
-    )
-    # Without the stored history an incremental run would forget older events: read everything.
-    read_all = full_rebuild or checkpoint is None or previous_history is None
-
-    def previous(table: Any) -> DataFrame | None:
-        return None if full_rebuild else store.read(table)
+    spark: SparkSession, lake: Lake, full_rebuild: bool, lookback_hours: int, started: datetime, run: str
+) -> Outcome:
+    fs = LakeFs(spark)
+    checkpoint = None if full_rebuild else read_checkpoint(fs, lake.silver_uri)
+    # Without a checkpoint nothing says what silver holds: rebuild it from all of bronze.
+    read_all = full_rebuild or checkpoint is None
+    before = iceberg_tables.snapshots_of(spark, lake, SILVER_TABLES)
 
     cdc_lines, cdc_parts, cdc_mark = _read_source(
-        spark, fs, bronze_uri, CDC_FOLDER, checkpoint, read_all, lookback_hours
+        spark, fs, lake.bronze_uri, CDC_FOLDER, checkpoint, read_all, lookback_hours
     )
     log_lines, log_parts, log_mark = _read_source(
-        spark, fs, bronze_uri, LOGS_FOLDER, checkpoint, read_all, lookback_hours
+        spark, fs, lake.bronze_uri, LOGS_FOLDER, checkpoint, read_all, lookback_hours
     )
     cdc = bronze_reader.parse_cdc(cdc_lines, started)
     logs = bronze_reader.parse_logs(log_lines, started)
     # Each line is parsed and checked once: valid rows and quarantine rows both read this cache.
     checked = [p.checked.persist(StorageLevel.MEMORY_AND_DISK) for p in (cdc, logs)]
+    changes = silver_transform.dedupe_changes(cdc.valid).persist(StorageLevel.MEMORY_AND_DISK)
+    written = silver_apply.Written()
     try:
         # One row per line read, so these counts are rows_in; they also fill the caches.
         rows_in = sum(c.count() for c in checked)
-
-        history = store.stage_folder(
-            CDC_HISTORY_FOLDER,
-            silver_transform.merge_history(previous_history, cdc.valid),
-            bronze_reader.CDC_HISTORY_SCHEMA,
+        silver_apply.apply_current_state(spark, lake, changes, read_all, written)
+        silver_apply.apply_task_events(spark, lake, changes, read_all, written)
+        silver_apply.apply_api_requests(spark, lake, logs.valid, read_all, written)
+        earliest = min((p.hour for p in cdc_parts + log_parts), default=None)
+        silver_apply.apply_quarantine(
+            spark, lake, cdc.quarantine.unionByName(logs.quarantine), read_all, earliest, written
         )
-        tasks = store.stage(SILVER_TASKS, silver_transform.current_tasks(history))
-        users = store.stage(SILVER_USERS, silver_transform.current_users(history))
-        store.stage(SILVER_TASK_EVENTS, silver_transform.task_events(history))
-        store.stage(
-            SILVER_SCHEMA_DRIFT,
-            silver_transform.schema_drift(tasks, users, previous(SILVER_SCHEMA_DRIFT), started),
-        )
-        previous_quarantine = previous(SILVER_QUARANTINE)
-        store.stage(
-            SILVER_QUARANTINE,
-            silver_transform.merge_quarantine(
-                previous_quarantine, cdc.quarantine.unionByName(logs.quarantine)
-            ),
-        )
-        store.stage(
-            SILVER_API_REQUESTS,
-            silver_transform.merge_api_requests(previous(SILVER_API_REQUESTS), logs.valid),
-        )
+        silver_apply.write_schema_drift(spark, lake, started, read_all, written)
     finally:
+        changes.unpersist()
         for frame in checked:
             frame.unpersist()
-    # Row counts come from the staged files' footers: no Spark job per table.
-    rows_out = {
-        t.name: store.staged_rows(t.folder)
-        for t in (
-            SILVER_TASKS,
-            SILVER_USERS,
-            SILVER_TASK_EVENTS,
-            SILVER_API_REQUESTS,
-            SILVER_QUARANTINE,
-            SILVER_SCHEMA_DRIFT,
-        )
-    }
-    quarantined = rows_out[SILVER_QUARANTINE.name] - (
-        store.rows(SILVER_QUARANTINE) if previous_quarantine is not None else 0
-    )
-    history_rows = store.staged_rows(CDC_HISTORY_FOLDER)
 
-    store.commit()
+    after = iceberg_tables.snapshots_of(spark, lake, SILVER_TABLES)
+    changed = _changes(before, after)
+    rows_out = {name: iceberg_tables.rows(s) for name, s in sorted(after.items())}
+    quarantined = changed.get(SILVER_QUARANTINE.name, {}).get("added", 0)
+    # The checkpoint moves last: a run that died before this point is repeated by the next one.
     marks = {k: v for k, v in ((CDC_FOLDER, cdc_mark), (LOGS_FOLDER, log_mark)) if v is not None}
-    write_checkpoint(fs, silver_uri, Checkpoint(high_water=marks, run_id=run))
-    return _Outcome(
+    write_checkpoint(fs, lake.silver_uri, Checkpoint(high_water=marks, run_id=run))
+    return Outcome(
         rows_in=rows_in,
         rows_out=rows_out,
         quarantined=quarantined,
         drift=rows_out[SILVER_SCHEMA_DRIFT.name],
+        snapshots=_snapshot_ids(after),
         details={
             "full_rebuild": read_all,
             "cdc_partitions_read": len(cdc_parts),
             "logs_partitions_read": len(log_parts),
             "high_water": {k: iso(v) for k, v in sorted(marks.items())},
-            "cdc_history_rows": history_rows,
+            "changes": changed,
         },
+    )
+
+
+# --- gold -----------------------------------------------------------------------------------------
+
+
+def _read_pinned(
+    spark: SparkSession, lake: Lake, table: LakeTable, snapshot: SnapshotInfo | None
+) -> DataFrame:
+    """The table at one snapshot, so every gold table is computed from the same silver state."""
+    if snapshot is None:
+        return iceberg_tables.read(spark, lake, table)
+    return (
+        spark.read.format("iceberg").option("snapshot-id", snapshot.snapshot_id).load(lake.identifier(table))
     )
 
 
 def run_gold(
     spark: SparkSession,
-    silver_uri: str,
-    gold_uri: str,
+    lake: Lake,
     as_of: datetime | None = None,
     run_id: str | None = None,
 ) -> RunSummary:
     """Silver to gold: engagement, daily completion, category trends and a KPI snapshot at `as_of`
     (default: now), plus the latest snapshot as JSON at `{gold_uri}/{KPI_EXPORT_KEY}`."""
 
-    def body(started: datetime, run: str) -> _Outcome:
-        store = TableStore(spark, gold_uri, run)
-        try:
-            return _gold(spark, store, silver_uri, gold_uri, (as_of or started).astimezone(UTC), run)
-        except Exception:
-            store.abandon()
-            raise
+    def body(started: datetime, run: str) -> Outcome:
+        return _gold(spark, lake, (as_of or started).astimezone(UTC))
 
-    return _recorded(spark, gold_uri, GOLD_JOB, run_id, as_of, body)
+    return recorded_run(spark, lake, GOLD_JOB, run_id, as_of, body)
 
 
-def _gold(
-    spark: SparkSession, store: TableStore, silver_uri: str, gold_uri: str, as_of: datetime, run: str
-) -> _Outcome:
-    silver = TableStore(spark, silver_uri, run)
-    tasks = silver.read_or_empty(SILVER_TASKS)
-    users = silver.read_or_empty(SILVER_USERS)
-    events = silver.read_or_empty(SILVER_TASK_EVENTS)
-    # Counted from the Parquet footers: no Spark job per input table.
-    rows_in = sum(silver.rows(t) for t in (SILVER_TASKS, SILVER_USERS, SILVER_TASK_EVENTS))
-
-    engagement = store.stage(
-        GOLD_USER_ENGAGEMENT, gold_transform.user_engagement(users, tasks, events, as_of)
+def _gold(spark: SparkSession, lake: Lake, as_of: datetime) -> Outcome:
+    inputs = iceberg_tables.snapshots_of(spark, lake, (SILVER_TASKS, SILVER_USERS, SILVER_TASK_EVENTS))
+    tasks, users, events = (
+        _read_pinned(spark, lake, t, inputs[t.name]) for t in (SILVER_TASKS, SILVER_USERS, SILVER_TASK_EVENTS)
     )
-    store.stage(GOLD_TASK_COMPLETION_DAILY, gold_transform.task_completion_daily(events))
-    store.stage(GOLD_CATEGORY_TRENDS, gold_transform.category_trends(events))
-    snapshot = gold_transform.business_kpis(users, tasks, engagement, as_of)
-    store.stage(
+    rows_in = sum(iceberg_tables.rows(s) for s in inputs.values())
+    before = iceberg_tables.snapshots_of(spark, lake, GOLD_OUTPUTS)
+
+    # Small tables (a row per user, per day, per day and category): recomputed and replaced in
+    # one snapshot each (ADR 0009 says why that beats per-day merges at this size).
+    engagement = gold_transform.user_engagement(users, tasks, events, as_of).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    try:
+        iceberg_tables.overwrite(lake, GOLD_USER_ENGAGEMENT, engagement)
+        iceberg_tables.overwrite(lake, GOLD_TASK_COMPLETION_DAILY, gold_transform.task_completion_daily(events))
+        iceberg_tables.overwrite(lake, GOLD_CATEGORY_TRENDS, gold_transform.category_trends(events))
+        snapshot = gold_transform.business_kpis(users, tasks, engagement, as_of)
+    finally:
+        engagement.unpersist()
+    # KPI snapshots accumulate; a re-run at the same instant replaces its own rows.
+    iceberg_tables.merge(
+        spark,
+        lake,
         GOLD_BUSINESS_KPIS,
-        gold_transform.merge_kpis(
-            store.read(GOLD_BUSINESS_KPIS), gold_transform.kpi_rows(spark, snapshot), as_of
-        ),
+        gold_transform.kpi_rows(spark, snapshot),
+        "t.snapshot_at = s.snapshot_at AND t.metric = s.metric",
+        "WHEN MATCHED THEN UPDATE SET t.value = s.value "
+        "WHEN NOT MATCHED THEN INSERT (snapshot_at, metric, value) VALUES (s.snapshot_at, s.metric, s.value)",
     )
-    tables = (GOLD_USER_ENGAGEMENT, GOLD_TASK_COMPLETION_DAILY, GOLD_CATEGORY_TRENDS, GOLD_BUSINESS_KPIS)
-    rows_out = {t.name: store.staged_rows(t.folder) for t in tables}
-    store.commit()
+    after = iceberg_tables.snapshots_of(spark, lake, GOLD_OUTPUTS)
     export = snapshot.export()
-    LakeFs(spark).write_text(join(gold_uri, KPI_EXPORT_KEY), json.dumps(export, sort_keys=True))
-    return _Outcome(
-        rows_in=rows_in, rows_out=rows_out, details={"as_of": iso(as_of), "kpis": export["metrics"]}
+    LakeFs(spark).write_text(join(lake.gold_uri, KPI_EXPORT_KEY), json.dumps(export, sort_keys=True))
+    return Outcome(
+        rows_in=rows_in,
+        rows_out={name: iceberg_tables.rows(s) for name, s in sorted(after.items())},
+        snapshots=_snapshot_ids(after),
+        details={
+            "as_of": iso(as_of),
+            "kpis": export["metrics"],
+            "silver_snapshots": _snapshot_ids(inputs),
+            "changes": _changes(before, after),
+        },
     )
+

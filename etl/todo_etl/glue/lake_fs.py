@@ -1,14 +1,18 @@
 """File-system operations on lake URIs (local paths or s3://) through Spark's Hadoop FileSystem.
 
 Spark already knows how to reach every URI the jobs use (the local disk here, S3 on Glue), so
-listing partitions, swapping table folders and writing the small JSON objects go through the same
-Hadoop FileSystem instead of a second client (no boto3 in the jobs).
+listing bronze partitions and reading and writing the small JSON objects (checkpoint, KPI export)
+go through the same Hadoop FileSystem instead of a second client (no boto3 in the jobs). Silver
+and gold tables are Iceberg tables: their files are Iceberg's business, never moved here.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,40 +75,27 @@ class LakeFs:
         if fs.exists(path):
             fs.delete(path, True)
 
-    def replace_dir(self, staged: str, target: str) -> None:
-        """Put the staged folder in place of the target folder (delete, then rename)."""
-        source, destination = self._path(staged), self._path(target)
-        fs = self._fs(destination)
-        if fs.exists(destination):
-            fs.delete(destination, True)
-        parent = destination.getParent()
-        if parent is not None and not fs.exists(parent):
-            fs.mkdirs(parent)
-        if not fs.rename(source, destination):
-            raise OSError(f"could not move {staged} to {target}")
-
-    def has_data_files(self, uri: str) -> bool:
-        """True when the folder holds at least one visible (not `_`/`.` prefixed) file."""
-        path = self._path(uri)
-        fs = self._fs(path)
-        if not fs.exists(path):
-            return False
-        return any(not str(s.getPath().getName()).startswith(("_", ".")) for s in fs.listStatus(path))
-
     def write_text(self, uri: str, text: str) -> None:
-        """Write (replace) one small object; on local disk via a temporary file and rename."""
+        """Write (replace) one small object so that a reader sees the old or the new, never neither.
+
+        On S3 a PUT is atomic (the object appears whole when the stream closes), so the object is
+        written in place. On a local disk the text goes to a temporary file that `os.replace`
+        then moves over the old one: one atomic rename, no moment without the file.
+        """
         path = self._path(uri)
         fs = self._fs(path)
-        staging = self._path(f"{uri}.tmp")
-        stream = fs.create(staging, True)
+        if str(path.toUri().getScheme() or "file") == "file":
+            target = Path(str(path.toUri().getPath()))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+            staging.write_text(text, encoding="utf-8")
+            os.replace(staging, target)
+            return
+        stream = fs.create(path, True)
         try:
             stream.write(bytearray(text.encode("utf-8")))
         finally:
             stream.close()
-        if fs.exists(path):
-            fs.delete(path, False)
-        if not fs.rename(staging, path):
-            raise OSError(f"could not write {uri}")
 
     def read_text(self, uri: str) -> str | None:
         """The content of one small object (UTF-8), or None when it does not exist.
@@ -122,29 +113,6 @@ class LakeFs:
         finally:
             stream.close()
         return str(buffer.toString("UTF-8"))
-
-    def parquet_rows(self, uri: str) -> int:
-        """Rows in the Parquet files of a folder (0 when it does not exist), from the file footers.
-
-        The count Spark gives for the folder, without starting a job: Spark ignores the same
-        `_`/`.` prefixed files, and the tables here are never partitioned into subfolders.
-        """
-        path = self._path(uri)
-        fs = self._fs(path)
-        if not fs.exists(path):
-            return 0
-        parquet = self._jvm.org.apache.parquet.hadoop
-        total = 0
-        for status in fs.listStatus(path):
-            if not status.isFile() or str(status.getPath().getName()).startswith(("_", ".")):
-                continue
-            source = parquet.util.HadoopInputFile.fromStatus(status, self._conf)
-            reader = parquet.ParquetFileReader.open(source)
-            try:
-                total += int(reader.getRecordCount())
-            finally:
-                reader.close()
-        return total
 
     def hour_partitions(self, root: str) -> list[HourPartition]:
         """Every `year=/month=/day=/hour=` folder under `root`, oldest first."""

@@ -10,7 +10,8 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark idiom)
 
-from todo_etl.glue.lake_fs import LakeFs, join
+from todo_etl.glue import iceberg_tables
+from todo_etl.glue.iceberg_tables import Lake
 from todo_etl.glue.spark_schema import conform, struct_type
 from todo_etl.lake_layout import PIPELINE_RUNS
 
@@ -40,6 +41,7 @@ class RunSummary:
     anomalies: list[dict[str, Any]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    snapshots: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,23 +67,9 @@ def new_run_id(job: str, at: datetime) -> str:
     return f"{job}-{at.astimezone(UTC):%Y%m%dT%H%M%S%fZ}"
 
 
-def runs_uri(gold_uri: str) -> str:
-    return join(gold_uri, PIPELINE_RUNS.folder)
-
-
-def read_runs(spark: SparkSession, gold_uri: str) -> DataFrame | None:
-    """Every recorded run, or None before the first."""
-    uri = runs_uri(gold_uri)
-    if not LakeFs(spark).has_data_files(uri):
-        return None
-    return spark.read.schema(struct_type(PIPELINE_RUNS)).parquet(uri)
-
-
-def previous_run(spark: SparkSession, gold_uri: str, job: str) -> PreviousRun | None:
+def previous_run(spark: SparkSession, lake: Lake, job: str) -> PreviousRun | None:
     """The latest successful run of `job`."""
-    runs = read_runs(spark, gold_uri)
-    if runs is None:
-        return None
+    runs = iceberg_tables.read(spark, lake, PIPELINE_RUNS)
     row = (
         runs.where((F.col("job") == job) & (F.col("status") == SUCCEEDED))
         .orderBy(F.col("started_at").desc(), F.col("run_id").desc())
@@ -122,8 +110,8 @@ def find_anomalies(
     return findings
 
 
-def append_run(spark: SparkSession, gold_uri: str, summary: RunSummary) -> None:
-    """Append the run's row as its own Parquet file (earlier runs are never rewritten)."""
+def append_run(spark: SparkSession, lake: Lake, summary: RunSummary) -> None:
+    """Append the run's row (one Iceberg commit; earlier runs are never rewritten)."""
     row = {
         "job": summary.job,
         "run_id": summary.run_id,
@@ -136,6 +124,7 @@ def append_run(spark: SparkSession, gold_uri: str, summary: RunSummary) -> None:
         "drift": summary.drift,
         "previous_run_id": summary.previous_run_id,
         "anomalies": json.dumps(summary.anomalies, sort_keys=True),
+        "snapshots": json.dumps(summary.snapshots, sort_keys=True),
     }
     df = spark.createDataFrame([row], struct_type(PIPELINE_RUNS))
-    conform(df, PIPELINE_RUNS).coalesce(1).write.mode("append").parquet(runs_uri(gold_uri))
+    iceberg_tables.append(lake, PIPELINE_RUNS, conform(df, PIPELINE_RUNS).coalesce(1))

@@ -1,7 +1,8 @@
-"""Silver transforms: merge CDC history, derive current state, task events, drift and quarantine.
+"""Silver transforms: one run's CDC changes deduplicated, ordered, typed; task events, drift, quarantine.
 
-Every output is a function of the set of distinct bronze records seen so far, never of how they
-were split across runs, so incremental runs, re-runs and a full rebuild agree.
+Pure DataFrame functions over what one run read from bronze. How their rows are applied to the
+Iceberg tables (merged into current state, appended to history) is `silver_apply`'s business;
+the ordering rule both rely on lives here, once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from todo_etl.glue.image_extras import extra_attributes
 from todo_etl.glue.spark_schema import conform
 from todo_etl.lake_layout import (
     SILVER_API_REQUESTS,
+    SILVER_DELETED_ITEMS,
     SILVER_QUARANTINE,
     SILVER_SCHEMA_DRIFT,
     SILVER_TASK_EVENTS,
@@ -25,30 +27,60 @@ from todo_etl.lake_layout import (
     SILVER_USERS,
 )
 
-_ITEM = ("pk", "sk")
+ITEM = ("pk", "sk")
 # An item's changes in order: incarnation (created_at), version, a delete after the image it
 # deletes, then the stream sequence number. A re-created profile restarts at version 1 with a later
 # created_at; a REMOVE carries the old image's created_at and version, so a late older MODIFY sorts
 # before it and cannot resurrect the item.
-_ORDER = ("created_at", "version", "is_remove", "sequence_key")
+ORDER = ("created_at", "version", "is_remove", "sequence_key")
+# The columns a current-state row keeps for the ordering rule: a row is (created_at, version, not a
+# delete); a deleted item's newest REMOVE is (created_at, version, a delete) in silver_deleted_items.
+IS_REMOVE = "_is_remove"
+# A change is one version of one incarnation of one item (deletes apart); moto emits duplicate
+# INSERTs and MODIFYs for identical re-puts, and a redelivery repeats an event id.
+CHANGE_KEY = (*ITEM, "created_at", "version", "is_remove")
 
 
-def merge_history(previous: DataFrame | None, new: DataFrame) -> DataFrame:
-    """Union with the stored history, then one row per event id and one per distinct change."""
-    events = new if previous is None else previous.unionByName(new)
+def dedupe_changes(records: DataFrame) -> DataFrame:
+    """One row per event id, then one per distinct change (the INSERT preferred, then the latest).
+
+    The preference is `prefer_change` applied within one run; silver_apply applies the same one
+    against what earlier runs stored, so the kept row never depends on how deliveries were split.
+    """
     by_event_id = Window.partitionBy("event_id").orderBy(
         "sequence_key", "event_name", F.coalesce("image", F.lit("")), F.coalesce("old_image", F.lit(""))
     )
-    events = events.withColumn("_n", F.row_number().over(by_event_id)).where("_n = 1").drop("_n")
-    # moto emits duplicate INSERTs and MODIFYs for identical re-puts: one change per version of an
-    # incarnation (deletes apart), preferring the INSERT, then the latest image.
-    by_change = Window.partitionBy(*_ITEM, "created_at", "version", "is_remove").orderBy(
+    events = records.withColumn("_n", F.row_number().over(by_event_id)).where("_n = 1").drop("_n")
+    by_change = Window.partitionBy(*CHANGE_KEY).orderBy(*change_preference())
+    return events.withColumn("_n", F.row_number().over(by_change)).where("_n = 1").drop("_n")
+
+
+def change_preference() -> list[Column]:
+    """Sort order among copies of one change: INSERT first, then the highest sequence, then event id."""
+    return [
         F.when(F.col("event_name") == "INSERT", 0).otherwise(1),
         F.col("sequence_key").desc(),
-        "event_id",
+        F.col("event_id"),
+    ]
+
+
+def latest_per_item(changes: DataFrame) -> DataFrame:
+    """The newest change of each item (by ORDER) among `changes`."""
+    latest_first = Window.partitionBy(*ITEM).orderBy(*(F.col(c).desc() for c in ORDER))
+    return changes.withColumn("_n", F.row_number().over(latest_first)).where("_n = 1").drop("_n")
+
+
+def newer(a: str, b: str, a_is_remove: str, b_is_remove: str) -> str:
+    """SQL: change `a` sorts after `b` under ORDER, each given by its alias and is-delete expression.
+
+    The sequence number is left out on purpose: equal (created_at, version, is-delete) is the same
+    change, so a copy of what a table already holds is never "newer" and changes nothing.
+    """
+    return (
+        f"({a}.created_at > {b}.created_at OR ({a}.created_at = {b}.created_at AND "
+        f"({a}.version > {b}.version OR ({a}.version = {b}.version AND {a_is_remove} "
+        f"AND NOT {b_is_remove}))))"
     )
-    events = events.withColumn("_n", F.row_number().over(by_change)).where("_n = 1").drop("_n")
-    return events
 
 
 def _typed_image(image: Column) -> Column:
@@ -63,76 +95,94 @@ def _date(value: Column) -> Column:
     return F.try_to_timestamp(value, F.lit("yyyy-MM-dd")).cast(T.DateType())
 
 
-def _latest_live(history: DataFrame, entity_type: str) -> DataFrame:
-    latest_first = Window.partitionBy(*_ITEM).orderBy(*(F.col(c).desc() for c in _ORDER))
-    return (
-        history.where(F.col("entity_type") == entity_type)
-        .withColumn("_n", F.row_number().over(latest_first))
-        .where((F.col("_n") == 1) & ~F.col("is_remove"))
-        .withColumn("i", _typed_image(F.col("image")))
-    )
-
-
 def _extra(entity_type: str) -> Column:
     known = item_schema.known_attributes(entity_type)
     udf = F.udf(lambda image: extra_attributes(image, known), T.StringType())
     return udf(F.col("image"))
 
 
-def current_tasks(history: DataFrame) -> DataFrame:
-    """One row per live task at its latest version (deletes applied)."""
+def task_rows(changes: DataFrame) -> DataFrame:
+    """Each task change as a silver_tasks row (the image it leaves, or deletes), plus `_is_remove`."""
     i = F.col("i")
-    rows = _latest_live(history, EntityType.TASK.value).select(
-        i.getField("task_id").alias("task_id"),
-        i.getField("user_id").alias("user_id"),
-        i.getField("title").alias("title"),
-        i.getField("description").alias("description"),
-        i.getField("status").alias("status"),
-        i.getField("priority").alias("priority"),
-        i.getField("category").alias("category"),
-        _date(i.getField("due_date")).alias("due_date"),
-        F.coalesce(i.getField("tags"), F.array().cast("array<string>")).alias("tags"),
-        _timestamp(i.getField("created_at")).alias("created_at"),
-        _timestamp(i.getField("updated_at")).alias("updated_at"),
-        _timestamp(i.getField("completed_at")).alias("completed_at"),
-        i.getField("version").alias("version"),
-        _extra(EntityType.TASK.value).alias("extra"),
+    rows = (
+        changes.where(F.col("entity_type") == EntityType.TASK.value)
+        .withColumn("i", _typed_image(F.col("image")))
+        .select(
+            i.getField("task_id").alias("task_id"),
+            i.getField("user_id").alias("user_id"),
+            i.getField("title").alias("title"),
+            i.getField("description").alias("description"),
+            i.getField("status").alias("status"),
+            i.getField("priority").alias("priority"),
+            i.getField("category").alias("category"),
+            _date(i.getField("due_date")).alias("due_date"),
+            F.coalesce(i.getField("tags"), F.array().cast("array<string>")).alias("tags"),
+            _timestamp(i.getField("created_at")).alias("created_at"),
+            _timestamp(i.getField("updated_at")).alias("updated_at"),
+            _timestamp(i.getField("completed_at")).alias("completed_at"),
+            i.getField("version").alias("version"),
+            _extra(EntityType.TASK.value).alias("extra"),
+            F.col("is_remove").alias(IS_REMOVE),
+        )
     )
-    return conform(rows, SILVER_TASKS)
+    return conform(rows, SILVER_TASKS, keep=(IS_REMOVE,))
 
 
-def current_users(history: DataFrame) -> DataFrame:
-    """One row per live user profile at its latest version and incarnation."""
+def user_rows(changes: DataFrame) -> DataFrame:
+    """Each profile change as a silver_users row, plus `_is_remove`."""
     i = F.col("i")
-    rows = _latest_live(history, EntityType.USER.value).select(
-        i.getField("user_id").alias("user_id"),
-        i.getField("email").alias("email"),
-        i.getField("name").alias("name"),
-        i.getField("timezone").alias("timezone"),
-        _timestamp(i.getField("created_at")).alias("created_at"),
-        _timestamp(i.getField("updated_at")).alias("updated_at"),
-        i.getField("version").alias("version"),
-        _extra(EntityType.USER.value).alias("extra"),
+    rows = (
+        changes.where(F.col("entity_type") == EntityType.USER.value)
+        .withColumn("i", _typed_image(F.col("image")))
+        .select(
+            i.getField("user_id").alias("user_id"),
+            i.getField("email").alias("email"),
+            i.getField("name").alias("name"),
+            i.getField("timezone").alias("timezone"),
+            _timestamp(i.getField("created_at")).alias("created_at"),
+            _timestamp(i.getField("updated_at")).alias("updated_at"),
+            i.getField("version").alias("version"),
+            _extra(EntityType.USER.value).alias("extra"),
+            F.col("is_remove").alias(IS_REMOVE),
+        )
     )
-    return conform(rows, SILVER_USERS)
+    return conform(rows, SILVER_USERS, keep=(IS_REMOVE,))
 
 
-def task_events(history: DataFrame) -> DataFrame:
-    """One row per distinct task change, with its change type from the status transition."""
-    in_order = Window.partitionBy(*_ITEM).orderBy(*_ORDER)
+def deleted_item_rows(changes: DataFrame) -> DataFrame:
+    """The newest REMOVE of each item among `changes`, as silver_deleted_items rows (+ `_is_remove`)."""
+    removes = latest_per_item(changes.where(F.col("is_remove")))
+    rows = removes.select(
+        "entity_type",
+        "pk",
+        "sk",
+        "created_at",
+        "version",
+        F.col("event_time").alias("deleted_at"),
+        "ttl_delete",
+    )
+    return conform(rows.withColumn(IS_REMOVE, F.lit(True)), SILVER_DELETED_ITEMS, keep=(IS_REMOVE,))
+
+
+def task_events(changes: DataFrame) -> DataFrame:
+    """One row per distinct task change, with its change type from the status transition.
+
+    The status before a MODIFY comes from its old image (the stream carries NEW_AND_OLD_IMAGES),
+    so each row is a function of its own record: appending runs' rows gives what one run over
+    everything gives.
+    """
     i = F.col("i")
     status = i.getField("status")
     events = (
-        history.where(F.col("entity_type") == EntityType.TASK.value)
+        changes.where(F.col("entity_type") == EntityType.TASK.value)
         .withColumn("i", _typed_image(F.col("image")))
         .withColumn("old_status", F.get_json_object(F.col("old_image"), "$.status"))
-        .withColumn("lag_status", F.lag(status).over(in_order))
     )
     event_name = F.col("event_name")
     previous = (
         F.when(event_name == "INSERT", F.lit(None))
         .when(event_name == "REMOVE", status)
-        .otherwise(F.coalesce(F.col("old_status"), F.col("lag_status")))
+        .otherwise(F.col("old_status"))
     )
     events = events.withColumn("previous_status", previous)
     was_done = F.coalesce(F.col("previous_status") == "completed", F.lit(False))
@@ -147,6 +197,7 @@ def task_events(history: DataFrame) -> DataFrame:
     rows = events.select(
         "event_id",
         "event_name",
+        "sequence_number",
         change_type.alias("change_type"),
         i.getField("task_id").alias("task_id"),
         i.getField("user_id").alias("user_id"),
@@ -195,20 +246,32 @@ def schema_drift(
     return conform(rows, SILVER_SCHEMA_DRIFT)
 
 
-def merge_quarantine(previous: DataFrame | None, new: DataFrame) -> DataFrame:
-    """Union with stored quarantine; a record re-read by the lookback keeps its first timestamp."""
-    rows = new if previous is None else previous.unionByName(new)
-    merged = rows.groupBy("source", F.coalesce("event_id", F.lit("")).alias("_id"), "reason", "raw").agg(
+QUARANTINE_KEY = ("source", "_quarantine_key", "reason", "raw")
+
+
+def quarantine_key() -> Column:
+    """What makes two quarantine rows the same record: the event id may be null (unparseable)."""
+    return F.coalesce(F.col("event_id"), F.lit(""))
+
+
+def dedupe_quarantine(rows: DataFrame) -> DataFrame:
+    """One row per quarantined record; a record read twice keeps its first timestamp."""
+    merged = rows.groupBy("source", quarantine_key().alias("_quarantine_key"), "reason", "raw").agg(
         F.min("event_id").alias("event_id"), F.min("quarantined_at").alias("quarantined_at")
     )
     return conform(merged, SILVER_QUARANTINE)
 
 
-def merge_api_requests(previous: DataFrame | None, new: DataFrame) -> DataFrame:
-    """One row per request id (earliest record wins, ties broken on the whole row)."""
-    rows = new if previous is None else previous.unionByName(new)
-    first = Window.partitionBy("request_id").orderBy(
-        "ts", F.to_json(F.struct(*(F.col(c) for c in SILVER_API_REQUESTS.column_names())))
+def request_row_text(alias: str | None = None) -> Column:
+    """The whole request row as JSON text: the tie-break between two records of one request id."""
+    prefix = f"{alias}." if alias else ""
+    return F.to_json(
+        F.struct(*(F.col(f"{prefix}{c}").alias(c) for c in SILVER_API_REQUESTS.column_names()))
     )
+
+
+def dedupe_api_requests(rows: DataFrame) -> DataFrame:
+    """One row per request id (earliest record wins, ties broken on the whole row)."""
+    first = Window.partitionBy("request_id").orderBy("ts", request_row_text())
     deduped = rows.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n")
     return conform(deduped, SILVER_API_REQUESTS)

@@ -76,14 +76,15 @@ def struct_type(table: LakeTable, *, include_partitions: bool = False) -> T.Stru
     return T.StructType([T.StructField(c.name, athena_to_spark(c.type), nullable=True) for c in columns])
 
 
-def conform(df: DataFrame, table: LakeTable) -> DataFrame:
-    """Exactly the table's columns, in order, cast to the contract types (missing ones as null)."""
+def conform(df: DataFrame, table: LakeTable, keep: tuple[str, ...] = ()) -> DataFrame:
+    """Exactly the table's columns, in order, cast to the contract types (missing ones as null),
+    then the columns named in `keep` unchanged (working columns a writer still needs)."""
     present = set(df.columns)
     columns: list[SparkColumn] = []
     for field in struct_type(table).fields:
         source = F.col(field.name) if field.name in present else F.lit(None)
         columns.append(source.cast(field.dataType).alias(field.name))
-    return df.select(*columns)
+    return df.select(*columns, *(F.col(name) for name in keep))
 
 
 def empty_frame(spark: SparkSession, table: LakeTable) -> DataFrame:
