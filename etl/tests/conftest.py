@@ -173,7 +173,7 @@ class Bronze:
 
 
 class Lake:
-    """The three layer URIs of a lake under one folder."""
+    """The three layer URIs of a lake under one folder, and the way to its Iceberg catalog."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -181,23 +181,35 @@ class Lake:
         self.silver = str(root / "silver")
         self.gold = str(root / "gold")
 
+    def open(self, spark: Any) -> tuple[Any, Any]:
+        """(a SparkSession whose `lake` catalog is this lake's, the jobs' Lake for it)."""
+        from todo_etl.glue.local_session import lake_session
+
+        return lake_session(self.root, spark)
+
 
 def naive(at: datetime) -> datetime:
     """`at` as Spark hands timestamps back to Python (naive, in the session zone UTC)."""
     return at.astimezone(UTC).replace(tzinfo=None)
 
 
-def table_rows(spark: Any, base_uri: str, table: LakeTable) -> list[dict[str, Any]]:
-    """Every row of a lake table (read with its contract schema), in a stable order."""
-    from todo_etl.glue.spark_schema import struct_type
-
-    path = Path(base_uri) / table.folder
-    if not path.is_dir():
+def table_rows(session: Any, lake: Any, table: LakeTable) -> list[dict[str, Any]]:
+    """Every row of a lake table's current Iceberg snapshot, in a stable order ([] if not created)."""
+    if not session.catalog.tableExists(lake.identifier(table)):
         return []
-    rows = [
-        r.asDict(recursive=True) for r in spark.read.schema(struct_type(table)).parquet(str(path)).collect()
-    ]
+    rows = [r.asDict(recursive=True) for r in session.table(lake.identifier(table)).collect()]
     return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
+
+
+def snapshot_ids(session: Any, lake: Any, tables: Any) -> dict[str, int | None]:
+    """The current snapshot id of each table (None before its first commit)."""
+    from todo_etl.glue.iceberg_tables import current_snapshot
+
+    found = {}
+    for table in tables:
+        snapshot = current_snapshot(session, lake, table)
+        found[table.name] = snapshot.snapshot_id if snapshot else None
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -230,6 +242,7 @@ class Kit:
     task_item = staticmethod(task_item)
     user_item = staticmethod(user_item)
     table_rows = staticmethod(table_rows)
+    snapshot_ids = staticmethod(snapshot_ids)
 
 
 @pytest.fixture(scope="session")

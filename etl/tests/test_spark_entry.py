@@ -7,8 +7,11 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from todo_etl.glue.entry import JobArgumentError, JobArguments, job_arguments
+from todo_etl.glue.entry import DEFAULT_CATALOG, JobArgumentError, JobArguments, job_arguments
+from todo_etl.glue.iceberg_tables import Lake
 from todo_etl.glue.jobs import DEFAULT_LOOKBACK_HOURS
+from todo_etl.glue.maintenance_policy import DEFAULT_POLICY, MaintenancePolicy
+from todo_etl.lake_layout import SILVER_TASKS
 
 pytestmark = pytest.mark.spark
 
@@ -52,11 +55,33 @@ def test_required_arguments_only_give_the_defaults_and_trimmed_uris() -> None:
         bronze_uri="s3://bronze-bucket",
         silver_uri="s3://silver-bucket",
         gold_uri="s3://gold-bucket",
+        database="todo_insights_dev",
+        catalog=DEFAULT_CATALOG,
         full_rebuild=False,
         lookback_hours=DEFAULT_LOOKBACK_HOURS,
+        maintenance=DEFAULT_POLICY,
     )
     # Optional names are not asked for when absent: the real resolver would fail on them.
-    assert resolver.asked == ["JOB_NAME", "bronze_uri", "silver_uri", "gold_uri"]
+    assert resolver.asked == ["JOB_NAME", "bronze_uri", "silver_uri", "gold_uri", "database"]
+
+
+def test_the_arguments_name_the_lake_the_jobs_write() -> None:
+    arguments = job_arguments([*BASE, "--catalog", "my_catalog"], Resolver())
+    assert arguments.lake() == Lake(
+        bronze_uri="s3://bronze-bucket",
+        silver_uri="s3://silver-bucket",
+        gold_uri="s3://gold-bucket",
+        catalog="my_catalog",
+        database="todo_insights_dev",
+    )
+    assert arguments.lake().identifier(SILVER_TASKS) == ("my_catalog.todo_insights_dev.silver_tasks")
+
+
+def test_maintenance_arguments_give_the_stage_policy() -> None:
+    extra = ["--snapshot_retention_hours", "48", "--retain_last_snapshots", "3", "--orphan_min_age_hours=96"]
+    assert job_arguments(BASE + extra, Resolver()).maintenance == MaintenancePolicy(
+        snapshot_retention_hours=48, retain_last_snapshots=3, orphan_min_age_hours=96
+    )
 
 
 @pytest.mark.parametrize(
@@ -84,6 +109,13 @@ def test_optional_arguments_are_parsed(extra: list[str], full_rebuild: bool, loo
         (["--lookback_hours", "-1"], "--lookback_hours must be between 0 and 744, got -1"),
         (["--lookback_hours", "745"], "--lookback_hours must be between 0 and 744, got 745"),
         (["--silver_uri", "  "], "--silver_uri must not be empty"),
+        (
+            ["--database", "todo; DROP"],
+            "--database must be letters, digits and underscores, got 'todo; DROP'",
+        ),
+        (["--catalog", ""], "--catalog must be letters, digits and underscores, got ''"),
+        (["--orphan_min_age_hours", "0"], "--orphan_min_age_hours must be between 1 and 8784, got 0"),
+        (["--retain_last_snapshots", "x"], "--retain_last_snapshots must be a whole number, got 'x'"),
     ],
     ids=[
         "rebuild-maybe",
@@ -92,6 +124,10 @@ def test_optional_arguments_are_parsed(extra: list[str], full_rebuild: bool, loo
         "lookback-negative",
         "lookback-too-big",
         "blank-uri",
+        "database-injection",
+        "catalog-empty",
+        "orphan-age-zero",
+        "retain-word",
     ],
 )
 def test_bad_values_raise_a_job_argument_error(extra: list[str], message: str) -> None:

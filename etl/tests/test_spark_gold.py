@@ -53,6 +53,7 @@ class Gold:
     later: dict[str, list[dict[str, Any]]]
     later_export: str
     gold_uri: str
+    columns: dict[str, list[str]]
 
 
 def _scenario(kit: Any, bronze: Any) -> None:
@@ -89,8 +90,8 @@ def _scenario(kit: Any, bronze: Any) -> None:
     bronze.write(records, nov(23, 11))
 
 
-def _gold_tables(spark: Any, kit: Any, gold_uri: str) -> dict[str, list[dict[str, Any]]]:
-    return {t.name: kit.table_rows(spark, gold_uri, t) for t in GOLD_TABLES if t is not PIPELINE_RUNS}
+def _gold_tables(session: Any, kit: Any, ref: Any) -> dict[str, list[dict[str, Any]]]:
+    return {t.name: kit.table_rows(session, ref, t) for t in GOLD_TABLES if t is not PIPELINE_RUNS}
 
 
 @pytest.fixture(scope="module")
@@ -103,20 +104,23 @@ def _build(spark: Any, kit: Any, folder: Path) -> Gold:
     lake = kit.Lake(folder / "lake")
     _scenario(kit, kit.Bronze(Path(lake.bronze)))
     export = Path(lake.gold) / KPI_EXPORT_KEY
-    run_silver(spark, lake.bronze, lake.silver, lake.gold, run_id="silver-1", now=AS_OF)
-    summary = run_gold(spark, lake.silver, lake.gold, as_of=AS_OF, run_id="gold-1")
-    first, first_export = _gold_tables(spark, kit, lake.gold), export.read_text()
-    run_gold(spark, lake.silver, lake.gold, as_of=AS_OF, run_id="gold-2")
-    again = _gold_tables(spark, kit, lake.gold)
-    run_gold(spark, lake.silver, lake.gold, as_of=LATER, run_id="gold-3")
+    session, ref = lake.open(spark)
+    run_silver(session, ref, run_id="silver-1", now=AS_OF)
+    summary = run_gold(session, ref, as_of=AS_OF, run_id="gold-1")
+    first, first_export = _gold_tables(session, kit, ref), export.read_text()
+    run_gold(session, ref, as_of=AS_OF, run_id="gold-2")
+    again = _gold_tables(session, kit, ref)
+    run_gold(session, ref, as_of=LATER, run_id="gold-3")
+    columns = {t.name: session.table(ref.identifier(t)).columns for t in GOLD_TABLES}
     return Gold(
         first,
         first_export,
         summary,
         again,
-        _gold_tables(spark, kit, lake.gold),
+        _gold_tables(session, kit, ref),
         export.read_text(),
         lake.gold,
+        columns,
     )
 
 
@@ -244,12 +248,15 @@ def test_the_kpi_export_has_the_shape_the_metrics_function_reads(gold: Gold) -> 
     assert snapshot.snapshot_at == AS_OF
     assert dict(snapshot.values) == pytest.approx(EXPECTED_KPIS)
     assert parse_snapshot(gold.later_export.encode()).snapshot_at == LATER
+    # Written by atomic replacement: no temporary file is left beside it.
+    assert [p.name for p in (Path(gold.gold_uri) / KPI_EXPORT_KEY).parent.iterdir()] == [
+        Path(KPI_EXPORT_KEY).name
+    ]
 
 
-def test_gold_holds_no_personal_text(gold: Gold, spark: Any) -> None:
+def test_gold_holds_no_personal_text(gold: Gold) -> None:
     for table in GOLD_TABLES:
-        columns = set(spark.read.parquet(str(Path(gold.gold_uri) / table.folder)).columns)
-        assert not columns & PERSONAL_COLUMNS, table.name
+        assert not set(gold.columns[table.name]) & PERSONAL_COLUMNS, table.name
     texts = [json.dumps(rows, default=str) for rows in gold.later.values()]
     texts.append(gold.later_export)
     assert not [t for t in texts if SECRET in t or "@example.com" in t]

@@ -14,7 +14,7 @@ from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]
 
 from todo_etl.glue.jobs import run_gold, run_silver
 from todo_etl.glue.run_log import FAILED, SUCCEEDED, PreviousRun, RunSummary, find_anomalies
-from todo_etl.lake_layout import PIPELINE_RUNS, SILVER_TASKS
+from todo_etl.lake_layout import PIPELINE_RUNS, SILVER_TABLES, SILVER_TASKS
 
 pytestmark = pytest.mark.spark
 
@@ -28,7 +28,8 @@ class Runs:
     error: str
     tasks_after_failure: list[dict[str, Any]]
     tasks_before_failure: list[dict[str, Any]]
-    staging_left: list[str]
+    snapshots_before_failure: dict[str, int | None]
+    snapshots_after_failure: dict[str, int | None]
     checkpoint_after_failure: dict[str, Any]
 
 
@@ -46,18 +47,19 @@ def _build(spark: Any, kit: Any, folder: Path) -> Runs:
     records = [bronze.put(kit.user_item("u1", 1, t0))]
     records += [bronze.put(kit.task_item("u1", f"t{n}", 1, t0)) for n in range(1, 5)]
     bronze.write(records, hour)
-    run_silver(spark, lake.bronze, lake.silver, lake.gold, run_id="s1", now=START)
-    run_gold(spark, lake.silver, lake.gold, as_of=START + timedelta(minutes=1), run_id="g1")
-    before = kit.table_rows(spark, lake.silver, SILVER_TASKS)
+    session, ref = lake.open(spark)
+    run_silver(session, ref, run_id="s1", now=START)
+    run_gold(session, ref, as_of=START + timedelta(minutes=1), run_id="g1")
+    before = kit.table_rows(session, ref, SILVER_TASKS)
+    snapshots_before = kit.snapshot_ids(session, ref, SILVER_TABLES)
 
     # A delivered object that is not gzip: the run fails and must leave silver as it was.
     corrupt = bronze.write_lines(["{}"], hour + timedelta(hours=1))
     corrupt.write_bytes(b"this is not gzip data")
     with pytest.raises(Py4JJavaError) as failure:
-        run_silver(spark, lake.bronze, lake.silver, lake.gold, run_id="s2", now=START + timedelta(minutes=2))
-    after = kit.table_rows(spark, lake.silver, SILVER_TASKS)
-    staging = Path(lake.silver) / "_staging"
-    staging_left = [p.name for p in staging.iterdir()] if staging.exists() else []
+        run_silver(session, ref, run_id="s2", now=START + timedelta(minutes=2))
+    after = kit.table_rows(session, ref, SILVER_TASKS)
+    snapshots_after = kit.snapshot_ids(session, ref, SILVER_TABLES)
     checkpoint = json.loads((Path(lake.silver) / "_state" / "checkpoint.json").read_text())
 
     # The operator moves the bad object aside; three deletions and two bad lines arrive.
@@ -65,11 +67,9 @@ def _build(spark: Any, kit: Any, folder: Path) -> Runs:
     deletes = [bronze.delete("USER#u1", f"TASK#t{n}") for n in range(1, 4)]
     bronze.write(deletes, hour + timedelta(hours=2))
     bronze.write_lines(["not json", "{also not json"], hour + timedelta(hours=2))
-    last = run_silver(
-        spark, lake.bronze, lake.silver, lake.gold, run_id="s3", now=START + timedelta(minutes=3)
-    )
-    rows = kit.table_rows(spark, lake.gold, PIPELINE_RUNS)
-    return Runs(rows, last, str(failure.value), after, before, staging_left, checkpoint)
+    last = run_silver(session, ref, run_id="s3", now=START + timedelta(minutes=3))
+    rows = kit.table_rows(session, ref, PIPELINE_RUNS)
+    return Runs(rows, last, str(failure.value), after, before, snapshots_before, snapshots_after, checkpoint)
 
 
 def _by_id(runs: Runs) -> dict[str, dict[str, Any]]:
@@ -90,6 +90,7 @@ def test_every_run_appends_one_row_linked_to_the_previous_successful_run_of_its_
     assert s1["rows_in"] == 5
     assert json.loads(s1["rows_out"]) == {
         "silver_api_requests": 0,
+        "silver_deleted_items": 0,
         "silver_quarantine": 0,
         "silver_schema_drift": 0,
         "silver_task_events": 4,
@@ -100,6 +101,8 @@ def test_every_run_appends_one_row_linked_to_the_previous_successful_run_of_its_
     assert s1["started_at"] == START.replace(tzinfo=None)
     assert s1["ended_at"] >= s1["started_at"]
     assert json.loads(rows["g1"]["rows_out"])["gold_business_kpis"] == 6
+    # Each row names the snapshot every table of its layer was left at: the rollback target.
+    assert set(json.loads(s1["snapshots"])) == {t.name for t in SILVER_TABLES}
 
 
 def test_a_failed_run_records_a_failed_row_reraises_and_leaves_silver_untouched(runs: Runs) -> None:
@@ -108,7 +111,8 @@ def test_a_failed_run_records_a_failed_row_reraises_and_leaves_silver_untouched(
     assert json.loads(failed["rows_out"]) == {}
     assert "gzip" in runs.error.lower() or "header" in runs.error.lower()
     assert runs.tasks_after_failure == runs.tasks_before_failure
-    assert runs.staging_left == []
+    # The failure came before any commit: every silver table is still at its previous snapshot.
+    assert runs.snapshots_after_failure == runs.snapshots_before_failure
     assert runs.checkpoint_after_failure["run_id"] == "s1"
 
 

@@ -42,6 +42,8 @@ class Silver:
     second: dict[str, list[dict[str, Any]]]
     checkpoint_first: str
     checkpoint_second: str
+    snapshots_first: dict[str, int | None]
+    snapshots_second: dict[str, int | None]
     silver_uri: str
 
 
@@ -137,8 +139,8 @@ def _write_scenario(kit: Any, bronze: Any) -> None:
     bronze.write_logs([r1, bronze.access_log("r-bad-ts", H11, ts="later")], H11)
 
 
-def _tables(spark: Any, kit: Any, silver_uri: str) -> dict[str, list[dict[str, Any]]]:
-    return {t.name: kit.table_rows(spark, silver_uri, t) for t in SILVER_TABLES}
+def _tables(session: Any, kit: Any, ref: Any) -> dict[str, list[dict[str, Any]]]:
+    return {t.name: kit.table_rows(session, ref, t) for t in SILVER_TABLES}
 
 
 @pytest.fixture(scope="module")
@@ -151,11 +153,19 @@ def _build(spark: Any, kit: Any, folder: Path) -> Silver:
     lake = kit.Lake(folder / "lake")
     _write_scenario(kit, kit.Bronze(Path(lake.bronze)))
     checkpoint = Path(lake.silver) / "_state" / "checkpoint.json"
-    run_silver(spark, lake.bronze, lake.silver, lake.gold, run_id="silver-1", now=RUN_1)
-    first, checkpoint_first = _tables(spark, kit, lake.silver), checkpoint.read_text()
-    run_silver(spark, lake.bronze, lake.silver, lake.gold, run_id="silver-2", now=RUN_2)
+    session, ref = lake.open(spark)
+    run_silver(session, ref, run_id="silver-1", now=RUN_1)
+    first, checkpoint_first = _tables(session, kit, ref), checkpoint.read_text()
+    snapshots_first = kit.snapshot_ids(session, ref, SILVER_TABLES)
+    run_silver(session, ref, run_id="silver-2", now=RUN_2)
     return Silver(
-        first, _tables(spark, kit, lake.silver), checkpoint_first, checkpoint.read_text(), lake.silver
+        first,
+        _tables(session, kit, ref),
+        checkpoint_first,
+        checkpoint.read_text(),
+        snapshots_first,
+        kit.snapshot_ids(session, ref, SILVER_TABLES),
+        lake.silver,
     )
 
 
@@ -321,7 +331,15 @@ def test_a_second_run_without_new_input_changes_nothing(silver: Silver) -> None:
         == json.loads(silver.checkpoint_first)["high_water"]
     )
     assert json.loads(silver.checkpoint_second)["run_id"] == "silver-2"
-    # Each run replaced the tables in place: no staging folder is left behind.
-    assert not (Path(silver.silver_uri) / "_staging").exists() or not any(
-        (Path(silver.silver_uri) / "_staging").iterdir()
-    )
+    # Nothing was new, so no table committed: every table is still at the first run's snapshot.
+    assert silver.snapshots_second == silver.snapshots_first
+    assert all(silver.snapshots_first.values())
+
+
+def test_every_silver_table_is_an_iceberg_table_in_its_lake_folder(silver: Silver) -> None:
+    for table in SILVER_TABLES:
+        folder = Path(silver.silver_uri) / table.folder
+        assert any((folder / "metadata").glob("*.metadata.json")), table.name
+        assert any((folder / "data").rglob("*.parquet")) or table.name == SILVER_SCHEMA_DRIFT.name
+    # No CDC history folder any more: silver's own tables are the state.
+    assert not (Path(silver.silver_uri) / "_state" / "cdc_events").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,8 +46,8 @@ class Runs:
     checkpoint: dict[str, Any]
 
 
-def _tables(spark: Any, kit: Any, silver_uri: str) -> dict[str, list[dict[str, Any]]]:
-    return {t.name: kit.table_rows(spark, silver_uri, t) for t in SILVER_TABLES}
+def _tables(session: Any, kit: Any, ref: Any) -> dict[str, list[dict[str, Any]]]:
+    return {t.name: kit.table_rows(session, ref, t) for t in SILVER_TABLES}
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,8 @@ def _build(spark: Any, kit: Any, root: Path) -> Runs:
     bronze.write_lines(["{broken"], at(10))
     bronze.write([bronze.put(task("u1", "t2", 2, t0, status="completed", completed_at=t0))], at(11))
     bronze.write_logs([bronze.access_log("r1", at(10))], at(10))
-    first = run_silver(spark, lake.bronze, lake.silver, lake.gold, run_id="inc-1", now=RUN_1)
+    session, ref = lake.open(spark)
+    first = run_silver(session, ref, run_id="inc-1", now=RUN_1)
 
     # A late file in hour 9 (inside the 3 hour lookback of the high water 11:00), new hour 14
     # with a redelivered event, and a straggler in hour 5 that only a full rebuild reads.
@@ -76,17 +78,17 @@ def _build(spark: Any, kit: Any, root: Path) -> Runs:
     bronze.write([t1_v3, bronze.delete("USER#u1", "TASK#t2"), t1_v2], at(14))
     bronze.write_logs([bronze.access_log("r2", at(14)), bronze.access_log("r1", at(10))], at(14))
     bronze.write([bronze.put(task("u1", "t9", 1, t0))], at(5, 55))
-    second = run_silver(spark, lake.bronze, lake.silver, lake.gold, run_id="inc-2", now=RUN_2)
-    incremental = _tables(spark, kit, lake.silver)
+    second = run_silver(session, ref, run_id="inc-2", now=RUN_2)
+    incremental = _tables(session, kit, ref)
     checkpoint = json.loads((Path(lake.silver) / "_state" / "checkpoint.json").read_text())
 
-    fresh_silver = str(root / "fresh-silver")
-    run_silver(spark, lake.bronze, fresh_silver, str(root / "fresh-gold"), run_id="fresh", now=RUN_FULL)
-    fresh = _tables(spark, kit, fresh_silver)
-    rebuilt = run_silver(
-        spark, lake.bronze, lake.silver, lake.gold, full_rebuild=True, run_id="rebuild", now=RUN_FULL
-    )
-    return Runs(first, second, incremental, fresh, rebuilt, _tables(spark, kit, lake.silver), checkpoint)
+    # Another lake (its own catalog and silver) over the same bronze: silver from nothing.
+    fresh_session, fresh_ref = kit.Lake(root / "fresh").open(spark)
+    fresh_ref = dataclasses.replace(fresh_ref, bronze_uri=lake.bronze)
+    run_silver(fresh_session, fresh_ref, run_id="fresh", now=RUN_FULL)
+    fresh = _tables(fresh_session, kit, fresh_ref)
+    rebuilt = run_silver(session, ref, full_rebuild=True, run_id="rebuild", now=RUN_FULL)
+    return Runs(first, second, incremental, fresh, rebuilt, _tables(session, kit, ref), checkpoint)
 
 
 def test_the_first_run_reads_everything_and_sets_the_high_water(runs: Runs) -> None:
@@ -115,7 +117,7 @@ def test_an_incremental_run_reads_only_new_hours_and_the_lookback(runs: Runs) ->
     assert tasks == {"t1": (3, "completed"), "t3": (1, "pending")}
 
 
-def test_the_history_kept_between_runs_gives_the_same_events_as_reading_everything(runs: Runs) -> None:
+def test_the_history_appended_between_runs_gives_the_same_events_as_reading_everything(runs: Runs) -> None:
     # Events of hour 05 (t1 v1) were not re-read by the second run, yet are still in the history.
     versions = sorted(
         (e["task_id"], e["version"], e["change_type"]) for e in runs.incremental[SILVER_TASK_EVENTS.name]
@@ -158,3 +160,18 @@ def test_full_rebuild_ignores_the_checkpoint_and_equals_a_run_on_an_empty_silver
     assert runs.rebuilt.details["full_rebuild"] is True
     assert runs.rebuilt.details["cdc_partitions_read"] == 5
     assert runs.rebuilt_tables == runs.fresh
+
+
+def test_an_incremental_run_writes_the_changes_not_the_history(runs: Runs) -> None:
+    changes = runs.second.details["changes"]
+    # New: t3 (late hour 9), t1 v3, t2's delete; t1 v2 and r1 were seen before and add nothing.
+    assert changes["silver_task_events"] == {"added": 3, "deleted": 0}
+    assert changes["silver_api_requests"] == {"added": 1, "deleted": 0}
+    assert changes["silver_deleted_items"] == {"added": 1, "deleted": 0}
+    # Copy-on-write rewrites the files holding t1 and t2; the table never grows by its history.
+    assert runs.second.rows_out["silver_tasks"] == 2
+    assert SILVER_QUARANTINE.name not in changes  # the broken line was quarantined by the first run
+
+
+def test_a_full_rebuild_commits_one_snapshot_per_table(runs: Runs) -> None:
+    assert set(runs.rebuilt.details["changes"]) == {t.name for t in SILVER_TABLES}

@@ -1,14 +1,17 @@
 """Property: however a task's changes are split into files and hours, duplicated and reordered,
-silver's current state is the state of its last version (or nothing, after a delete).
+silver's current state is the state of its last version (or nothing, after a delete), and its
+events hold each distinct change once.
 
-The bronze is read in two overlapping batches, as two incremental runs with a lookback would,
-through the same functions `run_silver` chains (read, validate, merge history, current state).
+The bronze is read in two overlapping batches, as two incremental runs with a lookback would, and
+each batch is applied to the Iceberg tables by the functions `run_silver` chains (read, validate,
+deduplicate, MERGE current state and deleted items, append events). Examples share one lake, each
+under a user of its own, so a table is created once and not per example.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from todo_etl.glue import bronze_reader, silver_transform
+from todo_etl.glue import bronze_reader, iceberg_tables, silver_apply, silver_transform
 from todo_etl.glue.lake_fs import LakeFs, join
-from todo_etl.lake_layout import CDC_FOLDER
+from todo_etl.lake_layout import CDC_FOLDER, SILVER_TASK_EVENTS, SILVER_TASKS
 
 pytestmark = pytest.mark.spark
 
@@ -30,8 +33,19 @@ ARRIVAL = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
 task_lives = st.tuples(st.lists(st.sampled_from(STATUSES), min_size=1, max_size=4), st.booleans())
 
 
+_examples = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def shared_lake(spark: Any, kit: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, Path]:
+    root = tmp_path_factory.mktemp("silver-property")
+    session, ref = kit.Lake(root / "lake").open(spark)
+    iceberg_tables.create_tables(session, ref)
+    return session, ref, root
+
+
 @settings(
-    max_examples=15,
+    max_examples=12,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -41,42 +55,55 @@ task_lives = st.tuples(st.lists(st.sampled_from(STATUSES), min_size=1, max_size=
     hours=st.integers(min_value=1, max_value=4),
 )
 def test_silver_state_is_the_last_version_whatever_the_delivery(
-    spark: Any, kit: Any, lives: list[tuple[list[str], bool]], seed: int, hours: int
+    shared_lake: tuple[Any, Any, Path], kit: Any, lives: list[tuple[list[str], bool]], seed: int, hours: int
 ) -> None:
+    session, ref, root = shared_lake
+    example = next(_examples)
+    user = f"u{example}"
     shuffle = random.Random(seed)
-    with tempfile.TemporaryDirectory() as folder:
-        bronze = kit.Bronze(Path(folder) / "bronze")
-        records: list[dict[str, Any]] = []
-        expected: dict[str, tuple[int, str, str]] = {}
-        for n, (statuses, deleted) in enumerate(lives):
-            task_id = f"t{n}"
-            for version, status in enumerate(statuses, start=1):
-                title = f"{task_id} v{version}"
-                item = kit.task_item("u1", task_id, version, kit.T0, status=status, title=title)
-                records.append(bronze.put(item))
-                expected[task_id] = (version, status, title)
-            if deleted:
-                records.append(bronze.delete("USER#u1", f"TASK#{task_id}"))
-                del expected[task_id]
-        # Every record lands in a random hour; some are delivered a second time elsewhere.
-        deliveries = records + [r for r in records if shuffle.random() < 0.3]
-        shuffle.shuffle(deliveries)
-        by_hour: dict[int, list[dict[str, Any]]] = {}
-        for record in deliveries:
-            by_hour.setdefault(shuffle.randrange(hours), []).append(record)
-        for hour, batch in sorted(by_hour.items()):
-            bronze.write(batch, ARRIVAL + timedelta(hours=hour))
+    bronze = kit.Bronze(root / f"bronze-{example}")
+    records: list[dict[str, Any]] = []
+    expected: dict[str, tuple[int, str, str]] = {}
+    for n, (statuses, deleted) in enumerate(lives):
+        task_id = f"{user}-t{n}"
+        for version, status in enumerate(statuses, start=1):
+            title = f"{task_id} v{version}"
+            item = kit.task_item(user, task_id, version, kit.T0, status=status, title=title)
+            records.append(bronze.put(item))
+            expected[task_id] = (version, status, title)
+        if deleted:
+            records.append(bronze.delete(f"USER#{user}", f"TASK#{task_id}"))
+            del expected[task_id]
+    # Every record lands in a random hour; some are delivered a second time elsewhere.
+    deliveries = records + [r for r in records if shuffle.random() < 0.3]
+    shuffle.shuffle(deliveries)
+    by_hour: dict[int, list[dict[str, Any]]] = {}
+    for record in deliveries:
+        by_hour.setdefault(shuffle.randrange(hours), []).append(record)
+    for hour, batch in sorted(by_hour.items()):
+        bronze.write(batch, ARRIVAL + timedelta(hours=hour))
 
-        partitions = LakeFs(spark).hour_partitions(join(str(bronze.root), CDC_FOLDER))
-        split = shuffle.randrange(1, len(partitions) + 1)
-        history = None
-        # The second batch re-reads the first batch's newest hour, like the lookback does.
-        for selected in (partitions[:split], partitions[max(split - 1, 0) :]):
-            parsed = bronze_reader.parse_cdc(bronze_reader.read_lines(spark, selected), ARRIVAL)
-            history = silver_transform.merge_history(history, parsed.valid)
-            assert parsed.quarantine.count() == 0
-        assert history is not None
-        tasks = silver_transform.current_tasks(history).collect()
-        assert {t["task_id"]: (t["version"], t["status"], t["title"]) for t in tasks} == expected
-        events = silver_transform.task_events(history).collect()
-        assert len(events) == len(records)
+    partitions = LakeFs(session).hour_partitions(join(str(bronze.root), CDC_FOLDER))
+    split = shuffle.randrange(1, len(partitions) + 1)
+    # The second batch re-reads the first batch's newest hour, like the lookback does.
+    for selected in (partitions[:split], partitions[max(split - 1, 0) :]):
+        parsed = bronze_reader.parse_cdc(bronze_reader.read_lines(session, selected), ARRIVAL)
+        changes = silver_transform.dedupe_changes(parsed.valid).cache()
+        days = silver_apply.run_days(changes, session.createDataFrame([], "request_date date"))
+        writes = silver_apply.plan_current_state(session, ref, changes, False)
+        writes += silver_apply.plan_task_events(session, ref, changes, days, False)
+        silver_apply.commit(session, ref, writes, silver_apply.Written())
+        changes.unpersist()
+
+    tasks = iceberg_tables.read(session, ref, SILVER_TASKS).where(f"user_id = '{user}'").collect()
+    assert {t["task_id"]: (t["version"], t["status"], t["title"]) for t in tasks} == expected
+    events = iceberg_tables.read(session, ref, SILVER_TASK_EVENTS).where(f"user_id = '{user}'").collect()
+    assert sorted((e["task_id"], e["version"], e["event_name"]) for e in events) == sorted(
+        (r["new_image"] or r["old_image"])["task_id"]
+        and (
+            (r["new_image"] or r["old_image"])["task_id"],
+            (r["new_image"] or r["old_image"])["version"],
+            r["event_name"],
+        )
+        for r in records
+    )

@@ -11,13 +11,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from todo_etl import lake_layout as ll
 from todo_etl.queries import NamedQuery, load_queries
 from todo_local.athena_engine import AthenaEngine, QueryResult
+from todo_local.testing.iceberg_rows import append_rows
 
 PRIORITY_ORDER = {"high": 1, "medium": 2, "low": 3}
 CATEGORIES = ("work", "home", "errands", "health")
@@ -28,27 +27,6 @@ ROUTES = (
     ("PATCH", "/api/v1/tasks/{task_id}"),
     ("GET", "/api/v1/users/me"),
 )
-
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "string": pa.string(),
-    "bigint": pa.int64(),
-    "int": pa.int32(),
-    "double": pa.float64(),
-    "boolean": pa.bool_(),
-    # Spark writes UTC-adjusted instants; the views must turn them into Athena's plain timestamps.
-    "timestamp": pa.timestamp("us", tz="UTC"),
-    "date": pa.date32(),
-    "array<string>": pa.list_(pa.string()),
-}
-
-
-def write_table(lake: Path, table: ll.LakeTable, rows: Sequence[dict[str, Any]], part: int = 0) -> None:
-    """Write rows as one Parquet file in the table's lake folder, typed as the catalog types it."""
-    schema = pa.schema([(c.name, _ARROW_TYPES[c.type]) for c in table.columns])
-    folder = lake / table.relative_path
-    folder.mkdir(parents=True, exist_ok=True)
-    columns = {c.name: [row.get(c.name) for row in rows] for c in table.columns}
-    pq.write_table(pa.table(columns, schema=schema), folder / f"part-{part:05d}.parquet")
 
 
 def monday(day: date) -> date:
@@ -88,10 +66,10 @@ class Lake:
 
     def add(self, table: ll.LakeTable, rows: list[dict[str, Any]]) -> None:
         self.rows[table.name] = rows
-        # Two files per table: views must read a folder, not a file.
+        # Two commits per table: views must read every data file of the current snapshot.
         half = len(rows) // 2
-        write_table(self.path, table, rows[:half], part=0)
-        write_table(self.path, table, rows[half:], part=1)
+        append_rows(self.path, table, rows[:half])
+        append_rows(self.path, table, rows[half:])
 
 
 def generate_lake(path: Path) -> Lake:
@@ -546,3 +524,51 @@ def test_category_weekly_trend(lake: Lake, engine: AthenaEngine, queries: dict[s
     assert result.columns == ["week", "category", "tasks_created", "tasks_completed", "backlog_change"]
     assert result.rows == expected
     assert all(type(r[0]) is date for r in result.rows)  # a DATE, as Athena's date_trunc of a date
+
+
+class _Clock:
+    """Stands in for the `time` module pyiceberg stamps new snapshots with (test data only)."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def time(self) -> float:
+        return self.at.timestamp()
+
+
+@covers("kpis_as_of_yesterday")
+def test_kpis_as_of_yesterday_reads_the_table_as_it_stood_a_day_ago(
+    tmp_path: Path, queries: dict[str, NamedQuery], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyiceberg.table.snapshots as snapshots
+
+    now = datetime.now(UTC)
+    two_days_ago = now - timedelta(days=2)
+
+    def kpis(at: datetime, factor: float) -> list[dict[str, Any]]:
+        return [
+            {"snapshot_at": at, "metric": m, "value": factor * (n + 1)}
+            for n, m in enumerate(ll.BUSINESS_KPI_METRICS)
+        ]
+
+    # The gold run of two days ago committed then; today's run committed a second snapshot now.
+    monkeypatch.setattr(snapshots, "time", _Clock(two_days_ago))
+    append_rows(tmp_path, ll.GOLD_BUSINESS_KPIS, kpis(two_days_ago, 1.0))
+    monkeypatch.setattr(snapshots, "time", _Clock(now))
+    append_rows(tmp_path, ll.GOLD_BUSINESS_KPIS, kpis(now, 3.0))
+
+    with AthenaEngine(tmp_path) as engine:
+        result = run(engine, queries, "kpis_as_of_yesterday")
+
+    assert result.columns == [
+        "metric",
+        "value_yesterday",
+        "value_now",
+        "change",
+        "snapshot_yesterday",
+        "snapshot_now",
+    ]
+    expected = {m: (float(n + 1), 3.0 * (n + 1)) for n, m in enumerate(ll.BUSINESS_KPI_METRICS)}
+    assert {r[0]: (r[1], r[2]) for r in result.rows} == expected
+    assert all(r[3] == pytest.approx(r[2] - r[1]) for r in result.rows)
+    assert {(r[4], r[5]) for r in result.rows} == {(naive(two_days_ago), naive(now))}

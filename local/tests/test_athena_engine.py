@@ -9,12 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from todo_etl import lake_layout as ll
 from todo_local.athena_engine import AthenaEngine, QueryError, duckdb_type, translate
+from todo_local.testing.iceberg_rows import append_rows
 
 
 @pytest.fixture
@@ -33,11 +32,6 @@ def scalar(engine: AthenaEngine, sql: str) -> Any:
     assert len(result.rows) == 1
     assert len(result.columns) == 1
     return result.rows[0][0]
-
-
-def write_parquet(folder: Path, columns: dict[str, pa.Array], name: str = "part-0.parquet") -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table(columns), folder / name)
 
 
 def write_bronze(
@@ -108,7 +102,7 @@ def test_timestamp_plus_interval_stays_a_timestamp(engine: AthenaEngine) -> None
 
 
 def test_date_column_plus_interval_is_a_date(engine: AthenaEngine, lake: Path) -> None:
-    write_parquet(lake / "silver" / "tasks", {"task_id": ["t1"], "due_date": pa.array([date(2024, 5, 31)])})
+    append_rows(lake, ll.SILVER_TASKS, [{"task_id": "t1", "due_date": date(2024, 5, 31)}])
 
     result = engine.query(
         "SELECT due_date + INTERVAL '1' DAY AS next_day, current_date - due_date FROM silver_tasks"
@@ -253,19 +247,28 @@ def test_bronze_partition_pruning_by_string_values(engine: AthenaEngine, lake: P
     assert result.rows == [(200, 1.5)]
 
 
-def test_files_written_between_queries_are_seen(engine: AthenaEngine, lake: Path) -> None:
-    folder = lake / "gold" / "business_kpis"
+def test_commits_between_queries_are_seen_and_an_unchanged_table_is_not_replanned(
+    engine: AthenaEngine, lake: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert scalar(engine, "SELECT count(*) FROM gold_business_kpis") == 0
 
-    write_parquet(folder, {"metric": ["total_users"], "value": [3.0]}, "part-0.parquet")
+    append_rows(lake, ll.GOLD_BUSINESS_KPIS, [{"metric": "total_users", "value": 3.0}])
     assert scalar(engine, "SELECT count(*) FROM gold_business_kpis") == 1
 
-    write_parquet(folder, {"metric": ["total_tasks"], "value": [9.0]}, "part-1.parquet")
+    append_rows(lake, ll.GOLD_BUSINESS_KPIS, [{"metric": "total_tasks", "value": 9.0}])
     assert scalar(engine, "SELECT sum(value) FROM gold_business_kpis") == 12.0
+
+    # Same snapshot: the view is reused, no table metadata is loaded again.
+    loads: list[str] = []
+    original = engine.catalog.load
+    monkeypatch.setattr(engine.catalog, "load", lambda t, p=None: loads.append(t.name) or original(t, p))
+    assert scalar(engine, "SELECT sum(value) FROM gold_business_kpis") == 12.0
+    assert loads == []
 
 
 def test_columns_missing_from_the_files_read_as_null(engine: AthenaEngine, lake: Path) -> None:
-    write_parquet(lake / "silver" / "users", {"user_id": ["u1"], "version": pa.array([4], pa.int32())})
+    # A table created before a column existed (schema evolution adds it later).
+    append_rows(lake, ll.SILVER_USERS, [{"user_id": "u1", "version": 4}], columns=["user_id", "version"])
 
     result = engine.query("SELECT user_id, version, extra FROM silver_users")
 
@@ -273,14 +276,14 @@ def test_columns_missing_from_the_files_read_as_null(engine: AthenaEngine, lake:
     assert dict(engine.describe("silver_users"))["version"] == "BIGINT"  # cast to the catalog type
 
 
-def test_spark_style_partition_folders_and_utc_timestamps(engine: AthenaEngine, lake: Path) -> None:
-    folder = lake / "silver" / "task_events"
+def test_partitioned_tables_and_utc_timestamps(engine: AthenaEngine, lake: Path) -> None:
     instant = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
-    for day in ("2026-03-01", "2026-03-02"):
-        write_parquet(
-            folder / f"event_date={day}",
-            {"event_id": [f"e-{day}"], "event_time": pa.array([instant], pa.timestamp("us", tz="UTC"))},
-        )
+    rows = [
+        {"event_id": f"e-{day}", "event_date": day, "event_time": instant}
+        for day in (date(2026, 3, 1), date(2026, 3, 2))
+    ]
+    append_rows(lake, ll.SILVER_TASK_EVENTS, rows, partition_by=["event_date"])
+    assert any((lake / "silver" / "task_events" / "data").glob("event_date=*"))
 
     result = engine.query("SELECT event_id, event_date, event_time FROM silver_task_events ORDER BY event_id")
 
@@ -288,6 +291,66 @@ def test_spark_style_partition_folders_and_utc_timestamps(engine: AthenaEngine, 
         ("e-2026-03-01", date(2026, 3, 1), datetime(2026, 3, 1, 23, 30)),
         ("e-2026-03-02", date(2026, 3, 2), datetime(2026, 3, 1, 23, 30)),
     ]
+
+
+# --- time travel -----------------------------------------------------------------------------------
+
+
+def _two_snapshots(lake: Path) -> tuple[int, int]:
+    first = append_rows(lake, ll.SILVER_USERS, [{"user_id": "u1", "version": 1}])
+    second = append_rows(lake, ll.SILVER_USERS, [{"user_id": "u2", "version": 1}])
+    return first, second
+
+
+def test_for_version_as_of_reads_that_snapshot(engine: AthenaEngine, lake: Path) -> None:
+    first, second = _two_snapshots(lake)
+
+    assert scalar(engine, f"SELECT count(*) FROM silver_users FOR VERSION AS OF {first}") == 1
+    assert scalar(engine, f"SELECT count(*) FROM silver_users FOR VERSION AS OF {second}") == 2
+    assert scalar(engine, "SELECT count(*) FROM silver_users") == 2
+    # An old snapshot joined with the current table: each side reads its own snapshot.
+    joined = engine.query(
+        f"SELECT n.user_id FROM silver_users n LEFT JOIN silver_users FOR VERSION AS OF {first} o "
+        "ON n.user_id = o.user_id WHERE o.user_id IS NULL"
+    )
+    assert joined.rows == [("u2",)]
+
+
+def test_for_timestamp_as_of_reads_the_snapshot_current_at_that_time(
+    engine: AthenaEngine, lake: Path
+) -> None:
+    first, _ = _two_snapshots(lake)
+    history = {r.snapshot_id: r.committed_at for r in engine.catalog.snapshots(ll.SILVER_USERS)}
+    at_first = history[first].strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+    count = scalar(
+        engine, f"SELECT count(*) FROM silver_users FOR TIMESTAMP AS OF TIMESTAMP '{at_first} UTC'"
+    )
+    now = scalar(engine, "SELECT count(*) FROM silver_users FOR TIMESTAMP AS OF current_timestamp")
+
+    assert (count, now) == (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("clause", "message"),
+    [
+        ("FOR VERSION AS OF 42", "has no snapshot 42"),
+        ("FOR TIMESTAMP AS OF TIMESTAMP '2001-01-01 00:00:00 UTC'", "history starts later"),
+        ("FOR VERSION AS OF 'soon'", "needs a snapshot id"),
+    ],
+    ids=["unknown-version", "before-history", "not-an-id"],
+)
+def test_time_travel_outside_the_history_is_a_query_error(
+    engine: AthenaEngine, lake: Path, clause: str, message: str
+) -> None:
+    _two_snapshots(lake)
+    with pytest.raises(QueryError, match=message):
+        engine.query(f"SELECT count(*) FROM silver_users {clause}")
+
+
+def test_time_travel_on_bronze_is_refused(engine: AthenaEngine) -> None:
+    with pytest.raises(QueryError, match="needs an Iceberg table"):
+        engine.query("SELECT count(*) FROM bronze_cdc FOR VERSION AS OF 1")
 
 
 # --- errors --------------------------------------------------------------------------------------

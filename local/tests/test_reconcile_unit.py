@@ -175,18 +175,16 @@ def test_only_the_latest_kpi_snapshot_counts() -> None:
 
 
 def test_lake_tables_are_read_below_a_hidden_state_folder(tmp_path: Path) -> None:
-    """`make demo` keeps its state in `.local-demo`: a hidden folder above the lake is not a
-    hidden entry inside a table (a regression: every row was skipped, so reconcile failed)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    """`make demo` keeps its state in `.local-demo`: a hidden folder above the lake is no reason
+    to skip anything (a regression once: every row was skipped, so reconcile failed)."""
     from todo_etl.lake_layout import SILVER_USERS
     from todo_local.reconcile import read_lake_table
+    from todo_local.testing.iceberg_rows import append_rows
 
     lake = tmp_path / ".local-demo" / "lake"
-    folder = lake / SILVER_USERS.relative_path
-    (folder / "_staging").mkdir(parents=True)
-    pq.write_table(pa.table({"user_id": ["u1"]}), folder / "part-0.parquet")
-    pq.write_table(pa.table({"user_id": ["staged"]}), folder / "_staging" / "part-0.parquet")
+    assert read_lake_table(lake, SILVER_USERS) == []
+    append_rows(lake, SILVER_USERS, [{"user_id": "u1"}], columns=["user_id"])
+    # A stray file in the table folder is no row: only the current snapshot's data files are.
+    (lake / SILVER_USERS.relative_path / "data" / "stray.parquet").write_bytes(b"not referenced")
 
     assert read_lake_table(lake, SILVER_USERS) == [{"user_id": "u1"}]

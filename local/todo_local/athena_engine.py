@@ -72,6 +72,19 @@ _JODA_TRIE = new_trie(_JODA_TO_STRFTIME)
 _DATE_PRESERVING_UNITS = frozenset({"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"})
 
 
+# Iceberg metadata tables Athena exposes as "<table>$<kind>", all of which pyiceberg can inspect.
+METADATA_TABLES = frozenset({"snapshots", "history", "files", "partitions", "manifests", "refs"})
+
+
+def _metadata_type(arrow_type: str) -> str:
+    """An Athena type for a metadata column, enough for the shims' typing (nested types as text)."""
+    if arrow_type.startswith("timestamp"):
+        return "timestamp"
+    return {"int64": "bigint", "int32": "int", "string": "string", "bool": "boolean", "double": "double"}.get(
+        arrow_type, "string"
+    )
+
+
 class QueryError(RuntimeError):
     """A query could not be translated or run; carries the SQL DuckDB was given (if any)."""
 
@@ -357,6 +370,7 @@ class AthenaEngine:
         tree = parse_statement(athena_sql)
         try:
             self.refresh()
+            self._resolve_metadata_tables(tree, athena_sql)
             self._resolve_time_travel(tree, athena_sql)
         except LakeCatalogError as exc:
             raise QueryError(str(exc), athena_sql) from exc
@@ -368,6 +382,30 @@ class AthenaEngine:
         except duckdb.Error as exc:
             raise QueryError(f"DuckDB could not run the query: {exc}", athena_sql, translated) from exc
         return QueryResult(columns=columns, rows=rows, translated_sql=translated)
+
+    # --- metadata tables (Athena's "table$snapshots" and friends) ----------------------------------
+
+    def _resolve_metadata_tables(self, tree: exp.Expr, athena_sql: str) -> None:
+        """Point each `"t$snapshots"` (also `$history`, `$files`, `$partitions`, `$manifests`,
+        `$refs`) at a view of that Iceberg metadata, read fresh by pyiceberg."""
+        for node in list(tree.find_all(exp.Table)):
+            if "$" not in node.name:
+                continue
+            base, _, kind = node.name.partition("$")
+            table = self._by_name.get(base)
+            if table is None or not table.is_iceberg:
+                raise QueryError(f"'{node.name}': metadata tables exist for Iceberg tables only", athena_sql)
+            if kind not in METADATA_TABLES:
+                known = ", ".join(f"${k}" for k in sorted(METADATA_TABLES))
+                raise QueryError(f"'{node.name}': unknown metadata table (known: {known})", athena_sql)
+            loaded = self.catalog.load(table)
+            if loaded is None:
+                raise QueryError(f"Table '{base}' has no snapshots yet", athena_sql)
+            view = f"{base}__meta_{kind}"
+            arrow = getattr(loaded.inspect, kind)()
+            self._connection.register(view, arrow)
+            self._schema[view] = {f.name: _metadata_type(str(f.type)) for f in arrow.schema}
+            node.set("this", exp.to_identifier(view))
 
     # --- time travel ------------------------------------------------------------------------------
 
@@ -395,7 +433,9 @@ class AthenaEngine:
             try:
                 snapshot_id = int(value)
             except (TypeError, ValueError):
-                raise QueryError(f"FOR VERSION AS OF needs a snapshot id, got {value!r}", athena_sql) from None
+                raise QueryError(
+                    f"FOR VERSION AS OF needs a snapshot id, got {value!r}", athena_sql
+                ) from None
             if loaded.snapshot_by_id(snapshot_id) is None:
                 raise QueryError(f"Table '{table.name}' has no snapshot {snapshot_id}", athena_sql)
             return snapshot_id

@@ -117,7 +117,9 @@ class LocalLakeCatalog:
         Every table here is copy-on-write, so a snapshot is exactly its data files; a delete file
         would mean rows that plain Parquet readers would wrongly return, so it is an error.
         """
-        snapshot = loaded.snapshot_by_id(snapshot_id) if snapshot_id is not None else loaded.current_snapshot()
+        snapshot = (
+            loaded.snapshot_by_id(snapshot_id) if snapshot_id is not None else loaded.current_snapshot()
+        )
         if snapshot is None:
             if snapshot_id is not None:
                 raise LakeCatalogError(f"no snapshot {snapshot_id}")
@@ -136,7 +138,9 @@ class LocalLakeCatalog:
         """The id of the snapshot that was current at `at` (Athena's FOR TIMESTAMP AS OF)."""
         found = loaded.snapshot_as_of_timestamp(int(at.timestamp() * 1000))
         if found is None:
-            raise LakeCatalogError(f"no snapshot at or before {at.isoformat()}: the table's history starts later")
+            raise LakeCatalogError(
+                f"no snapshot at or before {at.isoformat()}: the table's history starts later"
+            )
         return int(found.snapshot_id)
 
     def rows(self, table: LakeTable, snapshot_id: int | None = None) -> list[dict[str, Any]]:

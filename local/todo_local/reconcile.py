@@ -282,21 +282,10 @@ def _latest_kpis(kpi_rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
 
 
 def read_lake_table(lake_dir: Path, table: lake_layout.LakeTable) -> list[dict[str, Any]]:
-    """Every row of a Parquet lake table, or [] when the table has not been written yet."""
-    import pyarrow.dataset as ds
+    """Every row of a lake table's current Iceberg snapshot, or [] before its first commit."""
+    from todo_local.lake_catalog import LocalLakeCatalog
 
-    folder = lake_dir / table.relative_path
-    # Hidden and underscore entries below the table (Spark's _SUCCESS, staging) are not data; the
-    # folders above it may well be hidden (`.local-demo`), so only the part below counts.
-    files = [
-        p
-        for p in folder.rglob("*.parquet")
-        if not any(part.startswith(("_", ".")) for part in p.relative_to(folder).parts)
-    ]
-    if not files:
-        return []
-    rows: list[dict[str, Any]] = ds.dataset([str(p) for p in files], format="parquet").to_table().to_pylist()
-    return rows
+    return LocalLakeCatalog(lake_dir).rows(table)
 
 
 def scan_live_items(table_name: str) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from todo_etl.glue.iceberg_tables import Lake
 from todo_etl.glue.jobs import DEFAULT_LOOKBACK_HOURS
-from todo_etl.glue.maintenance import DEFAULT_POLICY, MaintenancePolicy
+from todo_etl.glue.maintenance_policy import DEFAULT_POLICY, MaintenancePolicy
 
 Resolver = Callable[[Sequence[str], list[str]], Mapping[str, str]]
 
@@ -25,6 +25,8 @@ OPTIONAL_ARGUMENTS = (
     "snapshot_retention_hours",
     "retain_last_snapshots",
     "orphan_min_age_hours",
+    "rollback_table",
+    "rollback_snapshot",
 )
 # The Spark catalog name the job's `--conf` settings declare (Glue's Iceberg documentation's name).
 DEFAULT_CATALOG = "glue_catalog"
@@ -49,6 +51,8 @@ class JobArguments:
     full_rebuild: bool = False
     lookback_hours: int = DEFAULT_LOOKBACK_HOURS
     maintenance: MaintenancePolicy = field(default=DEFAULT_POLICY)
+    # The maintenance job's other duty, from the runbook: put one table back on an older snapshot.
+    rollback: tuple[str, int] | None = None
 
     def lake(self) -> Lake:
         return Lake(
@@ -127,4 +131,14 @@ def job_arguments(argv: Sequence[str], resolve: Resolver) -> JobArguments:
             else DEFAULT_LOOKBACK_HOURS
         ),
         maintenance=_policy(values),
+        rollback=_rollback(values),
     )
+
+
+def _rollback(values: Mapping[str, str]) -> tuple[str, int] | None:
+    table, snapshot = values.get("rollback_table"), values.get("rollback_snapshot")
+    if table is None and snapshot is None:
+        return None
+    if table is None or snapshot is None:
+        raise JobArgumentError("--rollback_table and --rollback_snapshot go together")
+    return _identifier("rollback_table", table), _whole("rollback_snapshot", snapshot, -(2**63), 2**63 - 1)

@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark idiom)
 
 from todo_etl.glue.lake_fs import join
-from todo_etl.lake_layout import ICEBERG_TABLES, Layer, LakeTable
+from todo_etl.lake_layout import ICEBERG_TABLES, LakeTable, Layer
 
 # Format v2 because Athena engine v3 reads and writes v2 only. Copy-on-write for every row-level
 # operation: readers (Athena, DuckDB locally) then only ever see plain data files, never delete
@@ -113,7 +113,9 @@ def append(lake: Lake, table: LakeTable, rows: DataFrame) -> None:
     rows.writeTo(lake.identifier(table)).append()
 
 
-def merge(spark: SparkSession, lake: Lake, table: LakeTable, source: DataFrame, on: str, clauses: str) -> None:
+def merge(
+    spark: SparkSession, lake: Lake, table: LakeTable, source: DataFrame, on: str, clauses: str
+) -> None:
     """`MERGE INTO <table> t USING <source> s ON <on> <clauses>` as one commit.
 
     Iceberg validates at commit time that no conflicting change landed since the MERGE read the
@@ -178,7 +180,9 @@ def current_snapshot(spark: SparkSession, lake: Lake, table: LakeTable) -> Snaps
     )
 
 
-def snapshots_of(spark: SparkSession, lake: Lake, tables: Iterable[LakeTable]) -> dict[str, SnapshotInfo | None]:
+def snapshots_of(
+    spark: SparkSession, lake: Lake, tables: Iterable[LakeTable]
+) -> dict[str, SnapshotInfo | None]:
     return {t.name: current_snapshot(spark, lake, t) for t in tables}
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F  # noqa: N812 (the PySpark idiom)
 from pyspark.storagelevel import StorageLevel
 
 from todo_etl.glue import bronze_reader, gold_transform, iceberg_tables, silver_apply, silver_transform
@@ -200,21 +201,24 @@ def _silver(
     # Each line is parsed and checked once: valid rows and quarantine rows both read this cache.
     checked = [p.checked.persist(StorageLevel.MEMORY_AND_DISK) for p in (cdc, logs)]
     changes = silver_transform.dedupe_changes(cdc.valid).persist(StorageLevel.MEMORY_AND_DISK)
+    requests = silver_transform.dedupe_api_requests(logs.valid).persist(StorageLevel.MEMORY_AND_DISK)
     written = silver_apply.Written()
     try:
-        # One row per line read, so these counts are rows_in; they also fill the caches.
-        rows_in = sum(c.count() for c in checked)
-        silver_apply.apply_current_state(spark, lake, changes, read_all, written)
-        silver_apply.apply_task_events(spark, lake, changes, read_all, written)
-        silver_apply.apply_api_requests(spark, lake, logs.valid, read_all, written)
+        # One row per line read: rows_in, counted in one action that also fills the caches.
+        rows_in = checked[0].select(F.lit(1)).unionByName(checked[1].select(F.lit(1))).count()
+        days = silver_apply.run_days(changes, requests)
         earliest = min((p.hour for p in cdc_parts + log_parts), default=None)
-        silver_apply.apply_quarantine(
-            spark, lake, cdc.quarantine.unionByName(logs.quarantine), read_all, earliest, written
-        )
+        quarantine = cdc.quarantine.unionByName(logs.quarantine)
+        writes = [
+            *silver_apply.plan_current_state(spark, lake, changes, read_all),
+            *silver_apply.plan_task_events(spark, lake, changes, days, read_all),
+            *silver_apply.plan_api_requests(spark, lake, requests, days, read_all),
+            *silver_apply.plan_quarantine(spark, lake, quarantine, read_all, earliest),
+        ]
+        silver_apply.commit(spark, lake, writes, written)
         silver_apply.write_schema_drift(spark, lake, started, read_all, written)
     finally:
-        changes.unpersist()
-        for frame in checked:
+        for frame in (changes, requests, *checked):
             frame.unpersist()
 
     after = iceberg_tables.snapshots_of(spark, lake, SILVER_TABLES)
@@ -284,7 +288,9 @@ def _gold(spark: SparkSession, lake: Lake, as_of: datetime) -> Outcome:
     )
     try:
         iceberg_tables.overwrite(lake, GOLD_USER_ENGAGEMENT, engagement)
-        iceberg_tables.overwrite(lake, GOLD_TASK_COMPLETION_DAILY, gold_transform.task_completion_daily(events))
+        iceberg_tables.overwrite(
+            lake, GOLD_TASK_COMPLETION_DAILY, gold_transform.task_completion_daily(events)
+        )
         iceberg_tables.overwrite(lake, GOLD_CATEGORY_TRENDS, gold_transform.category_trends(events))
         snapshot = gold_transform.business_kpis(users, tasks, engagement, as_of)
     finally:
@@ -313,4 +319,3 @@ def _gold(spark: SparkSession, lake: Lake, as_of: datetime) -> Outcome:
             "changes": _changes(before, after),
         },
     )
-

@@ -9,7 +9,6 @@ Iceberg's own procedures per table, with the retention of the stage, and records
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,39 +17,11 @@ from pyspark.sql import SparkSession
 from todo_etl.glue import iceberg_tables
 from todo_etl.glue.iceberg_tables import Lake
 from todo_etl.glue.jobs import Outcome, recorded_run
+from todo_etl.glue.maintenance_policy import DEFAULT_POLICY, MaintenancePolicy
 from todo_etl.glue.run_log import RunSummary
 from todo_etl.lake_layout import ICEBERG_TABLES, LakeTable
 
 MAINTENANCE_JOB = "maintenance"
-
-
-@dataclass(frozen=True)
-class MaintenancePolicy:
-    """How much history each table keeps. The dev stage's values are the local defaults
-    (infra's stage config holds every stage's; a parity test keeps them equal)."""
-
-    # Time travel reaches this far back; older snapshots (and the files only they hold) go.
-    snapshot_retention_hours: int = 7 * 24
-    # ...but the newest few snapshots stay whatever their age (a quiet table keeps its history).
-    retain_last_snapshots: int = 5
-    # Files no snapshot references, older than this, are leftovers of failed runs. Younger ones
-    # may belong to a commit in flight, so they are never touched.
-    orphan_min_age_hours: int = 72
-    # Compact where a partition has at least this many small files.
-    compact_min_input_files: int = 5
-
-    def __post_init__(self) -> None:
-        if self.snapshot_retention_hours < 1:
-            raise ValueError("snapshot_retention_hours must be at least 1")
-        if self.retain_last_snapshots < 1:
-            raise ValueError("retain_last_snapshots must be at least 1")
-        if self.orphan_min_age_hours < 1:
-            raise ValueError("orphan_min_age_hours must be at least 1 (younger files may be in flight)")
-        if self.compact_min_input_files < 2:
-            raise ValueError("compact_min_input_files must be at least 2")
-
-
-DEFAULT_POLICY = MaintenancePolicy()
 
 
 def _timestamp_literal(at: datetime) -> str:
@@ -96,6 +67,35 @@ def maintain_table(
         "expired_data_files": int(expired.get("deleted_data_files_count", 0)),
         "expired_manifest_lists": int(expired.get("deleted_manifest_lists_count", 0)),
         "orphan_files": sum(1 for _ in orphans.orphanFileLocations()),
+    }
+
+
+class RollbackError(ValueError):
+    """A rollback names a table or snapshot the lake does not have."""
+
+
+def rollback_table(spark: SparkSession, lake: Lake, table_name: str, snapshot_id: int) -> dict[str, int]:
+    """Make `snapshot_id` the table's current snapshot again (one metadata commit, no data copied).
+
+    The snapshot must still exist (not expired) and be an ancestor of the current one; later
+    snapshots stay in the history until expiry, so a rollback can itself be rolled forward.
+    """
+    table = next((t for t in ICEBERG_TABLES if t.name == table_name), None)
+    if table is None:
+        known = ", ".join(t.name for t in ICEBERG_TABLES)
+        raise RollbackError(f"no Iceberg table named {table_name!r}; the lake has {known}")
+    current = iceberg_tables.current_snapshot(spark, lake, table)
+    known_ids = {int(s.snapshotId()) for s in iceberg_tables.iceberg_table(spark, lake, table).snapshots()}
+    if snapshot_id not in known_ids:
+        raise RollbackError(f"{table_name} has no snapshot {snapshot_id} (expired, or never existed)")
+    row = _first_row(
+        spark,
+        f"CALL {lake.procedure('rollback_to_snapshot')}(table => '{lake.table_argument(table)}', "
+        f"snapshot_id => {int(snapshot_id)})",
+    )
+    return {
+        "previous_snapshot_id": int(row.get("previous_snapshot_id", current.snapshot_id if current else 0)),
+        "current_snapshot_id": int(row.get("current_snapshot_id", snapshot_id)),
     }
 
 

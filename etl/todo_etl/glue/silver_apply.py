@@ -7,11 +7,14 @@ An incremental run writes only what changed since the last one, each table in on
   nothing and a deleted item never comes back;
 - history (`silver_task_events`, `silver_api_requests`, `silver_quarantine`): new rows appended,
   deduplicated against the partitions (days) the run's rows fall in, never the whole history.
-Each source is narrowed to the rows that really change something before the MERGE, so a
+Each source is narrowed to the rows that really change something before its MERGE, so a
 re-read lookback hour costs no file rewrite and a run without news makes no snapshot. The MERGE
 conditions repeat the same rules, so a change committed meanwhile by another run is still safe.
 
 A full rebuild replaces each table with what all of bronze gives, in one snapshot per table.
+
+Writes are planned first and committed together: one Spark action sizes every planned source (a
+local or Glue job pays per action, not per row), then each non-empty one is merged.
 """
 
 from __future__ import annotations
@@ -39,6 +42,20 @@ from todo_etl.lake_layout import (
 )
 
 
+@dataclass(frozen=True)
+class TableWrite:
+    """One planned commit: replace the table with `rows`, or MERGE `rows` into it."""
+
+    table: LakeTable
+    rows: DataFrame
+    on: str | None = None  # None: replace every row (one overwrite snapshot)
+    clauses: str = ""
+
+    @property
+    def is_merge(self) -> bool:
+        return self.on is not None
+
+
 @dataclass
 class Written:
     """The tables a run committed to (each at most once)."""
@@ -49,6 +66,32 @@ class Written:
         self.tables.add(table.name)
 
 
+def commit(spark: SparkSession, lake: Lake, writes: Sequence[TableWrite], written: Written) -> None:
+    """Commit every planned write, skipping MERGEs whose source is empty (no empty snapshots)."""
+    merges = [w for w in writes if w.is_merge]
+    sources = [w.rows.persist(StorageLevel.MEMORY_AND_DISK) for w in merges]
+    try:
+        # One action sizes (and caches) every MERGE source at once.
+        sizes: dict[int, int] = {}
+        if sources:
+            tagged = [s.select(F.lit(i).alias("_write")) for i, s in enumerate(sources)]
+            union = tagged[0]
+            for frame in tagged[1:]:
+                union = union.unionByName(frame)
+            sizes = {int(r["_write"]): int(r["count"]) for r in union.groupBy("_write").count().collect()}
+        for i, (write, source) in enumerate(zip(merges, sources, strict=True)):
+            if sizes.get(i, 0):
+                iceberg_tables.merge(spark, lake, write.table, source, str(write.on), write.clauses)
+                written.add(write.table)
+        for write in writes:
+            if not write.is_merge:
+                iceberg_tables.overwrite(lake, write.table, write.rows)
+                written.add(write.table)
+    finally:
+        for source in sources:
+            source.unpersist()
+
+
 def _set_clause(table: LakeTable) -> str:
     return ", ".join(f"t.`{c}` = s.`{c}`" for c in table.column_names())
 
@@ -56,32 +99,20 @@ def _set_clause(table: LakeTable) -> str:
 def _insert_clause(table: LakeTable) -> str:
     names = ", ".join(f"`{c}`" for c in table.column_names())
     values = ", ".join(f"s.`{c}`" for c in table.column_names())
-    return f"INSERT ({names}) VALUES ({values})"
+    # Column names from lake_layout, never data.
+    return f"INSERT ({names}) VALUES ({values})"  # noqa: S608
 
 
-def _merge_if_any(
-    spark: SparkSession,
-    lake: Lake,
-    table: LakeTable,
-    source: DataFrame,
-    on: str,
-    clauses: str,
-    written: Written,
-) -> None:
-    """MERGE `source` unless it is empty (then no snapshot at all)."""
-    source = source.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        if source.isEmpty():
-            return
-        iceberg_tables.merge(spark, lake, table, source, on, clauses)
-        written.add(table)
-    finally:
-        source.unpersist()
+def _upsert(table: LakeTable, replace_when: str) -> str:
+    """MERGE clauses: a matched row is replaced when `replace_when` holds; a new row is inserted."""
+    return (
+        f"WHEN MATCHED AND {replace_when} THEN UPDATE SET {_set_clause(table)} "
+        f"WHEN NOT MATCHED THEN {_insert_clause(table)}"
+    )
 
 
-def _replace(lake: Lake, table: LakeTable, rows: DataFrame, written: Written) -> None:
-    iceberg_tables.overwrite(lake, table, rows)
-    written.add(table)
+def _on(left: str, right: str, columns: Sequence[str]) -> str:
+    return " AND ".join(f"{left}.`{c}` = {right}.`{c}`" for c in columns)
 
 
 def _in_days(column: str, days: Sequence[date], alias: str | None = None) -> str:
@@ -90,14 +121,28 @@ def _in_days(column: str, days: Sequence[date], alias: str | None = None) -> str
     return f"{alias + '.' if alias else ''}{column} IN ({listed})"
 
 
-def _days(rows: DataFrame, column: str, margin_days: int = 0) -> list[date]:
-    """The distinct dates of `column` in `rows`, each widened by `margin_days` either side."""
-    found = [r[0] for r in rows.select(column).distinct().collect() if r[0] is not None]
-    return sorted({d + timedelta(days=k) for d in found for k in range(-margin_days, margin_days + 1)})
+@dataclass(frozen=True)
+class RunDays:
+    """The days one run's rows fall in: the partitions its history writes compare against."""
+
+    events: tuple[date, ...]
+    requests: tuple[date, ...]
 
 
-def _on(left: str, right: str, columns: Sequence[str]) -> str:
-    return " AND ".join(f"{left}.`{c}` = {right}.`{c}`" for c in columns)
+def run_days(changes: DataFrame, requests: DataFrame) -> RunDays:
+    """One action: the event days of the changes (widened by a day either side, since copies of
+    one change may straddle midnight by a second) and the days of the requests."""
+    found = (
+        changes.select(F.lit("e").alias("k"), F.to_date("event_time").alias("d"))
+        .unionByName(requests.select(F.lit("r").alias("k"), F.col("request_date").alias("d")))
+        .where(F.col("d").isNotNull())
+        .distinct()
+        .collect()
+    )
+    events = {r["d"] + timedelta(days=k) for r in found if r["k"] == "e" for k in (-1, 0, 1)}
+    return RunDays(
+        events=tuple(sorted(events)), requests=tuple(sorted(r["d"] for r in found if r["k"] == "r"))
+    )
 
 
 # --- current state ----------------------------------------------------------------------------------
@@ -107,30 +152,30 @@ def _on(left: str, right: str, columns: Sequence[str]) -> str:
 class _State:
     table: LakeTable
     key: tuple[str, ...]
-    rows: str  # the silver_transform function giving typed rows with `_is_remove`
 
 
-_TASKS = _State(SILVER_TASKS, ("user_id", "task_id"), "task_rows")
-_USERS = _State(SILVER_USERS, ("user_id",), "user_rows")
+_TASKS = _State(SILVER_TASKS, ("user_id", "task_id"))
+_USERS = _State(SILVER_USERS, ("user_id",))
 
 
 def _typed(state: _State, changes: DataFrame) -> DataFrame:
-    rows: DataFrame = getattr(silver_transform, state.rows)(changes)
-    return rows
+    if state is _TASKS:
+        return silver_transform.task_rows(changes)
+    return silver_transform.user_rows(changes)
 
 
-def apply_current_state(
-    spark: SparkSession, lake: Lake, changes: DataFrame, full_rebuild: bool, written: Written
-) -> None:
+def plan_current_state(
+    spark: SparkSession, lake: Lake, changes: DataFrame, full_rebuild: bool
+) -> list[TableWrite]:
     """Tasks, users and deleted items from one run's deduplicated changes."""
     latest = silver_transform.latest_per_item(changes)
     if full_rebuild:
-        for state in (_TASKS, _USERS):
-            live = _typed(state, latest.where(~F.col("is_remove"))).drop(IS_REMOVE)
-            _replace(lake, state.table, live, written)
-        deleted = silver_transform.deleted_item_rows(changes).drop(IS_REMOVE)
-        _replace(lake, SILVER_DELETED_ITEMS, deleted, written)
-        return
+        live = latest.where(~F.col("is_remove"))
+        return [
+            TableWrite(_TASKS.table, _typed(_TASKS, live).drop(IS_REMOVE)),
+            TableWrite(_USERS.table, _typed(_USERS, live).drop(IS_REMOVE)),
+            TableWrite(SILVER_DELETED_ITEMS, silver_transform.deleted_item_rows(changes).drop(IS_REMOVE)),
+        ]
 
     deleted_items = iceberg_tables.read(spark, lake, SILVER_DELETED_ITEMS)
     # Newer than the item's recorded delete (or never deleted): only these can change the state.
@@ -140,51 +185,43 @@ def apply_current_state(
         .where(F.col("d.pk").isNull() | F.expr(newer("c", "d", "c.is_remove", "true")))
         .select("c.*")
     )
-    for state in (_TASKS, _USERS):
-        _merge_state(spark, lake, state, _typed(state, after_delete), written)
-
+    writes = [_state_write(spark, lake, state, _typed(state, after_delete)) for state in (_TASKS, _USERS)]
     # The newest delete per item, where newer than the one recorded.
-    removes = silver_transform.deleted_item_rows(changes)
     recorded = deleted_items.select("pk", "sk", "created_at", "version")
     new_removes = (
-        removes.alias("s")
+        silver_transform.deleted_item_rows(changes)
+        .alias("s")
         .join(recorded.alias("d"), F.expr(_on("s", "d", ("pk", "sk"))), "left")
         .where(F.col("d.pk").isNull() | F.expr(newer("s", "d", "true", "true")))
         .select("s.*")
         .drop(IS_REMOVE)
     )
-    _merge_if_any(
-        spark,
-        lake,
-        SILVER_DELETED_ITEMS,
-        new_removes,
-        _on("t", "s", ("pk", "sk")),
-        f"WHEN MATCHED AND {newer('s', 't', 'true', 'true')} THEN UPDATE SET {_set_clause(SILVER_DELETED_ITEMS)} "
-        f"WHEN NOT MATCHED THEN {_insert_clause(SILVER_DELETED_ITEMS)}",
-        written,
+    writes.append(
+        TableWrite(
+            SILVER_DELETED_ITEMS,
+            new_removes,
+            _on("t", "s", ("pk", "sk")),
+            _upsert(SILVER_DELETED_ITEMS, newer("s", "t", "true", "true")),
+        )
     )
+    return writes
 
 
-def _merge_state(spark: SparkSession, lake: Lake, state: _State, candidates: DataFrame, written: Written) -> None:
-    """Apply each item's newest change where it is newer than the table's row (or the row is absent)."""
+def _state_write(spark: SparkSession, lake: Lake, state: _State, candidates: DataFrame) -> TableWrite:
+    """Each item's newest change where it is newer than the table's row (or the row is absent)."""
     target = iceberg_tables.read(spark, lake, state.table).select(*state.key, "created_at", "version")
     on = _on("t", "s", state.key)
     joined = candidates.alias("s").join(target.alias("t"), F.expr(on), "left")
     absent = F.col(f"t.{state.key[0]}").isNull()
-    changing = joined.where(
-        (absent & ~F.col(f"s.{IS_REMOVE}")) | (~absent & F.expr(newer("s", "t", f"s.{IS_REMOVE}", "false")))
-    ).select("s.*")
     is_newer = newer("s", "t", f"s.{IS_REMOVE}", "false")
-    _merge_if_any(
-        spark,
-        lake,
+    changing = joined.where((absent & ~F.col(f"s.{IS_REMOVE}")) | (~absent & F.expr(is_newer))).select("s.*")
+    return TableWrite(
         state.table,
         changing,
         on,
         f"WHEN MATCHED AND s.{IS_REMOVE} AND {is_newer} THEN DELETE "
         f"WHEN MATCHED AND NOT s.{IS_REMOVE} AND {is_newer} THEN UPDATE SET {_set_clause(state.table)} "
         f"WHEN NOT MATCHED AND NOT s.{IS_REMOVE} THEN {_insert_clause(state.table)}",
-        written,
     )
 
 
@@ -212,38 +249,27 @@ def _event_match(s: str, t: str) -> str:
     return f"{keys} AND {_event_is_remove(t)} = {_event_is_remove(s)}"
 
 
-def apply_task_events(
-    spark: SparkSession, lake: Lake, changes: DataFrame, full_rebuild: bool, written: Written
-) -> None:
-    """Task events of one run, appended where they are new (or a preferred copy of a stored one)."""
+def plan_task_events(
+    spark: SparkSession, lake: Lake, changes: DataFrame, days: RunDays, full_rebuild: bool
+) -> list[TableWrite]:
+    """Task events of one run, appended where new (or a preferred copy of a stored one)."""
     events = silver_transform.task_events(changes)
     if full_rebuild:
-        _replace(lake, SILVER_TASK_EVENTS, events, written)
-        return
-    events = events.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        # Copies of one change share their event day, but a second's skew can cross midnight.
-        days = _days(events, "event_date", margin_days=1)
-        if not days:
-            return
-        in_days = _in_days("event_date", days, "t")
-        stored = iceberg_tables.read(spark, lake, SILVER_TASK_EVENTS).where(_in_days("event_date", days))
-        joined = events.alias("s").join(stored.alias("t"), F.expr(_event_match("s", "t")), "left")
-        fresh = joined.where(
-            F.col("t.event_id").isNull() | F.expr(_event_preferred("s", "t"))
-        ).select("s.*")
-        _merge_if_any(
-            spark,
-            lake,
+        return [TableWrite(SILVER_TASK_EVENTS, events)]
+    if not days.events:
+        return []
+    in_days = _in_days("event_date", days.events, "t")
+    stored = iceberg_tables.read(spark, lake, SILVER_TASK_EVENTS).where(_in_days("event_date", days.events))
+    joined = events.alias("s").join(stored.alias("t"), F.expr(_event_match("s", "t")), "left")
+    fresh = joined.where(F.col("t.event_id").isNull() | F.expr(_event_preferred("s", "t"))).select("s.*")
+    return [
+        TableWrite(
             SILVER_TASK_EVENTS,
             fresh,
             f"{_event_match('s', 't')} AND {in_days}",
-            f"WHEN MATCHED AND {_event_preferred('s', 't')} THEN UPDATE SET {_set_clause(SILVER_TASK_EVENTS)} "
-            f"WHEN NOT MATCHED THEN {_insert_clause(SILVER_TASK_EVENTS)}",
-            written,
+            _upsert(SILVER_TASK_EVENTS, _event_preferred("s", "t")),
         )
-    finally:
-        events.unpersist()
+    ]
 
 
 def _request_preferred(s: str, t: str) -> str:
@@ -254,37 +280,28 @@ def _request_preferred(s: str, t: str) -> str:
     return f"({s}.ts < {t}.ts OR ({s}.ts = {t}.ts AND {s_text} < {t_text}))"
 
 
-def apply_api_requests(
-    spark: SparkSession, lake: Lake, requests: DataFrame, full_rebuild: bool, written: Written
-) -> None:
-    """One run's access-log rows, appended where their request id is new in its day."""
-    rows = silver_transform.dedupe_api_requests(requests)
+def plan_api_requests(
+    spark: SparkSession, lake: Lake, requests: DataFrame, days: RunDays, full_rebuild: bool
+) -> list[TableWrite]:
+    """One run's deduplicated access-log rows, appended where their request id is new in its day."""
     if full_rebuild:
-        _replace(lake, SILVER_API_REQUESTS, rows, written)
-        return
-    rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        days = _days(rows, "request_date")
-        if not days:
-            return
-        in_days = _in_days("request_date", days, "t")
-        stored = iceberg_tables.read(spark, lake, SILVER_API_REQUESTS).where(_in_days("request_date", days))
-        joined = rows.alias("s").join(stored.alias("t"), F.expr(_on("s", "t", ("request_id",))), "left")
-        fresh = joined.where(
-            F.col("t.request_id").isNull() | F.expr(_request_preferred("s", "t"))
-        ).select("s.*")
-        _merge_if_any(
-            spark,
-            lake,
+        return [TableWrite(SILVER_API_REQUESTS, requests)]
+    if not days.requests:
+        return []
+    in_days = _in_days("request_date", days.requests, "t")
+    stored = iceberg_tables.read(spark, lake, SILVER_API_REQUESTS).where(
+        _in_days("request_date", days.requests)
+    )
+    joined = requests.alias("s").join(stored.alias("t"), F.expr(_on("s", "t", ("request_id",))), "left")
+    fresh = joined.where(F.col("t.request_id").isNull() | F.expr(_request_preferred("s", "t"))).select("s.*")
+    return [
+        TableWrite(
             SILVER_API_REQUESTS,
             fresh,
             f"t.request_id = s.request_id AND {in_days}",
-            f"WHEN MATCHED AND {_request_preferred('s', 't')} THEN UPDATE SET {_set_clause(SILVER_API_REQUESTS)} "
-            f"WHEN NOT MATCHED THEN {_insert_clause(SILVER_API_REQUESTS)}",
-            written,
+            _upsert(SILVER_API_REQUESTS, _request_preferred("s", "t")),
         )
-    finally:
-        rows.unpersist()
+    ]
 
 
 _QUARANTINE_MATCH = (
@@ -293,14 +310,9 @@ _QUARANTINE_MATCH = (
 )
 
 
-def apply_quarantine(
-    spark: SparkSession,
-    lake: Lake,
-    quarantine: DataFrame,
-    full_rebuild: bool,
-    earliest_read: datetime | None,
-    written: Written,
-) -> None:
+def plan_quarantine(
+    spark: SparkSession, lake: Lake, quarantine: DataFrame, full_rebuild: bool, earliest_read: datetime | None
+) -> list[TableWrite]:
     """One run's quarantined records, appended where not already quarantined.
 
     A record re-read by the lookback was quarantined by a run after its bronze hour arrived, so
@@ -308,23 +320,20 @@ def apply_quarantine(
     """
     rows = silver_transform.dedupe_quarantine(quarantine)
     if full_rebuild:
-        _replace(lake, SILVER_QUARANTINE, rows, written)
-        return
+        return [TableWrite(SILVER_QUARANTINE, rows)]
     if earliest_read is None:
-        return
+        return []
     bound = f"TIMESTAMP '{earliest_read.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S')}'"
-    since = f"t.quarantined_at >= {bound}"
     stored = iceberg_tables.read(spark, lake, SILVER_QUARANTINE).where(f"quarantined_at >= {bound}")
     fresh = rows.alias("s").join(stored.alias("t"), F.expr(_QUARANTINE_MATCH), "left_anti")
-    _merge_if_any(
-        spark,
-        lake,
-        SILVER_QUARANTINE,
-        fresh,
-        f"{_QUARANTINE_MATCH} AND {since}",
-        f"WHEN NOT MATCHED THEN {_insert_clause(SILVER_QUARANTINE)}",
-        written,
-    )
+    return [
+        TableWrite(
+            SILVER_QUARANTINE,
+            fresh,
+            f"{_QUARANTINE_MATCH} AND t.quarantined_at >= {bound}",
+            f"WHEN NOT MATCHED THEN {_insert_clause(SILVER_QUARANTINE)}",
+        )
+    ]
 
 
 # --- drift --------------------------------------------------------------------------------------------
@@ -344,4 +353,5 @@ def write_schema_drift(
         previous,
         detected_at,
     )
-    _replace(lake, SILVER_SCHEMA_DRIFT, drift, written)
+    iceberg_tables.overwrite(lake, SILVER_SCHEMA_DRIFT, drift)
+    written.add(SILVER_SCHEMA_DRIFT)

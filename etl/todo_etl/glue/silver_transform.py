@@ -265,9 +265,7 @@ def dedupe_quarantine(rows: DataFrame) -> DataFrame:
 def request_row_text(alias: str | None = None) -> Column:
     """The whole request row as JSON text: the tie-break between two records of one request id."""
     prefix = f"{alias}." if alias else ""
-    return F.to_json(
-        F.struct(*(F.col(f"{prefix}{c}").alias(c) for c in SILVER_API_REQUESTS.column_names()))
-    )
+    return F.to_json(F.struct(*(F.col(f"{prefix}{c}").alias(c) for c in SILVER_API_REQUESTS.column_names())))
 
 
 def dedupe_api_requests(rows: DataFrame) -> DataFrame:

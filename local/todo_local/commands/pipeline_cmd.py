@@ -30,6 +30,45 @@ def register(subparsers: Any) -> None:
     run.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
     run.set_defaults(func=run_command)
 
+    from todo_etl.glue.maintenance_policy import DEFAULT_POLICY
+
+    maintain = actions.add_parser(
+        "maintain",
+        help="compact small files, expire old snapshots and remove orphan files of every lake table",
+    )
+    maintain.add_argument(
+        "--dir", type=Path, default=DEFAULT_DIR, help="state folder of `local up` (default: .local)"
+    )
+    maintain.add_argument(
+        "--retention-hours",
+        type=int,
+        default=DEFAULT_POLICY.snapshot_retention_hours,
+        help=f"expire snapshots older than this (default: {DEFAULT_POLICY.snapshot_retention_hours})",
+    )
+    maintain.add_argument(
+        "--retain-last",
+        type=int,
+        default=DEFAULT_POLICY.retain_last_snapshots,
+        help=f"but keep the newest N snapshots (default: {DEFAULT_POLICY.retain_last_snapshots})",
+    )
+    maintain.add_argument(
+        "--orphan-age-hours",
+        type=int,
+        default=DEFAULT_POLICY.orphan_min_age_hours,
+        help=f"remove unreferenced files older than this (default: {DEFAULT_POLICY.orphan_min_age_hours})",
+    )
+    maintain.set_defaults(func=maintain_command)
+
+    rollback = actions.add_parser("rollback", help="put one silver or gold table back on an older snapshot")
+    rollback.add_argument(
+        "--dir", type=Path, default=DEFAULT_DIR, help="state folder of `local up` (default: .local)"
+    )
+    rollback.add_argument("--table", required=True, help="catalog table name, e.g. silver_tasks")
+    rollback.add_argument(
+        "--snapshot", type=int, required=True, help='snapshot id (SELECT * FROM "<table>$snapshots")'
+    )
+    rollback.set_defaults(func=rollback_command)
+
 
 def remote_drain(endpoints: Endpoints) -> Mapping[str, Any]:
     """Ask the running platform to drain its stream poller and flush its delivery streams."""
@@ -109,3 +148,69 @@ def run_command(args: argparse.Namespace) -> int:
         print_pipeline_result(result, Console())
     failed = [s for s in (result.silver, result.gold) if str(s.get("status", "succeeded")) != "succeeded"]
     return 1 if failed else 0
+
+
+def maintain_command(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from todo_etl.glue.local_session import lake_session
+    from todo_etl.glue.maintenance import run_maintenance
+    from todo_etl.glue.maintenance_policy import MaintenancePolicy
+    from todo_local.commands.sql_cmd import SqlCommandError, resolve_lake_dir
+
+    console = Console(stderr=True)
+    try:
+        policy = MaintenancePolicy(
+            snapshot_retention_hours=args.retention_hours,
+            retain_last_snapshots=args.retain_last,
+            orphan_min_age_hours=args.orphan_age_hours,
+        )
+        lake_dir = resolve_lake_dir(args.dir)
+    except (ValueError, SqlCommandError) as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        return 2
+    try:
+        with console.status("maintaining the lake's Iceberg tables…"):
+            spark, lake = lake_session(lake_dir)
+            summary = run_maintenance(spark, lake, policy)
+    except Exception as exc:
+        console.print(f"[bold red]error:[/] maintenance failed: {_first_line(exc)}")
+        return 1
+    table = Table(title=f"maintenance run {summary.run_id}", title_justify="left")
+    for column in ("table", "files compacted", "files written", "expired data files", "orphans removed"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for name, done in sorted(summary.details["tables"].items()):
+        table.add_row(
+            name,
+            str(done["rewritten_files"]),
+            str(done["added_files"]),
+            str(done["expired_data_files"]),
+            str(done["orphan_files"]),
+        )
+    Console().print(table)
+    return 0
+
+
+def rollback_command(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from todo_etl.glue.local_session import lake_session
+    from todo_etl.glue.maintenance import RollbackError, rollback_table
+    from todo_local.commands.sql_cmd import SqlCommandError, resolve_lake_dir
+
+    console = Console(stderr=True)
+    try:
+        lake_dir = resolve_lake_dir(args.dir)
+        spark, lake = lake_session(lake_dir)
+        outcome = rollback_table(spark, lake, args.table, args.snapshot)
+    except SqlCommandError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        return 2
+    except RollbackError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        return 1
+    Console().print(
+        f"{args.table}: current snapshot {outcome['previous_snapshot_id']} → {outcome['current_snapshot_id']}"
+    )
+    return 0
