@@ -162,7 +162,11 @@ def test_api_function_runs_arm64_python_with_its_settings_from_the_environment(e
     env = api["Environment"]["Variables"]
     assert env["STAGE"] == each_stage.todo.config.name
     assert "Fn::ImportValue" in env["TABLE_NAME"]
-    assert "{{resolve:secretsmanager:" in json.dumps(env["CURSOR_SECRET"])
+    # The secret's ARN, never its value (no dynamic reference copying it into the configuration).
+    assert "CURSOR_SECRET" not in env
+    secret_id = each_stage.logical_id("Api", each_stage.todo.api.cursor_secret)
+    assert env["CURSOR_SECRET_ID"] == {"Ref": secret_id}
+    assert "resolve:secretsmanager" not in json.dumps(each_stage.template("Api"))
     assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"} <= env.keys()
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -108,6 +108,7 @@ class MonitoringStack(Stack):
 
     def _build_topic(self) -> None:
         config = self.config
+        stack = Stack.of(self)
         # A customer-managed key: CloudWatch alarms and EventBridge cannot publish to a topic
         # encrypted with the AWS-managed SNS key, because its policy cannot be extended.
         self.topic_key = kms.Key(
@@ -118,25 +119,62 @@ class MonitoringStack(Stack):
             enable_key_rotation=True,
             removal_policy=config.removal_policy,
         )
-        self.topic_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                principals=[
-                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                    iam.ServicePrincipal("events.amazonaws.com"),
-                ],
-                resources=["*"],
-            )
-        )
         self.topic = sns.Topic(
             self,
             "AlarmTopic",
-            topic_name=f"{config.prefix}-alarms",
+            topic_name=f"{config.prefix}-alarms",  # the key policy names it (below)
             display_name=f"Todo Insights {config.name} alarms",
             master_key=self.topic_key,
             enforce_ssl=True,
         )
-        self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+        # The topic policy CDK writes (TLS deny, EventBridge allow) replaces SNS's default policy,
+        # so CloudWatch needs its own Allow, or no alarm would ever notify. Scoped to this stage's
+        # alarms in this account (confused-deputy guard: CloudWatch sends both keys).
+        alarms_of_this_stage = stack.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name=f"{config.prefix}-*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        cloudwatch_source = {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {"aws:SourceArn": alarms_of_this_stage},
+        }
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisStage",
+                actions=["sns:Publish"],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=[self.topic.topic_arn],
+                conditions=cloudwatch_source,
+            )
+        )
+        # SNS encrypts each message under the topic key on the publisher's behalf, with the topic
+        # ARN as encryption context: only this topic's messages may use the key. The ARN is built
+        # from the name: a reference to the topic would make the key depend on it, a cycle.
+        topic_arn = stack.format_arn(service="sns", resource=f"{config.prefix}-alarms")
+        this_topic = {"kms:EncryptionContext:aws:sns:topicArn": topic_arn}
+        self.topic_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsEncryptForTheTopic",
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=["*"],
+                conditions={**cloudwatch_source, "StringEquals": {**cloudwatch_source["StringEquals"], **this_topic}},
+            )
+        )
+        # EventBridge sends no aws:SourceArn/aws:SourceAccount on this path (AWS documents that
+        # such conditions drop every event), so only the topic's encryption context scopes it.
+        self.topic_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EventBridgeRulesEncryptForTheTopic",
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                resources=["*"],
+                conditions={"StringEquals": this_topic},
+            )
+        )
+        self.topic.add_subscription(subscriptions.EmailSubscription(config.require_alarm_email()))
         self._notify = cloudwatch_actions.SnsAction(self.topic)
 
     def _alarm(
@@ -193,10 +231,19 @@ class MonitoringStack(Stack):
             },
         )
         self.metrics_function = self.metrics.function
-        # Exactly one object: the latest KPI snapshot the gold job exports.
+        # Exactly one object: the latest KPI snapshot the gold job exports. Listing, only under
+        # that key, lets the function tell a snapshot that does not exist yet from one it may not
+        # read (S3 answers 403 for both to a caller who may not list).
         self.metrics_function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"], resources=[gold_bucket.arn_for_objects(KPI_EXPORT_KEY)]
+            )
+        )
+        self.metrics_function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[gold_bucket.bucket_arn],
+                conditions={"StringEquals": {"s3:prefix": KPI_EXPORT_KEY}},
             )
         )
         self.metrics_schedule = events.Rule(
