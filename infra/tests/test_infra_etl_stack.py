@@ -424,3 +424,31 @@ def test_only_the_job_log_groups_may_use_the_glue_key_through_cloudwatch_logs(ea
     allowed = logs_statements[0]["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]
     rendered = {_render(arn).rsplit(":log-group:", 1)[1] for arn in allowed}
     assert rendered == set().union(*_glue_log_group_names(each_stage).values())
+
+
+def test_cdc_metrics_and_logs_are_named_per_stage(each_stage):
+    cdc = next(
+        f["Properties"]
+        for f in each_stage.resources("Etl", "AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler") == "todo_etl.cdc.handler.handler"
+    )
+    assert cdc["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == f"{each_stage.todo.config.prefix}-cdc"
+
+
+def test_fixed_name_resources_survive_a_failed_first_deploy_in_prod(prod):
+    """RetainExceptOnCreate: retained on delete and replacement, removed when the create itself
+    rolls back, so the retry does not fail with "already exists"."""
+    named = {
+        "Data": ["AWS::DynamoDB::Table"],
+        "Api": ["AWS::SecretsManager::Secret", "AWS::Logs::LogGroup"],
+        "Etl": ["AWS::SQS::Queue", "AWS::Logs::LogGroup"],
+        "Monitoring": ["AWS::Logs::LogGroup"],
+    }
+    checked = 0
+    for part, kinds in named.items():
+        for kind in kinds:
+            for logical_id, resource in prod.resources(part, kind).items():
+                assert resource["DeletionPolicy"] == "RetainExceptOnCreate", f"{part}/{logical_id}"
+                assert resource["UpdateReplacePolicy"] == "Retain", f"{part}/{logical_id}"
+                checked += 1
+    assert checked >= 12

@@ -109,13 +109,17 @@ def find_publishers(values: TemplateValues, template: str, topic: str) -> list[P
     for logical_id, resource in sorted(resources.items()):
         if resource["Type"] != "AWS::IAM::Policy":
             continue
-        # Only statements that could grant sns:Publish are resolved: the others may name things
-        # (imports, attributes) this check has no reason to understand.
+        # Only statements that could grant publishing (or the key use it needs) are resolved: the
+        # others may name things (imports, attributes) this check has no reason to understand.
         statements = [
             values.resolve(template, statement)
             for statement in resource["Properties"]["PolicyDocument"].get("Statement", [])
             if statement.get("Effect") == "Allow"
-            and any(_action_covers(a, "sns:Publish") for a in _listed(statement.get("Action", [])))
+            and any(
+                _action_covers(a, action)
+                for a in _listed(statement.get("Action", []))
+                for action in ("sns:Publish", *KMS_ACTIONS)
+            )
         ]
         if not statements:
             continue

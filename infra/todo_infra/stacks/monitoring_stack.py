@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import jsii
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -54,6 +55,19 @@ ITERATOR_AGE_MAX_MS = 5 * 60 * 1000
 FIREHOSE_FRESHNESS_MAX_SECONDS = 15 * 60
 API_P99_MAX_MS = 3000
 PIPELINE_ANOMALIES_SECTION = "pipeline-run-anomalies"
+
+
+@jsii.implements(events.IRuleTarget)
+class _AlarmTopicTarget:
+    """An EventBridge target that publishes to the alarm topic and grants nothing by itself: the
+    topic and key policies for EventBridge are written with the topic (see `_build_topic`)."""
+
+    def __init__(self, topic: sns.ITopic, message: events.RuleTargetInput) -> None:
+        self._topic = topic
+        self._message = message
+
+    def bind(self, rule: events.IRule, id: str | None = None) -> events.RuleTargetConfig:  # noqa: A002
+        return events.RuleTargetConfig(arn=self._topic.topic_arn, input=self._message)
 
 
 @dataclass(frozen=True)
@@ -163,8 +177,19 @@ class MonitoringStack(Stack):
                 conditions={**cloudwatch_source, "StringEquals": {**cloudwatch_source["StringEquals"], **this_topic}},
             )
         )
-        # EventBridge sends no aws:SourceArn/aws:SourceAccount on this path (AWS documents that
-        # such conditions drop every event), so only the topic's encryption context scopes it.
+        # EventBridge sends no aws:SourceArn/aws:SourceAccount on this path: AWS documents that
+        # Condition blocks in the topic policy, and source keys in the key policy, drop every event.
+        # So its topic statement is unconditioned (scoped by the topic ARN) and its key statement is
+        # scoped by the topic's encryption context only. (Written here, not by targets.SnsTopic,
+        # which would add an unconditioned key statement of its own.)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EventBridgeRules",
+                actions=["sns:Publish"],
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                resources=[self.topic.topic_arn],
+            )
+        )
         self.topic_key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="EventBridgeRulesEncryptForTheTopic",
@@ -444,7 +469,7 @@ class MonitoringStack(Stack):
             f"{events.EventField.from_path('$.detail.message')} "
             f"Runbook: {RUNBOOK_PATH}#{section}"
         )
-        self.glue_failure_rule.add_target(targets.SnsTopic(self.topic, message=message))
+        self.glue_failure_rule.add_target(_AlarmTopicTarget(self.topic, message))
 
     # --- dashboard ----------------------------------------------------------------------------
 
