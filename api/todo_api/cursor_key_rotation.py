@@ -88,7 +88,11 @@ def rotate_step(client: Any, event: dict[str, Any]) -> None:
         raise RotationError(f"rotation is not enabled on {secret_id}")
     stages = metadata.get("VersionIdsToStages", {}).get(token)
     if stages is None:
-        raise RotationError(f"version {token} is not a version of {secret_id}")
+        # Secrets Manager labels the new version AWSPENDING before it calls createSecret; only
+        # createSecret may find it missing (and then creates it), any later step may not.
+        if step != "createSecret":
+            raise RotationError(f"version {token} is not a version of {secret_id}")
+        stages = [PENDING]
     if CURRENT in stages and step != "finishSecret":
         return  # this version is already current: nothing left to do
     if CURRENT not in stages and PENDING not in stages:
