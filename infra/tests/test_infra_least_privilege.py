@@ -57,7 +57,13 @@ def test_api_role_has_exactly_the_item_actions_the_repository_and_idempotency_la
     # GetItem/PutItem/UpdateItem/DeleteItem (Powertools idempotency + repositories), ConditionCheckItem
     # (inside TransactWriteItems, authorized per item action), Query (table and GSIs).
     assert dynamodb == {*API_ITEM_ACTIONS, "dynamodb:Query"}
-    assert not {a for a in _actions(statements) if a.split(":")[1].startswith(("Scan", "Batch", "GetRecords", "GetShard", "DescribeStream", "ListStreams"))}
+    assert not {
+        a
+        for a in _actions(statements)
+        if a.split(":")[1].startswith(
+            ("Scan", "Batch", "GetRecords", "GetShard", "DescribeStream", "ListStreams")
+        )
+    }
     values, document, role = _identity(each_stage, "Api", api.function.role)
     table = values.arn("Data", each_stage.logical_id("Data", each_stage.todo.data.table))
     assert _may(document, role, "dynamodb:Query", f"{table}/index/by-status")
@@ -73,7 +79,9 @@ def test_api_reads_the_cursor_secret_and_only_reads_it(each_stage):
     api = each_stage.todo.api
     statements = _role_statements(each_stage, "Api", api.function.role)
     secret_id = each_stage.logical_id("Api", api.cursor_secret)
-    secret_statements = [s for s in statements if any(a.startswith("secretsmanager:") for a in _listed(s["Action"]))]
+    secret_statements = [
+        s for s in statements if any(a.startswith("secretsmanager:") for a in _listed(s["Action"]))
+    ]
     assert secret_statements == [
         {"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": {"Ref": secret_id}}
     ]
@@ -103,7 +111,9 @@ def test_each_firehose_role_may_only_put_objects_under_its_own_prefixes(each_sta
         assert not _may(document, arn, action, f"{bronze}/{folder}/x.gz"), action
         assert not _may(document, arn, action, bronze), action
     trust = each_stage.template("Etl")["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]
-    assert trust["Statement"][0]["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}}
+    assert trust["Statement"][0]["Condition"] == {
+        "StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}
+    }
 
 
 # --- Glue -----------------------------------------------------------------------------------------
@@ -115,14 +125,19 @@ def test_one_role_per_glue_job(each_stage):
         j["Properties"]["Name"].rsplit("-", 1)[-1]: j["Properties"]["Role"]
         for j in each_stage.resources("Etl", "AWS::Glue::Job").values()
     }
-    roles = {name: {"Fn::GetAtt": [each_stage.logical_id("Etl", r), "Arn"]} for name, r in etl.glue_roles.items()}
+    roles = {
+        name: {"Fn::GetAtt": [each_stage.logical_id("Etl", r), "Arn"]} for name, r in etl.glue_roles.items()
+    }
     assert jobs == roles
     assert roles["silver"] != roles["gold"]
 
 
 def _layer_arns(synth, values):
     etl = synth.todo.etl
-    return {name: values.arn("Etl", synth.logical_id("Etl", b)) for name, b in (("bronze", etl.bronze), ("silver", etl.silver), ("gold", etl.gold))}
+    return {
+        name: values.arn("Etl", synth.logical_id("Etl", b))
+        for name, b in (("bronze", etl.bronze), ("silver", etl.silver), ("gold", etl.gold))
+    }
 
 
 def test_silver_reads_bronze_writes_silver_and_pipeline_runs_and_nothing_else(each_stage):
@@ -176,7 +191,9 @@ def test_glue_roles_read_their_own_script_and_the_library_by_exact_key(each_stag
     assert all(".py" in r or ".zip" in r for r in asset_objects)
     assert not [r for r in rendered if "cdk-" in r and r.rstrip('"').endswith("/*")]
     job_props = next(
-        j["Properties"] for j in each_stage.resources("Etl", "AWS::Glue::Job").values() if j["Properties"]["Name"].endswith(job)
+        j["Properties"]
+        for j in each_stage.resources("Etl", "AWS::Glue::Job").values()
+        if j["Properties"]["Name"].endswith(job)
     )
     script_key = job_props["Command"]["ScriptLocation"]["Fn::Sub"].rsplit("/", 1)[1]
     assert any(script_key in r for r in asset_objects)
@@ -192,7 +209,9 @@ def test_every_service_trust_policy_is_bound_to_this_account(each_stage):
                 if "Service" not in statement.get("Principal", {}):
                     continue
                 keys = {k for block in statement.get("Condition", {}).values() for k in block}
-                assert keys & set(ACCOUNT_BOUND), f"{part}/{logical_id} trusts {statement['Principal']} unconditionally"
+                assert keys & set(ACCOUNT_BOUND), (
+                    f"{part}/{logical_id} trusts {statement['Principal']} unconditionally"
+                )
 
 
 def test_every_key_policy_statement_for_a_service_is_scoped(each_stage):
@@ -200,7 +219,9 @@ def test_every_key_policy_statement_for_a_service_is_scoped(each_stage):
         for logical_id, key in each_stage.resources(part, "AWS::KMS::Key").items():
             for statement in key["Properties"]["KeyPolicy"]["Statement"]:
                 if "Service" in statement.get("Principal", {}):
-                    assert statement.get("Condition"), f"{part}/{logical_id}: {statement['Principal']} unscoped"
+                    assert statement.get("Condition"), (
+                        f"{part}/{logical_id}: {statement['Principal']} unscoped"
+                    )
 
 
 # --- metrics function -----------------------------------------------------------------------------

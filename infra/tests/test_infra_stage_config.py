@@ -11,12 +11,14 @@ from hypothesis import strategies as st
 
 from todo_infra.stage_config import Stage, StageConfigError, resolve_stage_config, stage_config
 
-
 ADDRESS = "oncall@todo-insights.invalid"
 
 
 def test_context_wins_over_environment_which_wins_over_the_default():
-    assert resolve_stage_config({"stage": "prod"}, {"STAGE": "staging", "ALARM_EMAIL": ADDRESS}).stage is Stage.PROD
+    assert (
+        resolve_stage_config({"stage": "prod"}, {"STAGE": "staging", "ALARM_EMAIL": ADDRESS}).stage
+        is Stage.PROD
+    )
     assert resolve_stage_config({}, {"STAGE": "staging", "ALARM_EMAIL": ADDRESS}).stage is Stage.STAGING
     assert resolve_stage_config({}, {}).stage is Stage.DEV
     assert resolve_stage_config({"stage": None}, {}).stage is Stage.DEV
@@ -43,7 +45,9 @@ def test_staging_and_prod_refuse_to_synthesize_without_an_alarm_address(stage):
     assert stage_config(stage).alarm_email is None  # no default address to fall back on
 
 
-@pytest.mark.parametrize("address", ["oncall@example.com", "a@example.org", "x@corp.example", "y@EXAMPLE.NET"])
+@pytest.mark.parametrize(
+    "address", ["oncall@example.com", "a@example.org", "x@corp.example", "y@EXAMPLE.NET"]
+)
 def test_staging_and_prod_refuse_documentation_addresses(address):
     for stage in ("staging", "prod"):
         with pytest.raises(StageConfigError, match="documentation address"):

@@ -38,7 +38,15 @@ AT = "2026-11-02T09:30:00.000Z"
 
 
 def _user(n: int) -> User:
-    return User(user_id=f"u{n}", email=f"u{n}@example.com", name=f"User {n}", timezone="UTC", created_at=AT, updated_at=AT, version=1)
+    return User(
+        user_id=f"u{n}",
+        email=f"u{n}@example.com",
+        name=f"User {n}",
+        timezone="UTC",
+        created_at=AT,
+        updated_at=AT,
+        version=1,
+    )
 
 
 def _task(user: int, n: int, status: TaskStatus = TaskStatus.PENDING) -> Task:
@@ -65,10 +73,17 @@ def stage_table(moto_env: str) -> tuple[list[User], list[Task]]:
     client = boto3.client("dynamodb")
     client.create_table(**TABLE.create_table_kwargs(STAGE.table_name))
     users = [_user(n) for n in range(3)]
-    tasks = [_task(u, n, TaskStatus.COMPLETED if n == 0 else TaskStatus.PENDING) for u in range(3) for n in range(u + 2)][:7]
+    tasks = [
+        _task(u, n, TaskStatus.COMPLETED if n == 0 else TaskStatus.PENDING)
+        for u in range(3)
+        for n in range(u + 2)
+    ][:7]
     for item in [*map(profile_item, users), *map(task_item, tasks)]:  # the api's own item layout
         client.put_item(TableName=STAGE.table_name, Item=item)
-    client.put_item(TableName=STAGE.table_name, Item={"PK": {"S": "idem#x"}, "SK": {"S": "idem#x"}, "status": {"S": "COMPLETED"}})
+    client.put_item(
+        TableName=STAGE.table_name,
+        Item={"PK": {"S": "idem#x"}, "SK": {"S": "idem#x"}, "status": {"S": "COMPLETED"}},
+    )
     return users, tasks
 
 
@@ -82,7 +97,15 @@ def test_the_parallel_scan_returns_every_domain_item_exactly_once(stage_table) -
 
 # --- Athena on moto --------------------------------------------------------------------------------
 
-_ATHENA_TYPES = {"string": "varchar", "bigint": "bigint", "int": "integer", "double": "double", "boolean": "boolean", "timestamp": "timestamp", "date": "date"}
+_ATHENA_TYPES = {
+    "string": "varchar",
+    "bigint": "bigint",
+    "int": "integer",
+    "double": "double",
+    "boolean": "boolean",
+    "timestamp": "timestamp",
+    "date": "date",
+}
 
 
 def _athena_text(column: lake_layout.Column, value: Any) -> str | None:
@@ -100,10 +123,18 @@ def _result(table: lake_layout.LakeTable, rows: list[dict[str, Any]]) -> dict[st
     columns = table.columns
     header = {"Data": [{"VarCharValue": c.name} for c in columns]}
     body = [
-        {"Data": [{} if (t := _athena_text(c, row.get(c.name))) is None else {"VarCharValue": t} for c in columns]}
+        {
+            "Data": [
+                {} if (t := _athena_text(c, row.get(c.name))) is None else {"VarCharValue": t}
+                for c in columns
+            ]
+        }
         for row in rows
     ]
-    info = [{"Name": c.name, "Type": "json" if c.type.startswith("array<") else _ATHENA_TYPES[c.type]} for c in columns]
+    info = [
+        {"Name": c.name, "Type": "json" if c.type.startswith("array<") else _ATHENA_TYPES[c.type]}
+        for c in columns
+    ]
     return {"rows": [header, *body], "column_info": info}
 
 
@@ -146,7 +177,8 @@ def _queue(moto_url: str, lake: dict[str, list[dict[str, Any]]]) -> None:
 @pytest.fixture
 def workgroup(moto_env: str) -> str:
     boto3.client("athena").create_work_group(
-        Name=STAGE.workgroup, Configuration={"ResultConfiguration": {"OutputLocation": "s3://results/athena/"}}
+        Name=STAGE.workgroup,
+        Configuration={"ResultConfiguration": {"OutputLocation": "s3://results/athena/"}},
     )
     return moto_env
 
@@ -175,14 +207,18 @@ def test_a_lake_behind_the_table_is_reported_difference_by_difference(stage_tabl
     assert (lake["tasks"][0]["task_id"], "attribute") in kinds
 
 
-def test_the_cli_reconciles_a_deployed_stage(stage_table, workgroup: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_reconciles_a_deployed_stage(
+    stage_table, workgroup: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     users, tasks = stage_table
     _queue(workgroup, _lake_rows(users, tasks))
     assert main(["reconcile", "--stage", "dev", "--segments", "2"]) == 0
     assert "reconcile" in capsys.readouterr().out
 
 
-def test_the_cli_says_why_when_the_stage_cannot_be_read(moto_env: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_says_why_when_the_stage_cannot_be_read(
+    moto_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["reconcile", "--stage", "dev"]) == 2  # no such table on this (empty) emulator
     assert "cannot read stage dev" in capsys.readouterr().err
 
@@ -191,10 +227,29 @@ def test_the_cli_says_why_when_the_stage_cannot_be_read(moto_env: str, capsys: p
 
 
 def test_results_over_several_pages_are_typed_and_keep_nulls() -> None:
-    info = {"ColumnInfo": [{"Name": "task_id", "Type": "varchar"}, {"Name": "version", "Type": "bigint"}, {"Name": "tags", "Type": "json"}]}
+    info = {
+        "ColumnInfo": [
+            {"Name": "task_id", "Type": "varchar"},
+            {"Name": "version", "Type": "bigint"},
+            {"Name": "tags", "Type": "json"},
+        ]
+    }
     pages = [
-        {"ResultSet": {"ResultSetMetadata": info, "Rows": [{"Data": [{"VarCharValue": n} for n in ("task_id", "version", "tags")]}, {"Data": [{"VarCharValue": "a"}, {"VarCharValue": "3"}, {"VarCharValue": '["x"]'}]}]}},
-        {"ResultSet": {"ResultSetMetadata": info, "Rows": [{"Data": [{"VarCharValue": "b"}, {}, {"VarCharValue": "[]"}]}]}},
+        {
+            "ResultSet": {
+                "ResultSetMetadata": info,
+                "Rows": [
+                    {"Data": [{"VarCharValue": n} for n in ("task_id", "version", "tags")]},
+                    {"Data": [{"VarCharValue": "a"}, {"VarCharValue": "3"}, {"VarCharValue": '["x"]'}]},
+                ],
+            }
+        },
+        {
+            "ResultSet": {
+                "ResultSetMetadata": info,
+                "Rows": [{"Data": [{"VarCharValue": "b"}, {}, {"VarCharValue": "[]"}]}],
+            }
+        },
     ]
     assert rows_from_result_pages(pages) == [
         {"task_id": "a", "version": 3, "tags": ["x"]},

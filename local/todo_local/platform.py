@@ -54,6 +54,8 @@ PASSWORD_POLICY = {
     "TemporaryPasswordValidityDays": 7,
 }
 CLIENT_AUTH_FLOWS = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+
+
 # Variables that would send boto3 somewhere other than the emulator, or with other credentials.
 # (Service-specific endpoints of services the platform does not emulate are left alone: other
 # parts, such as the local Firehose endpoint, set theirs.)

@@ -63,13 +63,20 @@ class AthenaQueryError(RuntimeError):
 # --- the table: parallel Scan ----------------------------------------------------------------------
 
 
-def scan_segment(client: Any, table_name: str, segment: int, total: int, page_items: int) -> list[dict[str, Any]]:
+def scan_segment(
+    client: Any, table_name: str, segment: int, total: int, page_items: int
+) -> list[dict[str, Any]]:
     """Every domain item of one Scan segment, following LastEvaluatedKey to the end."""
     from boto3.dynamodb.types import TypeDeserializer
 
     deserializer = TypeDeserializer()
     domain = {e.value for e in EntityType}
-    request: dict[str, Any] = {"TableName": table_name, "Segment": segment, "TotalSegments": total, "Limit": page_items}
+    request: dict[str, Any] = {
+        "TableName": table_name,
+        "Segment": segment,
+        "TotalSegments": total,
+        "Limit": page_items,
+    }
     items: list[dict[str, Any]] = []
     while True:
         page = client.scan(**request)
@@ -83,7 +90,11 @@ def scan_segment(client: Any, table_name: str, segment: int, total: int, page_it
 
 
 def scan_table(
-    table_name: str, *, segments: int = DEFAULT_SEGMENTS, page_items: int = SCAN_PAGE_ITEMS, client: Any = None
+    table_name: str,
+    *,
+    segments: int = DEFAULT_SEGMENTS,
+    page_items: int = SCAN_PAGE_ITEMS,
+    client: Any = None,
 ) -> list[dict[str, Any]]:
     """Every domain item of the table, read by `segments` parallel Scan workers."""
     if segments < 1:
@@ -109,7 +120,8 @@ def select_statement(table: LakeTable) -> str:
             columns.append(f'CAST("{column.name}" AS JSON) AS "{column.name}"')
         else:
             columns.append(f'"{column.name}"')
-    return f"SELECT {', '.join(columns)} FROM \"{table.name}\""
+    # Names come from lake_layout, never from input.
+    return f'SELECT {", ".join(columns)} FROM "{table.name}"'  # noqa: S608
 
 
 def _typed(value: str | None, athena_type: str) -> Any:

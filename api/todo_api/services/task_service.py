@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from todo_api.cursor_keys import CursorKeys, cursor_keys
 from todo_api.errors import ApiError, invalid_cursor, precondition_failed, task_not_found, write_conflict
 from todo_api.identity import Identity
 from todo_api.models.task import Task, TaskCreate, TaskListQuery, TaskPage, TaskPatch, TaskReplace, TaskStatus
@@ -21,7 +22,6 @@ from todo_api.repository.errors import (
 from todo_api.repository.task_repository import InvalidPositionError, TaskRepository
 from todo_api.services import idempotency
 from todo_api.services.clock import new_task_id, utc_now
-from todo_api.cursor_keys import CursorKeys, cursor_keys
 from todo_api.services.cursor import InvalidCursorError, decode_cursor_with_any, encode_cursor
 from todo_api.services.preconditions import check_version, update_versioned
 from todo_api.settings import get_settings

@@ -59,7 +59,9 @@ def glue_job_role(
         + ", ".join(_describe(a) for a in writes),
     )
     if reads:
-        role.add_to_policy(iam.PolicyStatement(actions=list(READ_ACTIONS), resources=[a.objects_arn for a in reads]))
+        role.add_to_policy(
+            iam.PolicyStatement(actions=list(READ_ACTIONS), resources=[a.objects_arn for a in reads])
+        )
     if writes:
         role.add_to_policy(
             iam.PolicyStatement(actions=list(WRITE_ACTIONS), resources=[a.objects_arn for a in writes])
@@ -76,7 +78,11 @@ def glue_job_role(
             actions=["s3:GetObject"],
             resources=[
                 Stack.of(scope).format_arn(
-                    service="s3", region="", account="", resource=asset.s3_bucket_name, resource_name=asset.s3_object_key
+                    service="s3",
+                    region="",
+                    account="",
+                    resource=asset.s3_bucket_name,
+                    resource_name=asset.s3_object_key,
                 )
                 for asset in assets
             ],

@@ -79,4 +79,3 @@ class PythonFunction(Construct):
             nag.wildcard("Resource::*"),
             "X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions.",
         )
-

@@ -19,7 +19,9 @@ def restrict_trust_to_account(role: iam.IRole | CfnResource | None, *, only_if_s
     services that do not document sending the key when they assume a role: the guard then binds
     whenever the key is present without risking that the service can no longer assume the role.
     """
-    cfn_role = role if isinstance(role, CfnResource) else (role.node.default_child if role is not None else None)
+    cfn_role = (
+        role if isinstance(role, CfnResource) else (role.node.default_child if role is not None else None)
+    )
     if not isinstance(cfn_role, CfnResource) or cfn_role.cfn_resource_type != "AWS::IAM::Role":
         raise TypeError("expected a role created in this stack")
     operator = "StringEqualsIfExists" if only_if_sent else "StringEquals"

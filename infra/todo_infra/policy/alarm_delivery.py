@@ -68,11 +68,15 @@ class TopicDelivery:
 
     @property
     def problems(self) -> list[str]:
-        return [f"{self.template}/{self.topic}: {who}: {what}" for who, what in self.results.items() if what != "ok"]
+        return [
+            f"{self.template}/{self.topic}: {who}: {what}"
+            for who, what in self.results.items()
+            if what != "ok"
+        ]
 
 
 def _refers_to(value: Any, logical_id: str) -> bool:
-    return value == {"Ref": logical_id}
+    return bool(value == {"Ref": logical_id})
 
 
 def _listed(value: Any) -> list[Any]:
@@ -104,7 +108,9 @@ def find_publishers(values: TemplateValues, template: str, topic: str) -> list[P
         ):
             name = values.resolve(template, props.get("Name", logical_id))
             arn = f"arn:{env.partition}:events:{env.region}:{env.account}:rule/{name}"
-            found.append(Publisher(f"rule {name}", Principal.service(EVENTBRIDGE.principal), arn, EVENTBRIDGE))
+            found.append(
+                Publisher(f"rule {name}", Principal.service(EVENTBRIDGE.principal), arn, EVENTBRIDGE)
+            )
     topic_arn = values.arn(template, topic)
     for logical_id, resource in sorted(resources.items()):
         if resource["Type"] != "AWS::IAM::Policy":
@@ -127,14 +133,20 @@ def find_publishers(values: TemplateValues, template: str, topic: str) -> list[P
         for role in resource["Properties"].get("Roles", []):
             role_arn = f"arn:{env.partition}:iam::{env.account}:role/{values.resolve(template, role)}"
             if evaluate(document, Request(Principal.aws(role_arn), "sns:Publish", topic_arn)).allowed:
-                found.append(Publisher(f"role {logical_id}", Principal.aws(role_arn), identity_policies=(document,)))
+                found.append(
+                    Publisher(f"role {logical_id}", Principal.aws(role_arn), identity_policies=(document,))
+                )
     return found
 
 
-def _context(publisher: Publisher, env: Environment, *, on_key: bool, topic_arn: str) -> dict[str, ContextValue]:
+def _context(
+    publisher: Publisher, env: Environment, *, on_key: bool, topic_arn: str
+) -> dict[str, ContextValue]:
     context: dict[str, ContextValue] = {}
     profile = publisher.profile
-    sends_source = profile is not None and (profile.source_keys_on_key if on_key else profile.source_keys_on_topic)
+    sends_source = profile is not None and (
+        profile.source_keys_on_key if on_key else profile.source_keys_on_topic
+    )
     if sends_source and publisher.source_arn:
         context["aws:SourceAccount"] = env.account
         context["aws:SourceArn"] = publisher.source_arn
@@ -159,7 +171,10 @@ def _check(
 ) -> str:
     is_service = publisher.profile is not None
     publish = Request(
-        publisher.principal, "sns:Publish", topic_arn, _context(publisher, env, on_key=False, topic_arn=topic_arn)
+        publisher.principal,
+        "sns:Publish",
+        topic_arn,
+        _context(publisher, env, on_key=False, topic_arn=topic_arn),
     )
     decision: Decision = evaluate(topic_policy, publish)
     # A service needs the topic policy's Allow; a role of the same account needs its own policy's
@@ -173,7 +188,9 @@ def _check(
     if key_policy is None:
         return "the topic key has no key policy"
     for action in KMS_ACTIONS:
-        ask = Request(publisher.principal, action, key_arn, _context(publisher, env, on_key=True, topic_arn=topic_arn))
+        ask = Request(
+            publisher.principal, action, key_arn, _context(publisher, env, on_key=True, topic_arn=topic_arn)
+        )
         key_decision = evaluate(key_policy, ask)
         if not key_decision.allowed:
             return f"key policy: {action} {key_decision.effect}"
@@ -207,7 +224,9 @@ def check_topic_delivery(values: TemplateValues, template: str) -> list[TopicDel
             key_arn = str(values.resolve(template, key_reference))
             key_id = key_reference.get("Fn::GetAtt", [None])[0] if isinstance(key_reference, dict) else None
             if key_id is None or key_id not in resources:
-                delivery.results["topic"] = "the topic key is not in this template: its policy cannot be checked"
+                delivery.results["topic"] = (
+                    "the topic key is not in this template: its policy cannot be checked"
+                )
                 continue
             key_policy = values.resolve(template, resources[key_id]["Properties"]["KeyPolicy"])
         publishers = find_publishers(values, template, topic)
@@ -220,7 +239,9 @@ def check_topic_delivery(values: TemplateValues, template: str) -> list[TopicDel
     return outcomes
 
 
-def check_assembly(templates: Mapping[str, Mapping[str, Any]], env: Environment | None = None) -> list[TopicDelivery]:
+def check_assembly(
+    templates: Mapping[str, Mapping[str, Any]], env: Environment | None = None
+) -> list[TopicDelivery]:
     """Every topic of every template in a set deployed together."""
     values = TemplateValues(templates, env)
     return [delivery for name in sorted(templates) for delivery in check_topic_delivery(values, name)]
@@ -248,7 +269,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     checked = sum(len(outcome.results) for outcome in outcomes)
     for problem in problems:
         sys.stdout.write(f"CANNOT PUBLISH {problem}\n")
-    sys.stdout.write(f"alarm delivery: {len(outcomes)} topic(s), {checked} publisher(s), {len(problems)} problem(s)\n")
+    sys.stdout.write(
+        f"alarm delivery: {len(outcomes)} topic(s), {checked} publisher(s), {len(problems)} problem(s)\n"
+    )
     return 1 if problems or not outcomes else 0
 
 

@@ -16,7 +16,7 @@ guessing, so an answer is never quietly wrong.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -118,7 +118,7 @@ def _principal_matches(element: Any, principal: Principal) -> bool:
         if kind != principal.kind:
             continue
         for value in _listed(values):
-            if value == "*" or value == principal.value:
+            if value in {"*", principal.value}:
                 return True
             # An account (root ARN or bare id) in a resource policy stands for every principal of
             # that account whose own IAM policies allow the call (the caller checks those).
@@ -158,7 +158,7 @@ def _element_matches(statement: Mapping[str, Any], name: str, value: str, *, ign
 
 # --- conditions -----------------------------------------------------------------------------------
 
-_STRING_OPERATORS = {
+_STRING_OPERATORS: dict[str, Callable[[str, str], bool]] = {
     "StringEquals": lambda want, got: want == got,
     "StringEqualsIgnoreCase": lambda want, got: want.lower() == got.lower(),
     "StringLike": lambda want, got: _wildcard(want, got, ignore_case=False),
@@ -193,7 +193,9 @@ def _conditions_hold(conditions: Mapping[str, Any], context: Mapping[str, Contex
     )
 
 
-def _condition_holds(operator: str, key: str, wanted: Iterable[str], context: Mapping[str, ContextValue]) -> bool:
+def _condition_holds(
+    operator: str, key: str, wanted: Iterable[str], context: Mapping[str, ContextValue]
+) -> bool:
     if ":" in operator:
         raise UnsupportedPolicyError(f"set operator {operator} is not supported")
     if_exists = operator.endswith("IfExists")

@@ -54,7 +54,7 @@ class TemplateValues:
             return [self.resolve(template, v) for v in value]
         if isinstance(value, dict):
             if len(value) == 1:
-                (key, argument), = value.items()
+                ((key, argument),) = value.items()
                 if key == "Ref":
                     return self._ref(template, argument)
                 if key.startswith("Fn::"):
@@ -134,7 +134,9 @@ class TemplateValues:
             "AWS::S3::Bucket": f"arn:{env.partition}:s3:::{name}",
             "AWS::Lambda::Function": f"arn:{env.partition}:lambda:{env.region}:{env.account}:function:{name}",
             "AWS::Events::Rule": f"arn:{env.partition}:events:{env.region}:{env.account}:rule/{name}",
-            "AWS::CloudWatch::Alarm": f"arn:{env.partition}:cloudwatch:{env.region}:{env.account}:alarm:{name}",
+            "AWS::CloudWatch::Alarm": (
+                f"arn:{env.partition}:cloudwatch:{env.region}:{env.account}:alarm:{name}"
+            ),
             "AWS::CloudWatch::CompositeAlarm": (
                 f"arn:{env.partition}:cloudwatch:{env.region}:{env.account}:alarm:{name}"
             ),

@@ -35,7 +35,13 @@ API_ITEM_ACTIONS = (
     "dynamodb:DeleteItem",
     "dynamodb:ConditionCheckItem",
 )
-TABLE_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*")
+TABLE_KEY_ACTIONS = (
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+)
 CURSOR_ROTATION_HANDLER = "todo_api.cursor_key_rotation.handler"
 # A cursor lives for one listing session; the previous key stays valid for a whole period after.
 CURSOR_KEY_ROTATION = Duration.days(30)
@@ -157,7 +163,9 @@ class ApiStack(Stack):
         self._grant_table_access(table)
         # The current and the previous cursor key (VersionStage AWSCURRENT / AWSPREVIOUS).
         self.function.add_to_role_policy(
-            iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[self.cursor_secret.secret_arn])
+            iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"], resources=[self.cursor_secret.secret_arn]
+            )
         )
         self.alias = lambda_.Alias(
             self, "LiveAlias", alias_name="live", version=self.function.current_version
@@ -183,7 +191,9 @@ class ApiStack(Stack):
             iam.PolicyStatement(
                 actions=list(TABLE_KEY_ACTIONS),
                 resources=[key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Stack.of(self).region}.amazonaws.com"}},
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"dynamodb.{Stack.of(self).region}.amazonaws.com"}
+                },
             )
         )
         nag.acknowledge(
@@ -282,7 +292,9 @@ class ApiStack(Stack):
             ),
         )
         cloud_watch_role = self.rest_api.node.find_child("CloudWatchRole")
-        restrict_trust_to_account(cloud_watch_role if isinstance(cloud_watch_role, iam.Role) else None, only_if_sent=True)
+        restrict_trust_to_account(
+            cloud_watch_role if isinstance(cloud_watch_role, iam.Role) else None, only_if_sent=True
+        )
         nag.acknowledge(
             self.rest_api,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"

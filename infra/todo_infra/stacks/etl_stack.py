@@ -555,7 +555,9 @@ class EtlStack(Stack):
             "Action::kms:GenerateDataKey*": "grant_encrypt_decrypt on the Glue key only.",
             "Resource::*": "cloudwatch:PutMetricData has no resource-level permissions; limited by a "
             "namespace condition to Glue and the project namespace.",
-            nag.resource_arn(reads, "/*"): f"The {name} job reads every object of its input layer on each run.",
+            nag.resource_arn(
+                reads, "/*"
+            ): f"The {name} job reads every object of its input layer on each run.",
             nag.resource_arn(writes, "/*"): f"The {name} job rewrites its tables: objects of its own layer.",
         }
         if name == "silver":

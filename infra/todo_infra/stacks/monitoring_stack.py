@@ -23,6 +23,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.interfaces import aws_events as events_refs
 from constructs import Construct
 
 from todo_etl.lake_layout import KPI_EXPORT_KEY
@@ -66,7 +67,7 @@ class _AlarmTopicTarget:
         self._topic = topic
         self._message = message
 
-    def bind(self, rule: events.IRule, id: str | None = None) -> events.RuleTargetConfig:  # noqa: A002
+    def bind(self, rule: events_refs.IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
         return events.RuleTargetConfig(arn=self._topic.topic_arn, input=self._message)
 
 
@@ -174,7 +175,10 @@ class MonitoringStack(Stack):
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 resources=["*"],
-                conditions={**cloudwatch_source, "StringEquals": {**cloudwatch_source["StringEquals"], **this_topic}},
+                conditions={
+                    **cloudwatch_source,
+                    "StringEquals": {**cloudwatch_source["StringEquals"], **this_topic},
+                },
             )
         )
         # EventBridge sends no aws:SourceArn/aws:SourceAccount on this path: AWS documents that
