@@ -12,24 +12,40 @@ from todo_api.settings import DEV_CURSOR_SECRET, Settings, get_settings
 
 def test_dev_secret_is_fine_on_dev_stages(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CURSOR_SECRET", raising=False)
+    monkeypatch.delenv("CURSOR_SECRET_ID", raising=False)
     for stage in ("local", "test"):
         monkeypatch.setenv("STAGE", stage)
         assert Settings(table_name="todo").cursor_secret.get_secret_value() == DEV_CURSOR_SECRET
 
 
-@pytest.mark.parametrize("secret", [None, "short", DEV_CURSOR_SECRET])
-def test_deployed_stages_refuse_weak_secrets(monkeypatch: pytest.MonkeyPatch, secret: str | None) -> None:
+@pytest.mark.parametrize("secret", [None, "short", DEV_CURSOR_SECRET, "s" * 64])
+def test_deployed_stages_refuse_a_key_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch, secret: str | None
+) -> None:
+    # A key in the environment is readable by anyone who may read the function's configuration.
     monkeypatch.setenv("STAGE", "prod")
+    monkeypatch.delenv("CURSOR_SECRET_ID", raising=False)
     if secret is None:
         monkeypatch.delenv("CURSOR_SECRET", raising=False)
     else:
         monkeypatch.setenv("CURSOR_SECRET", secret)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="CURSOR_SECRET_ID"):
         Settings(table_name="todo")
 
 
-def test_settings_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deployed_stages_name_the_secret_instead(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STAGE", "prod")
+    monkeypatch.delenv("CURSOR_SECRET", raising=False)
+    monkeypatch.setenv("CURSOR_SECRET_ID", "arn:aws:secretsmanager:eu-west-1:1:secret:todo-AbCdEf")
+    assert (
+        Settings(table_name="todo").cursor_secret_id
+        == "arn:aws:secretsmanager:eu-west-1:1:secret:todo-AbCdEf"
+    )
+
+
+def test_settings_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STAGE", "local")
+    monkeypatch.delenv("CURSOR_SECRET_ID", raising=False)
     monkeypatch.setenv("CURSOR_SECRET", "s" * 40)
     monkeypatch.setenv("TABLE_NAME", "first-table")
     assert get_settings().table_name == "first-table"

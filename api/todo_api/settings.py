@@ -21,27 +21,32 @@ class Settings(BaseSettings):
 
     table_name: str = Field(min_length=3, max_length=255)
     stage: str = "local"
+    # Deployed stages name a Secrets Manager secret; the key is read at run time (todo_api.cursor_keys).
+    cursor_secret_id: str | None = Field(default=None, min_length=1)
+    # Development stages may instead sign with a fixed key from the environment.
     cursor_secret: SecretStr = SecretStr(DEV_CURSOR_SECRET)
 
     @model_validator(mode="after")
-    def _refuse_dev_secret_outside_dev(self) -> Settings:
+    def _refuse_fixed_keys_outside_dev(self) -> Settings:
         if self.stage in DEV_STAGES:
+            secret = self.cursor_secret.get_secret_value()
+            if self.cursor_secret_id is None and len(secret) < MIN_SECRET_LENGTH:
+                raise ValueError(f"CURSOR_SECRET must be at least {MIN_SECRET_LENGTH} characters")
             return self
-        secret = self.cursor_secret.get_secret_value()
-        if secret == DEV_CURSOR_SECRET or len(secret) < MIN_SECRET_LENGTH:
+        if self.cursor_secret_id is None:
             raise ValueError(
-                f"CURSOR_SECRET must be set to a random value of at least {MIN_SECRET_LENGTH} "
-                f"characters when STAGE is {self.stage!r}"
+                f"CURSOR_SECRET_ID must name the cursor-signing secret when STAGE is {self.stage!r} "
+                "(a key in the environment would be readable by anyone who can read the function)"
             )
         return self
 
     @property
     def cursor_key(self) -> bytes:
-        """The HMAC key for list cursors."""
+        """The fixed HMAC key for list cursors (when no secret is named)."""
         return self.cursor_secret.get_secret_value().encode()
 
 
-SETTINGS_VARIABLES = ("TABLE_NAME", "STAGE", "CURSOR_SECRET")
+SETTINGS_VARIABLES = ("TABLE_NAME", "STAGE", "CURSOR_SECRET", "CURSOR_SECRET_ID")
 
 
 def get_settings() -> Settings:

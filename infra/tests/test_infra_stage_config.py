@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from aws_cdk import RemovalPolicy
 from hypothesis import given
@@ -9,10 +11,15 @@ from hypothesis import strategies as st
 
 from todo_infra.stage_config import Stage, StageConfigError, resolve_stage_config, stage_config
 
+ADDRESS = "oncall@todo-insights.invalid"
+
 
 def test_context_wins_over_environment_which_wins_over_the_default():
-    assert resolve_stage_config({"stage": "prod"}, {"STAGE": "staging"}).stage is Stage.PROD
-    assert resolve_stage_config({}, {"STAGE": "staging"}).stage is Stage.STAGING
+    assert (
+        resolve_stage_config({"stage": "prod"}, {"STAGE": "staging", "ALARM_EMAIL": ADDRESS}).stage
+        is Stage.PROD
+    )
+    assert resolve_stage_config({}, {"STAGE": "staging", "ALARM_EMAIL": ADDRESS}).stage is Stage.STAGING
     assert resolve_stage_config({}, {}).stage is Stage.DEV
     assert resolve_stage_config({"stage": None}, {}).stage is Stage.DEV
 
@@ -24,11 +31,48 @@ def test_unknown_stages_are_refused_with_the_known_ones_listed(name):
 
 
 def test_alarm_email_can_be_overridden_but_must_be_an_address():
-    config = resolve_stage_config({"stage": "prod", "alarm_email": "oncall@corp.example"}, {})
-    assert config.alarm_email == "oncall@corp.example"
-    assert resolve_stage_config({}, {"ALARM_EMAIL": "me@corp.example"}).alarm_email == "me@corp.example"
+    config = resolve_stage_config({"stage": "prod", "alarm_email": "oncall@corp.test"}, {})
+    assert config.alarm_email == "oncall@corp.test"
+    assert resolve_stage_config({}, {"ALARM_EMAIL": "me@corp.test"}).alarm_email == "me@corp.test"
     with pytest.raises(StageConfigError, match="not an email address"):
         resolve_stage_config({"alarm_email": "not-an-address"}, {})
+
+
+@pytest.mark.parametrize("stage", ["staging", "prod"])
+def test_staging_and_prod_refuse_to_synthesize_without_an_alarm_address(stage):
+    with pytest.raises(StageConfigError, match=f"{stage} needs an alarm address"):
+        resolve_stage_config({"stage": stage}, {})
+    assert stage_config(stage).alarm_email is None  # no default address to fall back on
+
+
+@pytest.mark.parametrize(
+    "address", ["oncall@example.com", "a@example.org", "x@corp.example", "y@EXAMPLE.NET"]
+)
+def test_staging_and_prod_refuse_documentation_addresses(address):
+    for stage in ("staging", "prod"):
+        with pytest.raises(StageConfigError, match="documentation address"):
+            resolve_stage_config({"stage": stage, "alarm_email": address}, {})
+
+
+def test_only_dev_has_a_placeholder_address():
+    assert stage_config("dev").alarm_email is not None
+    assert resolve_stage_config({"stage": "dev"}, {}).alarm_email == stage_config("dev").alarm_email
+    placeholders = [s for s in ("dev", "staging", "prod") if "example" in (stage_config(s).alarm_email or "")]
+    assert placeholders == ["dev"]
+
+
+def test_deletion_protection_is_only_for_stages_that_retain_their_data():
+    for name in ("dev", "staging", "prod"):
+        config = stage_config(name)
+        assert not config.deletion_protection or config.retain_data, name
+    with pytest.raises(StageConfigError, match="deletion protection needs retain_data"):
+        replace(stage_config("prod"), retain_data=False)
+
+
+def test_fixed_name_resources_are_retained_except_when_their_first_create_fails():
+    assert stage_config("prod").named_removal_policy is RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+    assert stage_config("dev").named_removal_policy is RemovalPolicy.DESTROY
+    assert stage_config("staging").named_removal_policy is RemovalPolicy.DESTROY
 
 
 def test_dev_destroys_and_prod_retains():

@@ -21,6 +21,8 @@ _RETENTION = {
     365: logs.RetentionDays.ONE_YEAR,
 }
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# RFC 2606 documentation domains: an address there reaches nobody, so it is no alarm address.
+_PLACEHOLDER_DOMAIN = re.compile(r"(^|\.)example(\.(com|net|org))?$", re.IGNORECASE)
 
 
 class Stage(StrEnum):
@@ -49,11 +51,11 @@ class StageConfig:
 
     stage: Stage
     retain_data: bool  # prod keeps buckets, table and keys when a stack is deleted; dev destroys
-    deletion_protection: bool
+    deletion_protection: bool  # only with retain_data: a protected resource cannot be destroyed
     api_throttle_rate: float  # steady-state requests per second for the whole stage
     api_throttle_burst: int
     waf_rate_limit: int  # requests per caller per 5-minute window (WAF minimum is 10)
-    alarm_email: str
+    alarm_email: str | None  # dev has a placeholder; staging and prod must be given a real address
     log_retention_days: int  # one of CloudWatch's allowed values (7, 30, 90, ...)
     canary: bool  # CodeDeploy canary on the api alias; all-at-once when False
     silver_workers: GlueWorkers
@@ -79,9 +81,29 @@ class StageConfig:
     def log_retention(self) -> logs.RetentionDays:
         return _RETENTION[self.log_retention_days]
 
+    def __post_init__(self) -> None:
+        if self.deletion_protection and not self.retain_data:
+            # CloudFormation cannot delete a protected table or pool: `cdk destroy` would fail halfway.
+            raise StageConfigError(f"{self.stage.value}: deletion protection needs retain_data")
+
     @property
     def removal_policy(self) -> RemovalPolicy:
+        """For resources CloudFormation names itself (buckets, keys): a retry creates new ones."""
         return RemovalPolicy.RETAIN if self.retain_data else RemovalPolicy.DESTROY
+
+    @property
+    def named_removal_policy(self) -> RemovalPolicy:
+        """For resources with a fixed physical name (table, secret, queue, log groups).
+
+        Plain RETAIN would keep them after a failed first deploy, and every retry would then fail
+        with "already exists"; RETAIN_ON_UPDATE_OR_DELETE deletes what a failed create made.
+        """
+        return RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if self.retain_data else RemovalPolicy.DESTROY
+
+    @property
+    def needs_alarm_email(self) -> bool:
+        """Stages that alarm real people must be given an address; dev may keep its placeholder."""
+        return self.stage is not Stage.DEV
 
     def stack_id(self, part: str) -> str:
         """Construct id (and CloudFormation stack name) of one of the four stacks."""
@@ -90,7 +112,20 @@ class StageConfig:
     def with_alarm_email(self, email: str) -> StageConfig:
         if not _EMAIL.match(email):
             raise StageConfigError(f"alarm email {email!r} is not an email address")
+        if self.needs_alarm_email and _PLACEHOLDER_DOMAIN.search(email.rsplit("@", 1)[1]):
+            raise StageConfigError(
+                f"alarm email {email!r} is a documentation address: {self.name} alarms would reach nobody"
+            )
         return replace(self, alarm_email=email)
+
+    def require_alarm_email(self) -> str:
+        """The address alarms go to; refuses a stage that alarms real people without one."""
+        if self.alarm_email is None:
+            raise StageConfigError(
+                f"{self.name} needs an alarm address: pass -c alarm_email=you@yourcompany.com or set "
+                "ALARM_EMAIL (the deploy workflow passes the repository variable ALARM_EMAIL)"
+            )
+        return self.alarm_email
 
 
 _STAGES: dict[Stage, StageConfig] = {
@@ -114,12 +149,12 @@ _STAGES: dict[Stage, StageConfig] = {
     ),
     Stage.STAGING: StageConfig(
         stage=Stage.STAGING,
-        retain_data=False,
-        deletion_protection=True,
+        retain_data=False,  # staging is torn down and rebuilt: nothing in it may block `cdk destroy`
+        deletion_protection=False,
         api_throttle_rate=50,
         api_throttle_burst=100,
         waf_rate_limit=600,
-        alarm_email="todo-insights-staging-alerts@example.com",
+        alarm_email=None,
         log_retention_days=30,
         canary=True,
         silver_workers=GlueWorkers("G.1X", 2),
@@ -137,7 +172,7 @@ _STAGES: dict[Stage, StageConfig] = {
         api_throttle_rate=200,
         api_throttle_burst=400,
         waf_rate_limit=1000,
-        alarm_email="todo-insights-oncall@example.com",
+        alarm_email=None,
         log_retention_days=90,
         canary=True,
         silver_workers=GlueWorkers("G.1X", 4),
@@ -163,9 +198,16 @@ def stage_config(stage: str) -> StageConfig:
 def resolve_stage_config(
     context: Mapping[str, object], environ: Mapping[str, str] | None = None
 ) -> StageConfig:
-    """Stage from CDK context (`-c stage=`), else env STAGE, else dev; alarm email likewise."""
+    """Stage from CDK context (`-c stage=`), else env STAGE, else dev; alarm email likewise.
+
+    Refuses staging and prod without a real alarm address: synthesis stops here, before anything
+    could be deployed with alarms that reach nobody.
+    """
     env = os.environ if environ is None else environ
     stage = str(context.get("stage") or env.get("STAGE") or DEFAULT_STAGE)
     config = stage_config(stage)
     email = context.get("alarm_email") or env.get("ALARM_EMAIL")
-    return config.with_alarm_email(str(email)) if email else config
+    if email:
+        config = config.with_alarm_email(str(email).strip())
+    config.require_alarm_email()
+    return config

@@ -34,8 +34,7 @@ PLATFORM_ENV = (
     "AWS_DEFAULT_REGION",
     "TABLE_NAME",
     "STAGE",
-    "CURSOR_SECRET",
-    "POWERTOOLS_SERVICE_NAME",
+    "CURSOR_SECRET_ID",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_TRACE_DISABLED",
 )
@@ -153,7 +152,9 @@ def test_code_reaches_the_emulator_through_the_standard_environment(make_platfor
         assert os.environ["AWS_ENDPOINT_URL"] == platform.endpoints["aws_endpoint_url"]
         assert os.environ["TABLE_NAME"] == platform.endpoints["table_name"]
         assert os.environ["STAGE"] == "local"
-        assert len(os.environ["CURSOR_SECRET"]) >= 32
+        assert "CURSOR_SECRET" not in os.environ  # the key is in the emulated Secrets Manager
+        secret = boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["CURSOR_SECRET_ID"])
+        assert len(secret["SecretString"]) >= 32
         assert os.environ["POWERTOOLS_TRACE_DISABLED"] == "true"
         # a plain boto3 client, configured by nothing but the environment, finds the table
         boto3.client("dynamodb").describe_table(TableName=os.environ["TABLE_NAME"])

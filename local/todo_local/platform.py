@@ -54,9 +54,16 @@ PASSWORD_POLICY = {
     "TemporaryPasswordValidityDays": 7,
 }
 CLIENT_AUTH_FLOWS = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+
+
 # Variables that would send boto3 somewhere other than the emulator, or with other credentials.
 # (Service-specific endpoints of services the platform does not emulate are left alone: other
 # parts, such as the local Firehose endpoint, set theirs.)
+def cursor_secret_name(suffix: str) -> str:
+    """Name of a platform's cursor-signing secret in the emulated Secrets Manager."""
+    return f"todo-local-{suffix}/cursor-signing-key"
+
+
 _UNSET_VARS = (
     "AWS_PROFILE",
     "AWS_DEFAULT_PROFILE",
@@ -65,6 +72,12 @@ _UNSET_VARS = (
     "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
     "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    # Each function names its own Powertools service (on AWS the stack sets it per function);
+    # one process-wide value would label the cdc function's metrics as the api's.
+    "POWERTOOLS_SERVICE_NAME",
+    # The cursor key comes from the emulated Secrets Manager, as on AWS.
+    "CURSOR_SECRET",
 )
 
 Drainer = Callable[[], Mapping[str, Any]]
@@ -205,7 +218,7 @@ class LocalPlatform:
             urllib.request.urlopen(reset, timeout=10).close()
         suffix = secrets.token_hex(3)  # unique names: a fresh table and pool even beside another platform
         table_name = f"todo-local-{suffix}"
-        self._set_environment(aws_url, table_name)
+        self._set_environment(aws_url, table_name, cursor_secret_name(suffix))
         pool_id, client_id = self._create_resources(table_name, f"todo-local-{suffix}")
 
         self.sink = LogSink(self.logs_dir, on_record=self._on_record)
@@ -251,7 +264,7 @@ class LocalPlatform:
         self.endpoints = endpoints.to_dict()
         write_endpoints(self.directory, endpoints)
 
-    def _set_environment(self, aws_url: str, table_name: str) -> None:
+    def _set_environment(self, aws_url: str, table_name: str, cursor_secret: str) -> None:
         values = {
             "AWS_ENDPOINT_URL": aws_url,
             "AWS_ACCESS_KEY_ID": "testing",
@@ -260,8 +273,7 @@ class LocalPlatform:
             "AWS_DEFAULT_REGION": REGION,
             "TABLE_NAME": table_name,
             "STAGE": "local",
-            "CURSOR_SECRET": secrets.token_urlsafe(32),
-            "POWERTOOLS_SERVICE_NAME": "api",
+            "CURSOR_SECRET_ID": cursor_secret,
             "POWERTOOLS_METRICS_NAMESPACE": "TodoInsights",
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
@@ -283,7 +295,12 @@ class LocalPlatform:
         """The table (with stream and TTL) and the user pool with its app client."""
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         cognito = boto3.client("cognito-idp", region_name=REGION)
+        secretsmanager = boto3.client("secretsmanager", region_name=REGION)
         try:
+            # The cursor-signing key, read by the api through Powertools Parameters as on AWS.
+            secretsmanager.create_secret(
+                Name=os.environ["CURSOR_SECRET_ID"], SecretString=secrets.token_urlsafe(48)
+            )
             dynamodb.create_table(**TABLE.create_table_kwargs(table_name))
             dynamodb.update_time_to_live(
                 TableName=table_name,
@@ -305,6 +322,7 @@ class LocalPlatform:
         finally:
             dynamodb.close()  # their keep-alive connections would hold moto threads open
             cognito.close()
+            secretsmanager.close()
         return str(pool["Id"]), str(client["ClientId"])
 
     def _start_control(self) -> None:

@@ -7,7 +7,7 @@ import binascii
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 CURSOR_VERSION = b"todo-cursor-v1"
 MAX_POSITION_ATTRIBUTES = 8
@@ -48,13 +48,22 @@ def encode_cursor(key: bytes, user_id: str, filters: Mapping[str, str], position
 
 def decode_cursor(key: bytes, user_id: str, filters: Mapping[str, str], cursor: str) -> dict[str, str]:
     """The position inside `cursor`; InvalidCursorError if it is malformed, edited or foreign."""
+    return decode_cursor_with_any((key,), user_id, filters, cursor)
+
+
+def decode_cursor_with_any(
+    keys: Sequence[bytes], user_id: str, filters: Mapping[str, str], cursor: str
+) -> dict[str, str]:
+    """As `decode_cursor`, for a cursor signed with any of `keys` (the current and previous key)."""
+    if not keys:
+        raise InvalidCursorError("no key to verify with")
     if not cursor.isascii():
         raise InvalidCursorError("not ASCII")
     payload_text, dot, signature_text = cursor.partition(".")
     if not dot or not payload_text or not signature_text:
         raise InvalidCursorError("not two parts")
     payload, signature = _b64decode(payload_text), _b64decode(signature_text)
-    if not hmac.compare_digest(signature, _signature(key, user_id, filters, payload)):
+    if not any(hmac.compare_digest(signature, _signature(key, user_id, filters, payload)) for key in keys):
         raise InvalidCursorError("bad signature")
     try:
         position = json.loads(payload)

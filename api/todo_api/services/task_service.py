@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from todo_api.cursor_keys import CursorKeys, cursor_keys
 from todo_api.errors import ApiError, invalid_cursor, precondition_failed, task_not_found, write_conflict
 from todo_api.identity import Identity
 from todo_api.models.task import Task, TaskCreate, TaskListQuery, TaskPage, TaskPatch, TaskReplace, TaskStatus
@@ -21,7 +22,7 @@ from todo_api.repository.errors import (
 from todo_api.repository.task_repository import InvalidPositionError, TaskRepository
 from todo_api.services import idempotency
 from todo_api.services.clock import new_task_id, utc_now
-from todo_api.services.cursor import InvalidCursorError, decode_cursor, encode_cursor
+from todo_api.services.cursor import InvalidCursorError, decode_cursor_with_any, encode_cursor
 from todo_api.services.preconditions import check_version, update_versioned
 from todo_api.settings import get_settings
 
@@ -87,20 +88,34 @@ def get_task(identity: Identity, task_id: str) -> Task:
 
 def list_tasks(identity: Identity, query: TaskListQuery) -> TaskPage:
     """One page of the caller's tasks matching the filters."""
-    key = get_settings().cursor_key
+    keys = cursor_keys()
     filters = query.filters()
     start = None
     if query.cursor is not None:
-        try:
-            start = decode_cursor(key, identity.sub, filters, query.cursor)
-        except InvalidCursorError:
-            raise invalid_cursor() from None
+        start = _decode(keys, identity.sub, filters, query.cursor)
     try:
         items, position = _repository().list_tasks(identity.sub, query, start)
     except InvalidPositionError:
         raise invalid_cursor() from None
-    next_cursor = encode_cursor(key, identity.sub, filters, position) if position else None
+    next_cursor = encode_cursor(keys.signing_key(), identity.sub, filters, position) if position else None
     return TaskPage(items=items, next_cursor=next_cursor)
+
+
+def _decode(keys: CursorKeys, user_id: str, filters: dict[str, str], cursor: str) -> dict[str, str]:
+    """The position in `cursor`, signed with the current or the previous key.
+
+    A cursor no cached key verifies may come from a container that already saw a rotation this
+    one has not: re-read the keys (rate-limited) and try once more before calling it invalid.
+    """
+    try:
+        return decode_cursor_with_any(keys.verification_keys(), user_id, filters, cursor)
+    except InvalidCursorError:
+        if not keys.refresh():
+            raise invalid_cursor() from None
+    try:
+        return decode_cursor_with_any(keys.verification_keys(), user_id, filters, cursor)
+    except InvalidCursorError:
+        raise invalid_cursor() from None
 
 
 def _apply(current: Task, changes: dict[str, Any]) -> Task | None:

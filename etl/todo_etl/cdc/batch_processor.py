@@ -8,6 +8,7 @@ was not delivered (or dead-lettered) into a failure, so `process_partial_respons
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -22,8 +23,16 @@ from todo_etl.cdc.bronze_record import BronzeRecord, SkippedRecord, build_bronze
 from todo_etl.cdc.dead_letter import DeadLetterStore
 from todo_etl.cdc.firehose_sender import MAX_RECORD_BYTES, FirehoseSender, Outbound
 
-SERVICE = "cdc"
-logger = Logger(service=SERVICE, child=True)
+DEFAULT_SERVICE = "cdc"  # outside Lambda; the stack sets POWERTOOLS_SERVICE_NAME per stage
+
+
+def service_name() -> str:
+    """Powertools service of the cdc function: the stage-qualified name the stack sets (so stages
+    sharing an account keep their metrics and logs apart), else `cdc`."""
+    return os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE
+
+
+logger = Logger(service=service_name(), child=True)
 
 
 class DeliveryError(RuntimeError):

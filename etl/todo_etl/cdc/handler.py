@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from todo_etl.cdc.batch_processor import SERVICE, BatchTally, BronzeBatchProcessor
+from todo_etl.cdc.batch_processor import BatchTally, BronzeBatchProcessor, service_name
 from todo_etl.cdc.dead_letter import DeadLetterStore, S3DeadLetters
 from todo_etl.cdc.firehose_sender import FirehoseSender
 
@@ -41,7 +41,7 @@ _ENVIRONMENT_KEYS = (
 # The SDK retries whole calls that fail (throttling, 5xx); record-level failures are ours to resend.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30)
 
-logger = Logger(service=SERVICE)
+logger = Logger(service=service_name())
 
 
 class CdcFunction:
@@ -58,7 +58,7 @@ class CdcFunction:
         self.sender = sender
         self.dead_letters = dead_letters
         # Ephemeral: Metrics instances share one store per process, and locally the API runs beside us.
-        self.metrics = metrics or EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+        self.metrics = metrics or EphemeralMetrics(namespace=NAMESPACE, service=service_name())
         self._clock = clock
 
     def __call__(self, event: dict[str, Any], context: LambdaContext | None) -> PartialItemFailureResponse:

@@ -10,6 +10,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from todo_infra import nag
+from todo_infra.constructs.trust import restrict_trust_to_account
 from todo_infra.packaging import LAMBDA_PYTHON_VERSION, BuiltBundle
 from todo_infra.stage_config import StageConfig
 
@@ -36,6 +37,7 @@ class PythonFunction(Construct):
         memory_mb: int,
         timeout: Duration,
         environment: Mapping[str, str],
+        handler: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -43,7 +45,7 @@ class PythonFunction(Construct):
             "Logs",
             log_group_name=f"/aws/lambda/{function_name}",
             retention=config.log_retention,
-            removal_policy=config.removal_policy,
+            removal_policy=config.named_removal_policy,
         )
         self.layer = lambda_.LayerVersion(
             self,
@@ -61,7 +63,7 @@ class PythonFunction(Construct):
             description=description,
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
-            handler=built.bundle.handler,
+            handler=handler or built.bundle.handler,
             code=lambda_.Code.from_asset(str(built.code_dir)),
             layers=[self.layer],
             memory_size=memory_mb,
@@ -70,6 +72,7 @@ class PythonFunction(Construct):
             log_group=self.log_group,
             environment=dict(environment),
         )
+        restrict_trust_to_account(self.function.role)
         nag.acknowledge_lambda_basics(self.function, _RUNTIME_REASON)
         nag.acknowledge(
             self.function,

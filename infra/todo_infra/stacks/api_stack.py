@@ -11,6 +11,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -19,12 +20,31 @@ from constructs import Construct
 
 from todo_infra import nag
 from todo_infra.constructs.python_function import PythonFunction
+from todo_infra.constructs.trust import restrict_trust_to_account
 from todo_infra.observability import METRICS_NAMESPACE, runbook_description, service_name
 from todo_infra.packaging import BuiltBundle
 from todo_infra.stage_config import StageConfig
 
 PUBLIC_ROUTES = ("health", "docs", "openapi.json")
 API_TIMEOUT = Duration.seconds(15)
+# What the api code calls on items (repository + Powertools idempotency), as IAM names them.
+API_ITEM_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+)
+TABLE_KEY_ACTIONS = (
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+)
+CURSOR_ROTATION_HANDLER = "todo_api.cursor_key_rotation.handler"
+# A cursor lives for one listing session; the previous key stays valid for a whole period after.
+CURSOR_KEY_ROTATION = Duration.days(30)
 _RATE_LIMITED_BODY = json.dumps(
     {"error": {"code": "RATE_LIMITED", "message": "Too many requests; retry after the Retry-After delay."}}
 )
@@ -48,6 +68,7 @@ class ApiStack(Stack):
         self._build_user_pool()
         self._build_function(table, api_bundle)
         self._build_rest_api()
+        self._build_execution_logs()
         self._build_waf()
         self._build_deployment()
         CfnOutput(self, "ApiUrl", value=f"{self.rest_api.url}api", description="Base URL of the API (/api)")
@@ -116,24 +137,7 @@ class ApiStack(Stack):
 
     def _build_function(self, table: dynamodb.ITable, bundle: BuiltBundle) -> None:
         config = self.config
-        # The cursor-signing key. Passed as a CloudFormation dynamic reference so the function reads
-        # it from its environment with no Secrets Manager call on the request path (ADR 0008).
-        self.cursor_secret = secretsmanager.Secret(
-            self,
-            "CursorSecret",
-            secret_name=f"{config.prefix}/cursor-signing-key",
-            description="HMAC key that signs the API's opaque list cursors",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=64, exclude_punctuation=True
-            ),
-            removal_policy=config.removal_policy,
-        )
-        nag.acknowledge(
-            self.cursor_secret,
-            "AwsSolutions-SMG4",
-            "Rotating the cursor key only invalidates outstanding list cursors; it is rotated by a "
-            "redeploy (new secret value) rather than a rotation Lambda.",
-        )
+        self._build_cursor_secret(bundle)
         self.api = PythonFunction(
             self,
             "ApiFunction",
@@ -146,7 +150,8 @@ class ApiStack(Stack):
             environment={
                 "TABLE_NAME": table.table_name,
                 "STAGE": config.name,
-                "CURSOR_SECRET": self.cursor_secret.secret_value.unsafe_unwrap(),
+                # The name, never the value: the function reads the key at run time (ADR 0011).
+                "CURSOR_SECRET_ID": self.cursor_secret.secret_arn,
                 "POWERTOOLS_SERVICE_NAME": service_name(config, "api"),
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -155,25 +160,94 @@ class ApiStack(Stack):
         )
         self.function = self.api.function
         self.log_group = self.api.log_group
-        # Tasks, profiles and the idempotency records all live in the one table.
-        table.grant_read_write_data(self.function)
-        nag.acknowledge(
-            self.function,
-            nag.wildcard(f"Resource::{nag.imported_attribute(table)}/index/*"),
-            "Queries on the table's four GSIs (list filters); grant_read_write_data scopes it to this table.",
-        )
-        nag.acknowledge(
-            self.function,
-            nag.wildcard("Action::kms:ReEncrypt*"),
-            "Added by grant_read_write_data for the table's customer-managed key; scoped to that key.",
-        )
-        nag.acknowledge(
-            self.function,
-            nag.wildcard("Action::kms:GenerateDataKey*"),
-            "Added by grant_read_write_data for the table's customer-managed key; scoped to that key.",
+        self._grant_table_access(table)
+        # The current and the previous cursor key (VersionStage AWSCURRENT / AWSPREVIOUS).
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"], resources=[self.cursor_secret.secret_arn]
+            )
         )
         self.alias = lambda_.Alias(
             self, "LiveAlias", alias_name="live", version=self.function.current_version
+        )
+
+    def _grant_table_access(self, table: dynamodb.ITable) -> None:
+        """Exactly the calls of `todo_api.repository` and Powertools' idempotency layer: item reads
+        and conditional writes (also inside TransactWriteItems, which IAM authorizes per item
+        action), and Query on the table and its GSIs. No Scan, Batch*, stream or describe calls."""
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=list(API_ITEM_ACTIONS), resources=[table.table_arn])
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"], resources=[table.table_arn, f"{table.table_arn}/index/*"]
+            )
+        )
+        key = table.encryption_key
+        if key is None:
+            raise ValueError("the table is expected to have its customer-managed key")
+        # The table key, only as DynamoDB uses it on the function's behalf (kms:ViaService).
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=list(TABLE_KEY_ACTIONS),
+                resources=[key.key_arn],
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"dynamodb.{Stack.of(self).region}.amazonaws.com"}
+                },
+            )
+        )
+        nag.acknowledge(
+            self.function,
+            nag.wildcard(f"Resource::{nag.imported_attribute(table)}/index/*"),
+            "Query on the table's four GSIs (the list filters), this table's indexes only.",
+        )
+        for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*"):
+            nag.acknowledge(
+                self.function,
+                nag.wildcard(f"Action::{action}"),
+                "The table's customer-managed key as DynamoDB uses it (kms:ViaService); that key only.",
+            )
+
+    def _build_cursor_secret(self, bundle: BuiltBundle) -> None:
+        """The cursor-signing key, rotated by a small function on a schedule (ADR 0011)."""
+        config = self.config
+        self.cursor_secret = secretsmanager.Secret(
+            self,
+            "CursorSecret",
+            secret_name=f"{config.prefix}/cursor-signing-key",
+            description="HMAC key that signs the API's opaque list cursors (current and previous accepted)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+            removal_policy=config.named_removal_policy,
+        )
+        # Not a database: no hosted rotation fits, so a rotation function of our own. Its code is the
+        # api bundle's (todo_api.cursor_key_rotation), which needs nothing beyond boto3.
+        self.rotation = PythonFunction(
+            self,
+            "CursorKeyRotation",
+            config=config,
+            built=bundle,
+            handler=CURSOR_ROTATION_HANDLER,
+            function_name=f"{config.prefix}-cursor-key-rotation",
+            description="Rotates the cursor-signing key (Secrets Manager rotation steps)",
+            memory_mb=256,
+            timeout=Duration.seconds(30),
+            environment={
+                "STAGE": config.name,
+                "POWERTOOLS_SERVICE_NAME": service_name(config, "cursor-key-rotation"),
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+        )
+        self.rotation_function = self.rotation.function
+        nag.acknowledge(
+            self.rotation_function,
+            nag.wildcard("Resource::*"),
+            "secretsmanager:GetRandomPassword and X-Ray PutTraceSegments/PutTelemetryRecords have no "
+            "resource-level permissions; everything else is on the cursor secret only.",
+        )
+        self.cursor_secret.add_rotation_schedule(
+            "Rotation", rotation_lambda=self.rotation_function, automatically_after=CURSOR_KEY_ROTATION
         )
 
     # --- REST API -----------------------------------------------------------------------------
@@ -185,7 +259,7 @@ class ApiStack(Stack):
             "AccessLogs",
             log_group_name=f"/aws/apigateway/{config.prefix}-access",
             retention=config.log_retention,
-            removal_policy=config.removal_policy,
+            removal_policy=config.named_removal_policy,
         )
         self.rest_api = apigw.RestApi(
             self,
@@ -216,6 +290,10 @@ class ApiStack(Stack):
                     user=True,
                 ),
             ),
+        )
+        cloud_watch_role = self.rest_api.node.find_child("CloudWatchRole")
+        restrict_trust_to_account(
+            cloud_watch_role if isinstance(cloud_watch_role, iam.Role) else None, only_if_sent=True
         )
         nag.acknowledge(
             self.rest_api,
@@ -262,6 +340,22 @@ class ApiStack(Stack):
             },
         )
         self.stage = self.rest_api.deployment_stage
+
+    def _build_execution_logs(self) -> None:
+        """API Gateway's execution log group, created here with retention before the stage logs.
+
+        The service would create `API-Gateway-Execution-Logs_{restApiId}/{stage}` itself on the
+        first logged request, with no retention and outside the stack.
+        """
+        config = self.config
+        self.execution_log_group = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{config.name}",
+            retention=config.log_retention,
+            removal_policy=config.named_removal_policy,
+        )
+        self.stage.node.add_dependency(self.execution_log_group)
 
     # --- WAF ----------------------------------------------------------------------------------
 
@@ -445,6 +539,7 @@ class ApiStack(Stack):
                 failed_deployment=True, stopped_deployment=True, deployment_in_alarm=True
             ),
         )
+        restrict_trust_to_account(self.deployment_group.role, only_if_sent=True)
         nag.acknowledge(
             self.deployment_group,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"

@@ -58,7 +58,7 @@ class DataStack(Stack):
             encryption_key=self.table_key,
             time_to_live_attribute=TABLE.ttl_attribute,
             deletion_protection=config.deletion_protection,
-            removal_policy=config.removal_policy,
+            removal_policy=config.named_removal_policy,  # fixed name: see StageConfig
         )
         for index in TABLE.global_indexes:
             self.table.add_global_secondary_index(

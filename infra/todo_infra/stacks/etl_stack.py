@@ -23,15 +23,19 @@ from constructs import Construct
 from todo_etl.cdc.dead_letter import DEAD_LETTER_PREFIX
 from todo_etl.lake_layout import (
     CDC_FOLDER,
+    ERRORS_FOLDER,
     LOGS_FOLDER,
+    PIPELINE_RUNS,
     Layer,
     firehose_error_prefix,
     firehose_prefix,
 )
 from todo_infra import nag
+from todo_infra.constructs.glue_job_role import LakeArea, glue_job_role
 from todo_infra.constructs.lake_catalog import LakeCatalog
 from todo_infra.constructs.python_function import PythonFunction
 from todo_infra.constructs.secure_bucket import secure_bucket
+from todo_infra.constructs.trust import restrict_provider_roles
 from todo_infra.named_queries import NamedQuery, load_named_queries
 from todo_infra.observability import METRICS_NAMESPACE, glue_database_name, service_name
 from todo_infra.packaging import BuiltBundle, GlueArtifacts
@@ -82,6 +86,8 @@ class EtlStack(Stack):
         )
         self._build_glue(glue_artifacts)
         self._build_athena(load_named_queries() if named_queries is None else named_queries)
+        # dev's buckets are emptied on delete by CDK's provider function: bind its role too.
+        restrict_provider_roles(self, ("Custom::S3AutoDeleteObjectsCustomResourceProvider",))
         for name, value in (
             ("BronzeBucket", self.bronze.bucket_name),
             ("SilverBucket", self.silver.bucket_name),
@@ -137,12 +143,45 @@ class EtlStack(Stack):
     def _delivery_stream(
         self, construct_id: str, folder: str, processors: list[firehose.IDataProcessor]
     ) -> firehose.DeliveryStream:
+        stack = Stack.of(self)
         log_group = logs.LogGroup(
             self,
             f"{construct_id}Logs",
             log_group_name=f"/aws/kinesisfirehose/{self.config.prefix}-{folder}",
             retention=self.config.log_retention,
-            removal_policy=self.config.removal_policy,
+            removal_policy=self.config.named_removal_policy,
+        )
+        # Write-only, to this stream's own prefixes. The L2 would grant the delivery role read,
+        # list and delete on the whole bucket; it gets an immutable view of the role instead, so
+        # its grants are dropped and only the statements below apply.
+        role = iam.Role(
+            self,
+            f"{construct_id}Role",
+            # Firehose passes the account as the external id when it assumes a delivery role.
+            assumed_by=iam.ServicePrincipal(
+                "firehose.amazonaws.com", conditions={"StringEquals": {"sts:ExternalId": stack.account}}
+            ),
+            description=f"Lets the {folder} Firehose write under bronze/{folder}/ and its error prefix only",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[
+                    self.bronze.arn_for_objects(f"{folder}/*"),
+                    self.bronze.arn_for_objects(f"{ERRORS_FOLDER}/{folder}/*"),
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+                resources=[self.bronze.bucket_arn],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
+            )
         )
         stream = firehose.DeliveryStream(
             self,
@@ -158,11 +197,15 @@ class EtlStack(Stack):
                 buffering_size=FIREHOSE_BUFFER_SIZE,
                 logging_config=firehose.EnableLogging(log_group),
                 processors=processors or None,
+                role=role.without_policy_updates(),
             ),
         )
+        stream.node.add_dependency(role)  # its policy exists before the first delivery
+        self.delivery_roles[folder] = role
         return stream
 
     def _build_firehoses(self, api_log_group: logs.ILogGroup) -> None:
+        self.delivery_roles: dict[str, iam.Role] = {}
         self.cdc_stream = self._delivery_stream("CdcDelivery", CDC_FOLDER, [])
         # Subscription records arrive gzip-compressed and wrapped in CloudWatch Logs envelopes:
         # decompress, keep only the message text, one line per message.
@@ -182,27 +225,27 @@ class EtlStack(Stack):
             "CloudFormation-Validate::W7001",
             "Unused Firehose CIDR mapping added by the L2 construct; only used by non-S3 destinations.",
         )
-        for stream in self.delivery_streams.values():
-            # The L2 grants the delivery role the bucket's object actions; they stay on this bucket.
-            for finding in (
-                "Action::s3:Abort*",
-                "Action::s3:DeleteObject*",
-                "Action::s3:GetBucket*",
-                "Action::s3:GetObject*",
-                "Action::s3:List*",
-            ):
+        for folder, role in self.delivery_roles.items():
+            for prefix in (f"/{folder}/*", f"/{ERRORS_FOLDER}/{folder}/*"):
                 nag.acknowledge(
-                    stream, nag.wildcard(finding), "Firehose S3 delivery grant, scoped to the bronze bucket."
+                    role,
+                    nag.wildcard(nag.resource_arn(self.bronze, prefix)),
+                    "Firehose writes objects under time-based keys of its own bronze prefix (put only).",
                 )
-            nag.acknowledge(
-                stream,
-                nag.wildcard(nag.resource_arn(self.bronze, "/*")),
-                "Firehose writes objects under time-based prefixes of the bronze bucket.",
-            )
         self.logs_subscription_role = iam.Role(
             self,
             "LogsSubscriptionRole",
-            assumed_by=iam.ServicePrincipal("logs.amazonaws.com"),
+            # CloudWatch Logs names the delivering log group's account and region in aws:SourceArn.
+            assumed_by=iam.ServicePrincipal(
+                "logs.amazonaws.com",
+                conditions={
+                    "ArnLike": {
+                        "aws:SourceArn": Stack.of(self).format_arn(
+                            service="logs", resource="*", arn_format=ArnFormat.NO_RESOURCE_NAME
+                        )
+                    }
+                },
+            ),
             description="Lets CloudWatch Logs put the api's access-log lines into the logs Firehose",
         )
         logs.SubscriptionFilter(
@@ -227,7 +270,7 @@ class EtlStack(Stack):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),
-            removal_policy=config.removal_policy,
+            removal_policy=config.named_removal_policy,
         )
         nag.acknowledge(
             self.cdc_dlq,
@@ -336,7 +379,7 @@ class EtlStack(Stack):
                     f"{name.title()}Job{stream.title()}Logs",
                     log_group_name=f"{prefix}/{stream}",
                     retention=config.log_retention,
-                    removal_policy=config.removal_policy,
+                    removal_policy=config.named_removal_policy,
                     encryption_key=self.glue_key,
                 )
                 for stream in GLUE_LOG_STREAMS
@@ -362,56 +405,36 @@ class EtlStack(Stack):
                 ),
             ),
         )
-        self.glue_role = iam.Role(
-            self,
-            "GlueJobRole",
-            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
-            description="Runs the silver and gold Spark jobs: reads bronze, writes silver and gold",
-        )
-        self.bronze.grant_read(self.glue_role)
-        self.silver.grant_read_write(self.glue_role)
-        self.gold.grant_read_write(self.glue_role)
-        self.glue_key.grant_encrypt_decrypt(self.glue_role)
-        # Log streams (named per run) in the job log groups only; the group ARN attribute ends
-        # in `:*`, which covers the streams. CreateLogGroup on the exact group ARNs lets Glue's
-        # create-if-missing call succeed as a no-op instead of being denied.
-        for groups in self.glue_log_groups.values():
-            for log_group in groups.values():
-                log_group.grant_write(self.glue_role)
-        self.glue_role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogGroup"],
-                resources=[
-                    stack.format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name=log_group.log_group_name,
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                    for groups in self.glue_log_groups.values()
-                    for log_group in groups.values()
-                ],
-            )
-        )
-        self.glue_role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": ["Glue", METRICS_NAMESPACE]}},
-            )
-        )
         scripts = {
             "silver": s3_assets.Asset(self, "SilverScript", path=str(artifacts.silver_script)),
             "gold": s3_assets.Asset(self, "GoldScript", path=str(artifacts.gold_script)),
         }
         library = s3_assets.Asset(self, "GlueLibrary", path=str(artifacts.library_zip))
-        for asset in (*scripts.values(), library):
-            asset.grant_read(self.glue_role)
+        # Both jobs append to (and read back) pipeline_runs, which lives in the gold bucket.
+        pipeline_runs = LakeArea(self.gold, f"{PIPELINE_RUNS.folder}/")
+        access = {
+            "silver": {"reads": [LakeArea(self.bronze)], "writes": [LakeArea(self.silver), pipeline_runs]},
+            "gold": {"reads": [LakeArea(self.silver)], "writes": [LakeArea(self.gold)]},
+        }
+        self.glue_roles = {
+            name: glue_job_role(
+                self,
+                f"{name.title()}JobRole",
+                job=name,
+                reads=access[name]["reads"],
+                writes=access[name]["writes"],
+                assets=[scripts[name], library],
+            )
+            for name in GLUE_JOB_NAMES
+        }
+        for name, role in self.glue_roles.items():
+            self._grant_job_runtime(role, name)
         workers = {"silver": config.silver_workers, "gold": config.gold_workers}
         self.glue_jobs = {
             name: self._glue_job(name, scripts[name], library, workers[name]) for name in GLUE_JOB_NAMES
         }
-        self._acknowledge_glue_role(library)
+        for name, role in self.glue_roles.items():
+            self._acknowledge_glue_role(role, name)
         self.workflow = glue.CfnWorkflow(
             self,
             "LakeWorkflow",
@@ -457,7 +480,7 @@ class EtlStack(Stack):
             f"{name.title()}Job",
             name=f"{config.prefix}-{name}",
             description=f"{name} layer of the lake (PySpark, etl/glue_jobs/{name}_job.py)",
-            role=self.glue_role.role_arn,
+            role=self.glue_roles[name].role_arn,
             glue_version=GLUE_VERSION,
             command=glue.CfnJob.JobCommandProperty(
                 name="glueetl", python_version="3", script_location=script.s3_object_url
@@ -493,32 +516,56 @@ class EtlStack(Stack):
         )
         return job
 
-    def _acknowledge_glue_role(self, library: s3_assets.Asset) -> None:
+    def _grant_job_runtime(self, role: iam.Role, name: str) -> None:
+        """What any job run needs besides data: its own log groups, the Glue key, metrics."""
+        stack = Stack.of(self)
+        # Log streams (named per run) in this job's log groups only; the group ARN attribute ends
+        # in `:*`, which covers the streams. CreateLogGroup on the exact group ARNs lets Glue's
+        # create-if-missing call succeed as a no-op instead of being denied.
+        for log_group in self.glue_log_groups[name].values():
+            log_group.grant_write(role)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup"],
+                resources=[
+                    stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name=log_group.log_group_name,
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                    for log_group in self.glue_log_groups[name].values()
+                ],
+            )
+        )
+        self.glue_key.grant_encrypt_decrypt(role)  # bookmarks (CSE-KMS) and the job log groups
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": ["Glue", METRICS_NAMESPACE]}},
+            )
+        )
+
+    def _acknowledge_glue_role(self, role: iam.Role, name: str) -> None:
+        reads = {"silver": self.bronze, "gold": self.silver}[name]
+        writes = {"silver": self.silver, "gold": self.gold}[name]
         reasons = {
-            "Action::s3:GetObject*": "Bucket and asset read grants (grant_read), scoped to named buckets.",
-            "Action::s3:GetBucket*": "Bucket and asset read grants (grant_read), scoped to named buckets.",
-            "Action::s3:List*": "Bucket and asset read grants (grant_read), scoped to named buckets.",
-            "Action::s3:DeleteObject*": "Silver and gold are rewritten by the jobs (overwrite per table).",
-            "Action::s3:Abort*": "Multipart uploads of large Parquet files may need aborting.",
             "Action::kms:ReEncrypt*": "grant_encrypt_decrypt on the Glue key only.",
             "Action::kms:GenerateDataKey*": "grant_encrypt_decrypt on the Glue key only.",
             "Resource::*": "cloudwatch:PutMetricData has no resource-level permissions; limited by a "
             "namespace condition to Glue and the project namespace.",
             nag.resource_arn(
-                self.bronze, "/*"
-            ): "Silver reads every bronze object (cdc and logs folders) on each run.",
-            nag.resource_arn(
-                self.silver, "/*"
-            ): "Silver rewrites its tables: objects under the silver bucket's table folders.",
-            nag.resource_arn(
-                self.gold, "/*"
-            ): "Gold rewrites its tables and the KPI export: objects in the gold bucket.",
-            "Resource::arn:<AWS::Partition>:s3:::"
-            + nag.flatten(Stack.of(self).resolve(library.s3_bucket_name))
-            + "/*": "The CDK asset bucket holding the job scripts and the shared-module zip.",
+                reads, "/*"
+            ): f"The {name} job reads every object of its input layer on each run.",
+            nag.resource_arn(writes, "/*"): f"The {name} job rewrites its tables: objects of its own layer.",
         }
+        if name == "silver":
+            reasons[nag.resource_arn(self.gold, f"/{PIPELINE_RUNS.folder}/*")] = (
+                "The silver job appends its run record to pipeline_runs (gold bucket), nothing else there."
+            )
         for finding, reason in reasons.items():
-            nag.acknowledge(self.glue_role, nag.wildcard(finding), reason)
+            nag.acknowledge(role, nag.wildcard(finding), reason)
 
     # --- Athena -------------------------------------------------------------------------------
 

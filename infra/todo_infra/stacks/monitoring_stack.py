@@ -6,7 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, Stack
+import jsii
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -22,6 +23,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.interfaces import aws_events as events_refs
 from constructs import Construct
 
 from todo_etl.lake_layout import KPI_EXPORT_KEY
@@ -54,6 +56,19 @@ ITERATOR_AGE_MAX_MS = 5 * 60 * 1000
 FIREHOSE_FRESHNESS_MAX_SECONDS = 15 * 60
 API_P99_MAX_MS = 3000
 PIPELINE_ANOMALIES_SECTION = "pipeline-run-anomalies"
+
+
+@jsii.implements(events.IRuleTarget)
+class _AlarmTopicTarget:
+    """An EventBridge target that publishes to the alarm topic and grants nothing by itself: the
+    topic and key policies for EventBridge are written with the topic (see `_build_topic`)."""
+
+    def __init__(self, topic: sns.ITopic, message: events.RuleTargetInput) -> None:
+        self._topic = topic
+        self._message = message
+
+    def bind(self, rule: events_refs.IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
+        return events.RuleTargetConfig(arn=self._topic.topic_arn, input=self._message)
 
 
 @dataclass(frozen=True)
@@ -108,6 +123,7 @@ class MonitoringStack(Stack):
 
     def _build_topic(self) -> None:
         config = self.config
+        stack = Stack.of(self)
         # A customer-managed key: CloudWatch alarms and EventBridge cannot publish to a topic
         # encrypted with the AWS-managed SNS key, because its policy cannot be extended.
         self.topic_key = kms.Key(
@@ -118,25 +134,76 @@ class MonitoringStack(Stack):
             enable_key_rotation=True,
             removal_policy=config.removal_policy,
         )
-        self.topic_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                principals=[
-                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                    iam.ServicePrincipal("events.amazonaws.com"),
-                ],
-                resources=["*"],
-            )
-        )
         self.topic = sns.Topic(
             self,
             "AlarmTopic",
-            topic_name=f"{config.prefix}-alarms",
+            topic_name=f"{config.prefix}-alarms",  # the key policy names it (below)
             display_name=f"Todo Insights {config.name} alarms",
             master_key=self.topic_key,
             enforce_ssl=True,
         )
-        self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+        # The topic policy CDK writes (TLS deny, EventBridge allow) replaces SNS's default policy,
+        # so CloudWatch needs its own Allow, or no alarm would ever notify. Scoped to this stage's
+        # alarms in this account (confused-deputy guard: CloudWatch sends both keys).
+        alarms_of_this_stage = stack.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name=f"{config.prefix}-*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        cloudwatch_source = {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {"aws:SourceArn": alarms_of_this_stage},
+        }
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisStage",
+                actions=["sns:Publish"],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=[self.topic.topic_arn],
+                conditions=cloudwatch_source,
+            )
+        )
+        # SNS encrypts each message under the topic key on the publisher's behalf, with the topic
+        # ARN as encryption context: only this topic's messages may use the key. The ARN is built
+        # from the name: a reference to the topic would make the key depend on it, a cycle.
+        topic_arn = stack.format_arn(service="sns", resource=f"{config.prefix}-alarms")
+        this_topic = {"kms:EncryptionContext:aws:sns:topicArn": topic_arn}
+        self.topic_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsEncryptForTheTopic",
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=["*"],
+                conditions={
+                    **cloudwatch_source,
+                    "StringEquals": {**cloudwatch_source["StringEquals"], **this_topic},
+                },
+            )
+        )
+        # EventBridge sends no aws:SourceArn/aws:SourceAccount on this path: AWS documents that
+        # Condition blocks in the topic policy, and source keys in the key policy, drop every event.
+        # So its topic statement is unconditioned (scoped by the topic ARN) and its key statement is
+        # scoped by the topic's encryption context only. (Written here, not by targets.SnsTopic,
+        # which would add an unconditioned key statement of its own.)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EventBridgeRules",
+                actions=["sns:Publish"],
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                resources=[self.topic.topic_arn],
+            )
+        )
+        self.topic_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EventBridgeRulesEncryptForTheTopic",
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                resources=["*"],
+                conditions={"StringEquals": this_topic},
+            )
+        )
+        self.topic.add_subscription(subscriptions.EmailSubscription(config.require_alarm_email()))
         self._notify = cloudwatch_actions.SnsAction(self.topic)
 
     def _alarm(
@@ -193,10 +260,19 @@ class MonitoringStack(Stack):
             },
         )
         self.metrics_function = self.metrics.function
-        # Exactly one object: the latest KPI snapshot the gold job exports.
+        # Exactly one object: the latest KPI snapshot the gold job exports. Listing, only under
+        # that key, lets the function tell a snapshot that does not exist yet from one it may not
+        # read (S3 answers 403 for both to a caller who may not list).
         self.metrics_function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"], resources=[gold_bucket.arn_for_objects(KPI_EXPORT_KEY)]
+            )
+        )
+        self.metrics_function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[gold_bucket.bucket_arn],
+                conditions={"StringEquals": {"s3:prefix": KPI_EXPORT_KEY}},
             )
         )
         self.metrics_schedule = events.Rule(
@@ -397,7 +473,7 @@ class MonitoringStack(Stack):
             f"{events.EventField.from_path('$.detail.message')} "
             f"Runbook: {RUNBOOK_PATH}#{section}"
         )
-        self.glue_failure_rule.add_target(targets.SnsTopic(self.topic, message=message))
+        self.glue_failure_rule.add_target(_AlarmTopicTarget(self.topic, message))
 
     # --- dashboard ----------------------------------------------------------------------------
 

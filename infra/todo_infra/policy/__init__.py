@@ -1,0 +1,1 @@
+"""Offline policy checks on synthesized templates: a small IAM evaluator and what it proves."""
