@@ -98,7 +98,9 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def reference(spark: Any, kit: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
+def reference(
+    spark: Any, kit: Any, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, list[dict[str, Any]]]:
     """Silver after both batches, run by two uninterrupted runs."""
     root = tmp_path_factory.mktemp("uninterrupted")
     write_batches(kit, root)
@@ -131,7 +133,7 @@ def test_a_run_killed_between_writing_and_committing_changes_nothing_and_the_nex
     committed_files = data_files(root)
 
     with catalog_write_lock(root):
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        process = subprocess.Popen(
             [sys.executable, "-c", KILLED_RUN, str(root), RUN_2.isoformat()],
             cwd=PROJECT,
             start_new_session=True,
@@ -182,7 +184,7 @@ def test_a_reader_during_a_full_rebuild_sees_the_old_table_or_the_new_never_less
     def rebuild() -> None:
         try:
             run_silver(session, lake, full_rebuild=True, run_id="rebuild", now=RUN_2)
-        except BaseException as error:  # noqa: BLE001 - reported by the test thread
+        except BaseException as error:
             errors.append(error)
 
     writer = threading.Thread(target=rebuild)

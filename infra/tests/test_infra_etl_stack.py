@@ -6,11 +6,16 @@ import json
 
 import pytest
 
+from todo_etl.glue.catalog_settings import GLUE_CATALOG, ICEBERG_EXTENSIONS, SHARED_CATALOG_PROPERTIES
 from todo_etl.glue.entry import OPTIONAL_ARGUMENTS, REQUIRED_ARGUMENTS, JobArgumentError, job_arguments
 from todo_etl.lake_layout import (
-    ALL_TABLES,
+    BRONZE_TABLES,
     CDC_FOLDER,
+    GOLD_TABLES,
+    ICEBERG_TABLES,
     LOGS_FOLDER,
+    PIPELINE_RUNS,
+    SILVER_TABLES,
     firehose_error_prefix,
     firehose_prefix,
 )
@@ -153,26 +158,143 @@ def test_api_access_logs_are_subscribed_into_the_logs_stream(each_stage):
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "logs.amazonaws.com"}
 
 
-def test_catalog_has_one_table_per_lake_table_with_the_shared_columns(each_stage):
+def test_catalog_declares_the_bronze_tables_and_leaves_iceberg_tables_to_the_jobs(each_stage):
     tables = {
         t["Properties"]["TableInput"]["Name"]: t["Properties"]["TableInput"]
         for t in each_stage.resources("Etl", "AWS::Glue::Table").values()
     }
-    assert set(tables) == {t.name for t in ALL_TABLES}
-    for lake_table in ALL_TABLES:
+    # An Iceberg table declared in CloudFormation loses its metadata pointer on the next update.
+    assert set(tables) == {t.name for t in BRONZE_TABLES}
+    assert not set(tables) & {t.name for t in ICEBERG_TABLES}
+    for lake_table in BRONZE_TABLES:
         table = tables[lake_table.name]
         descriptor = table["StorageDescriptor"]
         assert [(c["Name"], c["Type"]) for c in descriptor["Columns"]] == [
             (c.name, c.type) for c in lake_table.columns
         ]
         assert descriptor["Location"]["Fn::Join"][1][-1] == f"/{lake_table.folder}/"
-        if lake_table.file_format == "json":
-            assert descriptor["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
-            assert [p["Name"] for p in table["PartitionKeys"]] == ["year", "month", "day", "hour"]
-            assert table["Parameters"]["projection.enabled"] == "true"
-            assert table["Parameters"]["projection.month.digits"] == "2"
-        else:
-            assert descriptor["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
+        assert descriptor["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+        assert [p["Name"] for p in table["PartitionKeys"]] == ["year", "month", "day", "hour"]
+        assert table["Parameters"]["projection.enabled"] == "true"
+        assert table["Parameters"]["projection.month.digits"] == "2"
+
+
+def _conf(arguments):
+    """The `--conf` job argument as a dict of Spark settings."""
+    return dict(pair.split("=", 1) for pair in arguments["--conf"].split(" --conf "))
+
+
+def test_glue_jobs_use_glue_5_1_iceberg_through_the_glue_catalog(each_stage):
+    silver_bucket = _bucket_ids(each_stage)["silver"]
+    for job in each_stage.resources("Etl", "AWS::Glue::Job").values():
+        args = job["Properties"]["DefaultArguments"]
+        assert args["--datalake-formats"] == "iceberg"
+        conf = _conf({"--conf": _render(args["--conf"])})
+        prefix = f"spark.sql.catalog.{GLUE_CATALOG}"
+        assert conf["spark.sql.extensions"] == ICEBERG_EXTENSIONS
+        assert conf[prefix] == "org.apache.iceberg.spark.SparkCatalog"
+        assert conf[f"{prefix}.catalog-impl"] == "org.apache.iceberg.aws.glue.GlueCatalog"
+        assert conf[f"{prefix}.io-impl"] == "org.apache.iceberg.aws.s3.S3FileIO"
+        assert conf[f"{prefix}.warehouse"] == f"s3://<{silver_bucket}>/"
+        # The same behaviour settings as the local catalog (no stale table cache).
+        assert {k: conf[f"{prefix}.{k}"] for k in SHARED_CATALOG_PROPERTIES} == SHARED_CATALOG_PROPERTIES
+
+
+def _catalog_statements(synth, job):
+    return [s for s in _glue_role_statements(synth, job) if any(a.startswith("glue:") for a in _actions(s))]
+
+
+def _table_names(statement, database):
+    names = set()
+    for resource in statement["Resource"]:
+        text = _render(resource)
+        if f":table/{database}/" in text:
+            names.add(text.rsplit("/", 1)[-1])
+    return names
+
+
+def test_each_job_may_create_and_commit_only_its_own_iceberg_tables(each_stage):
+    database = each_stage.todo.etl.database_name
+    silver_tables = {t.name for t in SILVER_TABLES} | {PIPELINE_RUNS.name}
+    expected_writes = {
+        "silver": silver_tables,
+        "gold": {t.name for t in GOLD_TABLES},
+        "maintenance": {t.name for t in ICEBERG_TABLES},
+    }
+    for job, writes in expected_writes.items():
+        statements = _catalog_statements(each_stage, job)
+        commit = [s for s in statements if "glue:UpdateTable" in _actions(s)]
+        assert len(commit) == 1, job
+        # (CDK merges it with the lookup statement when both name the same tables.)
+        assert (
+            {"glue:CreateTable", "glue:UpdateTable"}
+            <= set(_actions(commit[0]))
+            <= {
+                "glue:CreateTable",
+                "glue:UpdateTable",
+                "glue:GetDatabase",
+                "glue:GetTable",
+            }
+        )
+        assert _table_names(commit[0], database) == writes, job
+        for statement in statements:
+            text = json.dumps(statement["Resource"])
+            assert "table/*" not in text and f"table/{database}/*" not in text, job
+            assert not {"glue:DeleteTable", "glue:DeleteDatabase", "glue:CreateDatabase"} & set(
+                _actions(statement)
+            ), job
+    # Gold reads silver's tables but never commits to them.
+    reads = [s for s in _catalog_statements(each_stage, "gold") if "glue:GetTable" in _actions(s)]
+    assert {t.name for t in SILVER_TABLES} <= _table_names(reads[0], database)
+
+
+def test_maintenance_runs_daily_with_the_stage_retention(each_stage):
+    config = each_stage.todo.config
+    triggers = [t["Properties"] for t in each_stage.resources("Etl", "AWS::Glue::Trigger").values()]
+    jobs = {
+        j["Properties"]["Name"].rsplit("-", 1)[-1]: (lid, j["Properties"])
+        for lid, j in each_stage.resources("Etl", "AWS::Glue::Job").items()
+    }
+    logical_id, job = jobs["maintenance"]
+    daily = [t for t in triggers if t["Actions"] == [{"JobName": {"Ref": logical_id}}]]
+    assert len(daily) == 1
+    assert daily[0]["Type"] == "SCHEDULED"
+    assert daily[0]["Schedule"] == config.maintenance_schedule
+    assert "WorkflowName" not in daily[0]  # not part of the hourly silver → gold workflow
+    resolved = job_arguments(_job_argv("maintenance-job", job["DefaultArguments"]), _glue_resolver)
+    assert resolved.maintenance == config.lake_maintenance
+    assert resolved.rollback is None
+
+
+def test_analysts_get_a_query_policy_and_a_maintainer_policy_for_iceberg_dml(each_stage):
+    policies = {
+        p["Properties"]["ManagedPolicyName"].rsplit("-", 2)[-2:][0]: p["Properties"]["PolicyDocument"]
+        for p in each_stage.resources("Etl", "AWS::IAM::ManagedPolicy").values()
+    }
+    names = {
+        p["Properties"]["ManagedPolicyName"]
+        for p in each_stage.resources("Etl", "AWS::IAM::ManagedPolicy").values()
+    }
+    prefix = each_stage.todo.config.prefix
+    assert names == {f"{prefix}-analyst-query", f"{prefix}-lake-maintainer"}
+    documents = {
+        p["Properties"]["ManagedPolicyName"]: p["Properties"]["PolicyDocument"]["Statement"]
+        for p in each_stage.resources("Etl", "AWS::IAM::ManagedPolicy").values()
+    }
+    query_actions = {a for s in documents[f"{prefix}-analyst-query"] for a in _actions(s)}
+    maintainer_actions = {a for s in documents[f"{prefix}-lake-maintainer"] for a in _actions(s)}
+    assert "athena:StartQueryExecution" in query_actions
+    assert not {"glue:UpdateTable", "s3:PutObject", "s3:DeleteObject"} & (
+        {
+            a
+            for s in documents[f"{prefix}-analyst-query"]
+            if "athena/" not in json.dumps(s["Resource"])
+            for a in _actions(s)
+        }
+    )
+    # DML, OPTIMIZE and VACUUM commit through the catalog and write and delete data files.
+    assert {"glue:UpdateTable", "s3:PutObject", "s3:DeleteObject"} <= maintainer_actions
+    assert policies
 
 
 @pytest.mark.parametrize("stage_name", ["dev", "prod"])
@@ -183,9 +305,14 @@ def test_glue_jobs_run_glue_5_1_with_encryption_and_stage_sized_workers(stage_na
         j["Properties"]["Name"].rsplit("-", 1)[-1]: j["Properties"]
         for j in synth.resources("Etl", "AWS::Glue::Job").values()
     }
-    assert set(jobs) == {"silver", "gold"}
+    assert set(jobs) == {"silver", "gold", "maintenance"}
     security_id = next(iter(synth.resources("Etl", "AWS::Glue::SecurityConfiguration")))
-    for name, workers in (("silver", config.silver_workers), ("gold", config.gold_workers)):
+    sized = (
+        ("silver", config.silver_workers),
+        ("gold", config.gold_workers),
+        ("maintenance", config.maintenance_workers),
+    )
+    for name, workers in sized:
         job = jobs[name]
         assert job["GlueVersion"] == "5.1"
         assert (job["Command"]["Name"], job["Command"]["PythonVersion"]) == ("glueetl", "3")
@@ -243,8 +370,16 @@ def test_glue_jobs_pass_every_argument_the_entry_scripts_require(each_stage):
         # Glue adds JOB_NAME itself; the job definition must supply the rest.
         assert {f"--{a}" for a in REQUIRED_ARGUMENTS if a != "JOB_NAME"} <= args.keys(), name
         # Scheduled runs are incremental with the jobs' own lookback: a default full rebuild
-        # would rewrite the lake every hour.
-        assert not {f"--{a}" for a in OPTIONAL_ARGUMENTS} & args.keys(), name
+        # would rewrite the lake every hour. Only maintenance takes (its retention) arguments.
+        passed = {f"--{a}" for a in OPTIONAL_ARGUMENTS} & args.keys()
+        if name == "maintenance":
+            assert passed == {
+                "--snapshot_retention_hours",
+                "--retain_last_snapshots",
+                "--orphan_min_age_hours",
+            }
+        else:
+            assert not passed, name
         resolved = job_arguments(_job_argv(f"{name}-job", args), _glue_resolver)
         assert resolved.job_name == f"{name}-job"
         assert resolved.full_rebuild is False
@@ -258,7 +393,18 @@ def test_glue_jobs_pass_every_argument_the_entry_scripts_require(each_stage):
 def test_a_job_definition_without_the_lake_uris_would_be_refused_by_the_entry_script():
     with pytest.raises(SystemExit, match="bronze_uri"):
         job_arguments(
-            ["script.py", "--JOB_NAME", "x", "--silver_uri", "s3://s", "--gold_uri", "s3://g"], _glue_resolver
+            [
+                "script.py",
+                "--JOB_NAME",
+                "x",
+                "--silver_uri",
+                "s3://s",
+                "--gold_uri",
+                "s3://g",
+                "--database",
+                "d",
+            ],
+            _glue_resolver,
         )
     with pytest.raises(JobArgumentError, match="full_rebuild"):
         job_arguments(
@@ -272,6 +418,8 @@ def test_a_job_definition_without_the_lake_uris_would_be_refused_by_the_entry_sc
                 "s3://s",
                 "--gold_uri",
                 "s3://g",
+                "--database",
+                "d",
                 "--full_rebuild",
                 "maybe",
             ],
@@ -288,7 +436,12 @@ def test_silver_runs_on_a_schedule_and_gold_starts_when_silver_succeeds(each_sta
         j["Properties"]["Name"].rsplit("-", 1)[-1]: lid
         for lid, j in each_stage.resources("Etl", "AWS::Glue::Job").items()
     }
-    scheduled, conditional = triggers["SCHEDULED"], triggers["CONDITIONAL"]
+    scheduled = next(
+        t["Properties"]
+        for t in each_stage.resources("Etl", "AWS::Glue::Trigger").values()
+        if t["Properties"]["Type"] == "SCHEDULED" and "WorkflowName" in t["Properties"]
+    )
+    conditional = triggers["CONDITIONAL"]
     assert scheduled["Schedule"].startswith("cron(")
     assert scheduled["Actions"] == [{"JobName": {"Ref": jobs["silver"]}}]
     assert conditional["Predicate"]["Conditions"] == [
@@ -344,7 +497,7 @@ def test_every_log_group_has_a_retention(each_stage):
             created.add(json.dumps(log_group["Properties"].get("LogGroupName")).strip('"'))
     # Groups that services write to at run time must be among them, or they would get none.
     glue_groups = set().union(*_glue_log_group_names(each_stage).values())
-    assert len(glue_groups) == 4
+    assert len(glue_groups) == 6  # two per job: silver, gold, maintenance
     assert glue_groups <= created
 
 
@@ -356,7 +509,7 @@ def test_glue_jobs_log_to_their_own_encrypted_log_groups(each_stage):
     }
     key_id = each_stage.logical_id("Etl", each_stage.todo.etl.glue_key)
     per_job = _glue_log_group_names(each_stage)
-    assert set(per_job) == {f"{config.prefix}-silver", f"{config.prefix}-gold"}
+    assert set(per_job) == {f"{config.prefix}-{job}" for job in ("silver", "gold", "maintenance")}
     for job_name, names in per_job.items():
         assert names == {f"/aws-glue/jobs/{job_name}/error", f"/aws-glue/jobs/{job_name}/output"}
         for name in names:
@@ -388,7 +541,7 @@ def test_glue_role_may_write_logs_only_to_the_job_log_groups(each_stage):
         for logical_id, group in each_stage.resources("Etl", "AWS::Logs::LogGroup").items()
         if group["Properties"]["LogGroupName"].startswith("/aws-glue/jobs/")
     }
-    assert len(group_ids) == 4
+    assert len(group_ids) == 6
     logs_statements = [
         s for s in _glue_role_statements(each_stage) if any(a.startswith("logs:") for a in _actions(s))
     ]
@@ -408,7 +561,7 @@ def test_glue_role_may_write_logs_only_to_the_job_log_groups(each_stage):
         assert "logs:AssociateKmsKey" not in _actions(statement)
     assert written_to == group_ids
     create = [s for s in logs_statements if "logs:CreateLogGroup" in _actions(s)]
-    assert len(create) == 2  # one per job role, each naming its own two groups
+    assert len(create) == 3  # one per job role, each naming its own two groups
     assert all(len(c["Resource"]) == 2 for c in create)
     assert all("*" not in json.dumps(r) for c in create for r in c["Resource"])
 

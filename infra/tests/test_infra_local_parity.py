@@ -35,3 +35,29 @@ def test_reconcile_stage_reads_the_resources_the_stacks_create(each_stage):
     assert workgroup["Name"] == resources.workgroup
     database = each_stage.one("Etl", "AWS::Glue::Database")["Properties"]
     assert database["DatabaseInput"]["Name"] == resources.database
+
+
+def test_local_lake_maintenance_keeps_what_the_dev_stage_keeps() -> None:
+    """`todo-insights pipeline maintain` defaults to dev's retention (the Glue job's arguments)."""
+    from todo_etl.glue.maintenance_policy import DEFAULT_POLICY
+
+    assert stage_config("dev").lake_maintenance == DEFAULT_POLICY
+
+
+def test_local_and_glue_catalogs_behave_alike(tmp_path) -> None:
+    """The settings that decide how a job sees its tables are the same in both catalogs."""
+    from todo_etl.glue.catalog_settings import (
+        GLUE_CATALOG,
+        SHARED_CATALOG_PROPERTIES,
+        SPARK_CATALOG,
+        glue_catalog_settings,
+        local_catalog_settings,
+    )
+    from todo_etl.lake_layout import LOCAL_CATALOG
+
+    glue = glue_catalog_settings("s3://silver/")
+    local = local_catalog_settings(tmp_path)
+    for settings, name in ((glue, GLUE_CATALOG), (local, LOCAL_CATALOG)):
+        assert settings[f"spark.sql.catalog.{name}"] == SPARK_CATALOG
+        for key, value in SHARED_CATALOG_PROPERTIES.items():
+            assert settings[f"spark.sql.catalog.{name}.{key}"] == value

