@@ -29,3 +29,45 @@ def test_ratio_is_ours_over_baseline() -> None:
 def test_bench_refuses_an_empty_workload(capsys) -> None:
     assert main(["bench", "--users", "0"]) == 2
     assert "--users and --tasks must be at least 1" in capsys.readouterr().err
+
+
+def test_the_lake_benchmark_writes_the_bronze_lines_the_cdc_function_writes() -> None:
+    """bench_lake writes bronze directly (a million records through DynamoDB JSON would time the
+    generator): its lines must be byte for byte what build_bronze_record makes of the same change."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    from todo_local.bench_lake import History, bronze_line
+    from todo_local.testing.stream_records import stream_record
+
+    serializer = TypeSerializer()
+
+    def ddb(image):
+        return None if image is None else {k: serializer.serialize(v) for k, v in image.items()}
+
+    history = History(users=2, tasks_per_user=8)
+    changes = [*history.changes(), *history.edits(3, datetime(2026, 2, 1, tzinfo=UTC))]
+    assert Counter(name for name, *_ in changes) == {"INSERT": 2 * 9, "MODIFY": 2 * (8 + 3) + 3, "REMOVE": 2}
+    for sequence, (name, new, old, at) in enumerate(changes, start=10**20):
+        record = stream_record(
+            name,
+            ddb(new),
+            ddb(old),
+            str(sequence),
+            approximate_creation=at.timestamp(),
+            eventID=f"{sequence:x}",
+        )
+        expected = build_bronze_record(record, at)
+        assert isinstance(expected, BronzeRecord)
+        assert bronze_line(name, new, old, sequence, at) == expected.line
+
+
+def test_the_lake_benchmark_edits_open_tasks_once_each() -> None:
+    from todo_local.bench_lake import History
+
+    history = History(users=3, tasks_per_user=20)
+    at = datetime(2026, 2, 1, tzinfo=UTC)
+    first, rest = list(history.edits(1, at)), list(history.edits(10, at, skip=1))
+    keys = [new["SK"] for _, new, _, _ in first + rest]
+    assert len(keys) == len(set(keys)) == 11
+    assert all(new["version"] == 3 and old["version"] == 2 for _, new, old, _ in first + rest)
+    assert History.for_events(10_000).users > History.for_events(1_000).users

@@ -355,15 +355,13 @@ def bench_silver(lake_dir: Path, events: int) -> BenchResult:
     import duckdb
 
     from todo_etl.glue.jobs import run_silver
-    from todo_etl.glue.local_session import local_spark_session
+    from todo_etl.glue.local_session import lake_session
     from todo_etl.lake_layout import CDC_FOLDER, Layer
-    from todo_local.pipeline import layer_uri
 
-    spark = local_spark_session()
-    bronze_uri, silver_uri, gold_uri = (layer_uri(lake_dir, layer) for layer in Layer)
-    run_silver(spark, bronze_uri, silver_uri, gold_uri, full_rebuild=True)  # warm up: JIT, caches
+    spark, lake = lake_session(lake_dir)
+    run_silver(spark, lake, full_rebuild=True)  # warm up: JIT, caches
     started = time.perf_counter()
-    run_silver(spark, bronze_uri, silver_uri, gold_uri, full_rebuild=True)
+    run_silver(spark, lake, full_rebuild=True)
     ours = time.perf_counter() - started
 
     bronze = lake_dir / Layer.BRONZE.value / CDC_FOLDER
@@ -419,12 +417,13 @@ def run_benchmarks(
     directory: Path | None = None,
     workload: Workload | None = None,
     on_progress: Callable[[str], None] | None = None,
+    lake_sizes: tuple[int, int] | None = None,
 ) -> list[BenchResult]:
-    """Every benchmark in order; the CDC run writes the bronze the Spark and query runs read."""
+    """Every benchmark in order; the CDC run writes the bronze the Spark and query runs read.
+    `lake_sizes` (small, large events) adds the lake's incremental-cost benchmark."""
     from todo_etl.glue.jobs import run_gold
-    from todo_etl.glue.local_session import local_spark_session
-    from todo_etl.lake_layout import Layer
-    from todo_local.pipeline import layer_uri
+    from todo_etl.glue.local_session import lake_session
+    from todo_local.bench_lake import bench_lake
 
     say = on_progress or (lambda _message: None)
     records = (workload or Workload()).events()
@@ -439,8 +438,10 @@ def run_benchmarks(
     say("silver job on Spark, then DuckDB")
     results.append(bench_silver(lake, len(records)))
     say("gold job, then named queries")
-    run_gold(local_spark_session(), layer_uri(lake, Layer.SILVER), layer_uri(lake, Layer.GOLD))
+    run_gold(*lake_session(lake))
     results.append(bench_queries(lake))
+    if lake_sizes is not None:
+        results += bench_lake(lake.parent / "history", *lake_sizes, on_progress=say)
     return results
 
 

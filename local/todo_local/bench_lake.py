@@ -248,3 +248,38 @@ def measure_lake(root: Path, history: History, changes: int, on_progress: Callab
     summary = run_silver(spark, lake, now=new_hour + timedelta(minutes=5))
     incremental = time.perf_counter() - started
     return LakeRun(events, build_seconds, silver_seconds, incremental, summary.details.get("changes", {}))
+
+
+def bench_lake(
+    root: Path,
+    small: int,
+    large: int,
+    changes: int = 1_000,
+    on_progress: Callable[[str], None] | None = None,
+) -> list[Any]:
+    """The incremental run on a small and a large history, and the large build's throughput."""
+    from todo_local.bench import BenchResult
+
+    say = on_progress or (lambda _message: None)
+    runs = {
+        size: measure_lake(root / f"lake-{size}", History.for_events(size), changes, say)
+        for size in (small, large)
+    }
+    low, high = runs[small], runs[large]
+    return [
+        BenchResult(
+            f"silver incremental (+{changes:,} changes): {high.events:,} vs {low.events:,} events of history",
+            "s",
+            high.incremental_seconds,
+            low.incremental_seconds,
+            "cost follows the changes when the ratio stays near 1 (goal ≤ 1.5)",
+        ),
+        BenchResult(
+            f"silver + gold full build, {high.events:,} events: Spark vs the silver share of it",
+            "s",
+            high.build_seconds,
+            high.silver_seconds,
+            f"{high.events / high.build_seconds:,.0f} events/s end to end, "
+            f"{high.events / high.silver_seconds:,.0f} events/s for silver",
+        ),
+    ]

@@ -25,6 +25,17 @@ def register(subparsers: Any) -> None:
         "--out", type=Path, default=Path(".bench"), help="where bench.json and the scratch lake go"
     )
     bench.add_argument("--keep", action="store_true", help="keep the scratch lake after the run")
+    bench.add_argument(
+        "--history",
+        type=int,
+        nargs=2,
+        metavar=("SMALL", "LARGE"),
+        default=(10_000, 1_000_000),
+        help="bronze events of the two lakes of the incremental-run benchmark (default: 10000 1000000)",
+    )
+    bench.add_argument(
+        "--no-history", action="store_true", help="skip the incremental-run benchmark (it builds two lakes)"
+    )
     bench.set_defaults(func=run_command)
 
 
@@ -37,6 +48,10 @@ def run_command(args: argparse.Namespace) -> int:
     if args.users < 1 or args.tasks < 1:
         console.print("[bold red]error:[/] --users and --tasks must be at least 1")
         return 2
+    small, large = args.history
+    if not 1_000 <= small < large:
+        console.print("[bold red]error:[/] --history needs 1000 <= SMALL < LARGE")
+        return 2
     scratch = args.out / "scratch"
     shutil.rmtree(scratch, ignore_errors=True)  # every run starts from an empty lake
     scratch.mkdir(parents=True)
@@ -45,6 +60,7 @@ def run_command(args: argparse.Namespace) -> int:
             scratch,
             Workload(users=args.users, tasks=args.tasks),
             on_progress=lambda step: status.update(f"benchmarking: {step}…"),
+            lake_sizes=None if args.no_history else (small, large),
         )
     print_results(results)
     path = write_results(results, args.out)
