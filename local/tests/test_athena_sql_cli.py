@@ -9,15 +9,15 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
+from todo_etl.lake_layout import GOLD_BUSINESS_KPIS
 from todo_local.commands import sql_cmd
+from todo_local.testing.iceberg_rows import append_rows
 
 SNAPSHOT = datetime(2026, 11, 23, 12, 0)
 KPIS = {"total_users": 3.0, "total_tasks": 12.0, "completion_rate": 41.5}
@@ -32,16 +32,9 @@ def cli(*argv: str) -> int:
 
 
 def write_kpis(lake: Path, kpis: dict[str, float]) -> None:
-    folder = lake / "gold" / "business_kpis"
-    folder.mkdir(parents=True)
-    table = pa.table(
-        {
-            "snapshot_at": pa.array([SNAPSHOT] * len(kpis), pa.timestamp("us")),
-            "metric": list(kpis),
-            "value": list(kpis.values()),
-        }
-    )
-    pq.write_table(table, folder / "part-0.parquet")
+    at = SNAPSHOT.replace(tzinfo=UTC)
+    rows = [{"snapshot_at": at, "metric": name, "value": value} for name, value in kpis.items()]
+    append_rows(lake, GOLD_BUSINESS_KPIS, rows)
 
 
 def write_endpoints(directory: Path, lake_dir: Path, control_url: str) -> None:
