@@ -1,7 +1,7 @@
 """Glue 5.1 entry script of the silver job: bronze → silver (incremental, or `--full_rebuild true`).
 
 All logic lives in `todo_etl.glue` (shipped with `--extra-py-files`), which the local pipeline runs
-unchanged on a local SparkSession; this file only adapts Glue's job frame to it.
+unchanged on a local SparkSession; this file only hands Glue's job frame to it.
 """
 
 import sys
@@ -10,24 +10,23 @@ import boto3
 from awsglue.context import GlueContext
 from awsglue.job import Job
 from awsglue.utils import getResolvedOptions
-from pyspark.context import SparkContext
+from pyspark.sql import SparkSession
 
-from todo_etl.glue.entry import job_arguments
+from todo_etl.glue.entry import JobArguments, run_glue_job
 from todo_etl.glue.jobs import run_silver
 from todo_etl.glue.run_metrics import publish_run_metrics
 
-arguments = job_arguments(sys.argv, getResolvedOptions)
-glue_context = GlueContext(SparkContext.getOrCreate())
-spark = glue_context.spark_session
-job = Job(glue_context)
-job.init(arguments.job_name, {"JOB_NAME": arguments.job_name})
-summary = run_silver(
-    spark,
-    arguments.lake(),
-    full_rebuild=arguments.full_rebuild,
-    lookback_hours=arguments.lookback_hours,
-)
-print(f"silver run {summary.run_id}: {summary.status}")  # noqa: T201 - lands in the Glue driver log
-# Anomalies, rows and duration for the alarms (a failed run raised above and pages through Glue).
-publish_run_metrics(summary, boto3.client("cloudwatch"))
-job.commit()
+
+def silver(spark: SparkSession, arguments: JobArguments) -> str:
+    summary = run_silver(
+        spark,
+        arguments.lake(),
+        full_rebuild=arguments.full_rebuild,
+        lookback_hours=arguments.lookback_hours,
+    )
+    # Anomalies, rows and duration for the alarms (a failed run raised above and pages through Glue).
+    publish_run_metrics(summary, boto3.client("cloudwatch"))
+    return f"silver run {summary.run_id}: {summary.status}"
+
+
+run_glue_job(sys.argv, getResolvedOptions, GlueContext, Job, silver)

@@ -140,3 +140,60 @@ def test_a_missing_required_argument_fails_in_the_resolver() -> None:
     argv = [a for a in BASE if a not in ("--gold_uri", "s3://gold-bucket/")]
     with pytest.raises(SystemExit):
         job_arguments(argv, Resolver())
+
+
+class _GlueContext:
+    """Stands in for awsglue's GlueContext (only Glue has it): holds the session."""
+
+    def __init__(self, spark_context: object) -> None:
+        from pyspark.sql import SparkSession
+
+        self.spark_session = SparkSession.builder.getOrCreate()
+        self.spark_context = spark_context
+
+
+class _Job:
+    events: list[tuple[str, object]] = []
+
+    def __init__(self, glue_context: object) -> None:
+        self.glue_context = glue_context
+
+    def init(self, name: str, arguments: dict[str, str]) -> None:
+        _Job.events.append(("init", (name, arguments)))
+
+    def commit(self) -> None:
+        _Job.events.append(("commit", None))
+
+
+def test_the_glue_frame_resolves_arguments_runs_the_body_and_commits(
+    spark: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from todo_etl.glue.entry import run_glue_job
+
+    seen: list[JobArguments] = []
+
+    def body(session: object, arguments: JobArguments) -> str:
+        assert session is spark
+        seen.append(arguments)
+        return "silver run r1: succeeded"
+
+    _Job.events.clear()
+    run_glue_job(BASE, Resolver(), _GlueContext, _Job, body)
+    assert seen[0].database == "todo_insights_dev"
+    assert _Job.events == [
+        ("init", ("todo-insights-dev-silver", {"JOB_NAME": "todo-insights-dev-silver"})),
+        ("commit", None),
+    ]
+    assert capsys.readouterr().out == "silver run r1: succeeded\n"
+
+
+def test_a_failing_body_never_commits_the_glue_job(spark: object) -> None:
+    from todo_etl.glue.entry import run_glue_job
+
+    def body(session: object, arguments: JobArguments) -> str:
+        raise RuntimeError("the run failed")
+
+    _Job.events.clear()
+    with pytest.raises(RuntimeError, match="the run failed"):
+        run_glue_job(BASE, Resolver(), _GlueContext, _Job, body)
+    assert [event for event, _ in _Job.events] == ["init"]

@@ -97,6 +97,16 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
+@pytest.fixture
+def first_batch_lake(spark: Any, kit: Any, tmp_path: Path) -> tuple[Path, Any, Any]:
+    """A lake with both batches in bronze and silver run over the first one only."""
+    root = tmp_path / "lake"
+    write_batches(kit, root)
+    session, lake = kit.Lake(root).open(spark)
+    run_first_batch(root, session, lake)
+    return root, session, lake
+
+
 @pytest.fixture(scope="module")
 def reference(
     spark: Any, kit: Any, tmp_path_factory: pytest.TempPathFactory
@@ -122,12 +132,9 @@ run_silver(session, lake, run_id="killed", now=datetime.fromisoformat(sys.argv[2
 
 
 def test_a_run_killed_between_writing_and_committing_changes_nothing_and_the_next_run_completes_it(
-    spark: Any, kit: Any, tmp_path: Path, reference: dict[str, list[dict[str, Any]]]
+    first_batch_lake: tuple[Path, Any, Any], kit: Any, reference: dict[str, list[dict[str, Any]]]
 ) -> None:
-    root = tmp_path / "lake"
-    write_batches(kit, root)
-    session, lake = kit.Lake(root).open(spark)
-    run_first_batch(root, session, lake)
+    root, session, lake = first_batch_lake
     before = silver_state(session, kit, lake)
     snapshots = kit.snapshot_ids(session, lake, SILVER_TABLES)
     committed_files = data_files(root)
@@ -171,12 +178,9 @@ def test_a_run_killed_between_writing_and_committing_changes_nothing_and_the_nex
 
 
 def test_a_reader_during_a_full_rebuild_sees_the_old_table_or_the_new_never_less(
-    spark: Any, kit: Any, tmp_path: Path
+    first_batch_lake: tuple[Path, Any, Any], kit: Any
 ) -> None:
-    root = tmp_path / "lake"
-    write_batches(kit, root)
-    session, lake = kit.Lake(root).open(spark)
-    run_first_batch(root, session, lake)
+    root, session, lake = first_batch_lake
     with AthenaEngine(root) as engine:
         old = sorted(engine.query("SELECT task_id, version FROM silver_tasks").rows)
     errors: list[BaseException] = []
@@ -202,12 +206,9 @@ def test_a_reader_during_a_full_rebuild_sees_the_old_table_or_the_new_never_less
 
 
 def test_two_overlapping_runs_cannot_both_commit_and_the_lake_stays_right(
-    spark: Any, kit: Any, tmp_path: Path, reference: dict[str, list[dict[str, Any]]]
+    first_batch_lake: tuple[Path, Any, Any], kit: Any, reference: dict[str, list[dict[str, Any]]]
 ) -> None:
-    root = tmp_path / "lake"
-    write_batches(kit, root)
-    session, lake = kit.Lake(root).open(spark)
-    run_first_batch(root, session, lake)
+    root, session, lake = first_batch_lake
     committed = data_files(root)
     outcomes: dict[str, str] = {}
 

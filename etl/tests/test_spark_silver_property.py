@@ -45,7 +45,7 @@ def shared_lake(spark: Any, kit: Any, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @settings(
-    max_examples=12,
+    max_examples=6,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

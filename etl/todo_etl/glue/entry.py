@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+from pyspark.sql import SparkSession
 
 from todo_etl.glue.catalog_settings import GLUE_CATALOG
 from todo_etl.glue.iceberg_tables import Lake
@@ -143,3 +146,26 @@ def _rollback(values: Mapping[str, str]) -> tuple[str, int] | None:
     if table is None or snapshot is None:
         raise JobArgumentError("--rollback_table and --rollback_snapshot go together")
     return _identifier("rollback_table", table), _whole("rollback_snapshot", snapshot, -(2**63), 2**63 - 1)
+
+
+def run_glue_job(
+    argv: Sequence[str],
+    resolve: Resolver,
+    glue_context_type: Any,
+    job_type: Any,
+    body: Callable[[SparkSession, JobArguments], str],
+) -> None:
+    """Glue's job frame around `body(spark, arguments)`: resolve the arguments, make the Glue
+    context and session, `job.init`, run, print the body's one-line outcome, `job.commit`.
+
+    The awsglue classes come in as arguments because only Glue has them; a failure raises out
+    of `body`, so Glue marks the run failed (and the job's pipeline_runs row says why).
+    """
+    from pyspark.context import SparkContext
+
+    arguments = job_arguments(argv, resolve)
+    glue_context = glue_context_type(SparkContext.getOrCreate())
+    job = job_type(glue_context)
+    job.init(arguments.job_name, {"JOB_NAME": arguments.job_name})
+    print(body(glue_context.spark_session, arguments))  # noqa: T201 - lands in the Glue driver log
+    job.commit()

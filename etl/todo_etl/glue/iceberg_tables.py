@@ -88,12 +88,21 @@ def create_table_sql(lake: Lake, table: LakeTable) -> str:
     )
 
 
+# (session, lake, table) already created by this process: a long-lived process (the local
+# platform's pipeline, a test session) asks its catalog once, not on every run.
+_created: set[tuple[int, Lake, str]] = set()
+
+
 def create_tables(spark: SparkSession, lake: Lake, tables: Iterable[LakeTable] = ICEBERG_TABLES) -> None:
     """Create the database (where the catalog lets the job) and every table that does not exist yet."""
+    wanted = [t for t in tables if (id(spark), lake, t.name) not in _created]
+    if not wanted:
+        return
     # On Glue the database exists (CDK owns it) and IF NOT EXISTS only reads it.
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {lake.catalog}.{lake.database}")
-    for table in tables:
+    for table in wanted:
         spark.sql(create_table_sql(lake, table))
+        _created.add((id(spark), lake, table.name))
 
 
 def read(spark: SparkSession, lake: Lake, table: LakeTable) -> DataFrame:

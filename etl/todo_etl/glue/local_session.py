@@ -92,20 +92,24 @@ def local_lake(lake_dir: Path) -> Lake:
     )
 
 
-_sessions: dict[tuple[int, Path], SparkSession] = {}
+_sessions: dict[tuple[int, Path, int, int], SparkSession] = {}
 _sessions_lock = threading.Lock()
 
 
 def lake_session(lake_dir: Path, base: SparkSession | None = None) -> tuple[SparkSession, Lake]:
     """A SparkSession whose `lake` catalog is the one of `lake_dir`, and that lake's Lake.
 
-    Sessions are kept per (SparkContext, folder): creating one is cheap, but each holds a catalog
-    connection, and a lake folder keeps one catalog for the life of the process.
+    Sessions are kept per (SparkContext, catalog file): creating one is cheap, but each holds a
+    catalog connection. A lake folder that was wiped and refilled (every `local up` starts from an
+    empty lake) has a new catalog file, so it gets a new session, never a connection to the old.
     """
     spark = base or local_spark_session()
     root = lake_dir.resolve()
-    (root / LOCAL_CATALOG_FILE).parent.mkdir(parents=True, exist_ok=True)
-    key = (id(spark.sparkContext), root)
+    catalog_file = root / LOCAL_CATALOG_FILE
+    catalog_file.parent.mkdir(parents=True, exist_ok=True)
+    catalog_file.touch(exist_ok=True)  # an empty file is a new SQLite database
+    stat = catalog_file.stat()
+    key = (id(spark.sparkContext), root, stat.st_dev, stat.st_ino)
     with _sessions_lock:
         session = _sessions.get(key)
         if session is None:

@@ -19,7 +19,7 @@ local or Glue job pays per action, not per row), then each non-empty one is merg
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -249,6 +249,28 @@ def _event_match(s: str, t: str) -> str:
     return f"{keys} AND {_event_is_remove(t)} = {_event_is_remove(s)}"
 
 
+def _history_write(
+    spark: SparkSession,
+    lake: Lake,
+    table: LakeTable,
+    rows: DataFrame,
+    day_column: str,
+    days: Sequence[date],
+    match: Callable[[str, str], str],
+    preferred: Callable[[str, str], str],
+) -> list[TableWrite]:
+    """Append `rows` where no stored row matches, or where a row is a preferred copy of a stored
+    one, comparing only with the stored rows of `days` (partitions of `day_column`)."""
+    if not days:
+        return []
+    stored = iceberg_tables.read(spark, lake, table).where(_in_days(day_column, days))
+    first_column = table.column_names()[0]
+    joined = rows.alias("s").join(stored.alias("t"), F.expr(match("s", "t")), "left")
+    fresh = joined.where(F.col(f"t.{first_column}").isNull() | F.expr(preferred("s", "t"))).select("s.*")
+    on = f"{match('s', 't')} AND {_in_days(day_column, days, 't')}"
+    return [TableWrite(table, fresh, on, _upsert(table, preferred("s", "t")))]
+
+
 def plan_task_events(
     spark: SparkSession, lake: Lake, changes: DataFrame, days: RunDays, full_rebuild: bool
 ) -> list[TableWrite]:
@@ -256,20 +278,9 @@ def plan_task_events(
     events = silver_transform.task_events(changes)
     if full_rebuild:
         return [TableWrite(SILVER_TASK_EVENTS, events)]
-    if not days.events:
-        return []
-    in_days = _in_days("event_date", days.events, "t")
-    stored = iceberg_tables.read(spark, lake, SILVER_TASK_EVENTS).where(_in_days("event_date", days.events))
-    joined = events.alias("s").join(stored.alias("t"), F.expr(_event_match("s", "t")), "left")
-    fresh = joined.where(F.col("t.event_id").isNull() | F.expr(_event_preferred("s", "t"))).select("s.*")
-    return [
-        TableWrite(
-            SILVER_TASK_EVENTS,
-            fresh,
-            f"{_event_match('s', 't')} AND {in_days}",
-            _upsert(SILVER_TASK_EVENTS, _event_preferred("s", "t")),
-        )
-    ]
+    return _history_write(
+        spark, lake, SILVER_TASK_EVENTS, events, "event_date", days.events, _event_match, _event_preferred
+    )
 
 
 def _request_preferred(s: str, t: str) -> str:
@@ -280,28 +291,26 @@ def _request_preferred(s: str, t: str) -> str:
     return f"({s}.ts < {t}.ts OR ({s}.ts = {t}.ts AND {s_text} < {t_text}))"
 
 
+def _request_match(s: str, t: str) -> str:
+    return _on(t, s, ("request_id",))
+
+
 def plan_api_requests(
     spark: SparkSession, lake: Lake, requests: DataFrame, days: RunDays, full_rebuild: bool
 ) -> list[TableWrite]:
     """One run's deduplicated access-log rows, appended where their request id is new in its day."""
     if full_rebuild:
         return [TableWrite(SILVER_API_REQUESTS, requests)]
-    if not days.requests:
-        return []
-    in_days = _in_days("request_date", days.requests, "t")
-    stored = iceberg_tables.read(spark, lake, SILVER_API_REQUESTS).where(
-        _in_days("request_date", days.requests)
+    return _history_write(
+        spark,
+        lake,
+        SILVER_API_REQUESTS,
+        requests,
+        "request_date",
+        days.requests,
+        _request_match,
+        _request_preferred,
     )
-    joined = requests.alias("s").join(stored.alias("t"), F.expr(_on("s", "t", ("request_id",))), "left")
-    fresh = joined.where(F.col("t.request_id").isNull() | F.expr(_request_preferred("s", "t"))).select("s.*")
-    return [
-        TableWrite(
-            SILVER_API_REQUESTS,
-            fresh,
-            f"t.request_id = s.request_id AND {in_days}",
-            _upsert(SILVER_API_REQUESTS, _request_preferred("s", "t")),
-        )
-    ]
 
 
 _QUARANTINE_MATCH = (

@@ -25,6 +25,7 @@ from todo_etl.lake_layout import (
     SILVER_TASK_EVENTS,
     SILVER_TASKS,
     SILVER_USERS,
+    LakeTable,
 )
 
 ITEM = ("pk", "sk")
@@ -101,52 +102,40 @@ def _extra(entity_type: str) -> Column:
     return udf(F.col("image"))
 
 
-def task_rows(changes: DataFrame) -> DataFrame:
-    """Each task change as a silver_tasks row (the image it leaves, or deletes), plus `_is_remove`."""
-    i = F.col("i")
+def _state_rows(changes: DataFrame, entity_type: EntityType, table: LakeTable) -> DataFrame:
+    """Each change of `entity_type` as a row of its current-state table (the image it leaves, or
+    for a REMOVE the image it deletes), plus `_is_remove`. Columns follow the table's contract:
+    timestamps and dates parsed, a missing tag list empty, unknown attributes in `extra`."""
+    image = F.col("i")
+    columns: list[Column] = []
+    for column in table.columns:
+        if column.name == item_schema.EXTRA_COLUMN:
+            value = _extra(entity_type.value)
+        elif column.type == "timestamp":
+            value = _timestamp(image.getField(column.name))
+        elif column.type == "date":
+            value = _date(image.getField(column.name))
+        elif column.type.startswith("array<"):
+            value = F.coalesce(image.getField(column.name), F.array().cast(column.type))
+        else:
+            value = image.getField(column.name)
+        columns.append(value.alias(column.name))
     rows = (
-        changes.where(F.col("entity_type") == EntityType.TASK.value)
+        changes.where(F.col("entity_type") == entity_type.value)
         .withColumn("i", _typed_image(F.col("image")))
-        .select(
-            i.getField("task_id").alias("task_id"),
-            i.getField("user_id").alias("user_id"),
-            i.getField("title").alias("title"),
-            i.getField("description").alias("description"),
-            i.getField("status").alias("status"),
-            i.getField("priority").alias("priority"),
-            i.getField("category").alias("category"),
-            _date(i.getField("due_date")).alias("due_date"),
-            F.coalesce(i.getField("tags"), F.array().cast("array<string>")).alias("tags"),
-            _timestamp(i.getField("created_at")).alias("created_at"),
-            _timestamp(i.getField("updated_at")).alias("updated_at"),
-            _timestamp(i.getField("completed_at")).alias("completed_at"),
-            i.getField("version").alias("version"),
-            _extra(EntityType.TASK.value).alias("extra"),
-            F.col("is_remove").alias(IS_REMOVE),
-        )
+        .select(*columns, F.col("is_remove").alias(IS_REMOVE))
     )
-    return conform(rows, SILVER_TASKS, keep=(IS_REMOVE,))
+    return conform(rows, table, keep=(IS_REMOVE,))
+
+
+def task_rows(changes: DataFrame) -> DataFrame:
+    """Each task change as a silver_tasks row, plus `_is_remove`."""
+    return _state_rows(changes, EntityType.TASK, SILVER_TASKS)
 
 
 def user_rows(changes: DataFrame) -> DataFrame:
     """Each profile change as a silver_users row, plus `_is_remove`."""
-    i = F.col("i")
-    rows = (
-        changes.where(F.col("entity_type") == EntityType.USER.value)
-        .withColumn("i", _typed_image(F.col("image")))
-        .select(
-            i.getField("user_id").alias("user_id"),
-            i.getField("email").alias("email"),
-            i.getField("name").alias("name"),
-            i.getField("timezone").alias("timezone"),
-            _timestamp(i.getField("created_at")).alias("created_at"),
-            _timestamp(i.getField("updated_at")).alias("updated_at"),
-            i.getField("version").alias("version"),
-            _extra(EntityType.USER.value).alias("extra"),
-            F.col("is_remove").alias(IS_REMOVE),
-        )
-    )
-    return conform(rows, SILVER_USERS, keep=(IS_REMOVE,))
+    return _state_rows(changes, EntityType.USER, SILVER_USERS)
 
 
 def deleted_item_rows(changes: DataFrame) -> DataFrame:

@@ -108,25 +108,15 @@ def grant_catalog(role: iam.Role, *, database: str, reads: Sequence[str], writes
     def arn(resource: str, name: str | None = None) -> str:
         return stack.format_arn(service="glue", resource=resource, resource_name=name)
 
-    tables = sorted({*reads, *writes})
-    role.add_to_policy(
-        iam.PolicyStatement(
-            actions=list(CATALOG_READ_ACTIONS),
-            resources=[
-                arn("catalog"),
-                arn("database", database),
-                *(arn("table", f"{database}/{t}") for t in tables),
-            ],
-        )
-    )
-    if writes:
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=list(CATALOG_WRITE_ACTIONS),
-                resources=[
-                    arn("catalog"),
-                    arn("database", database),
-                    *(arn("table", f"{database}/{t}") for t in sorted(writes)),
-                ],
+    for actions, tables in ((CATALOG_READ_ACTIONS, {*reads, *writes}), (CATALOG_WRITE_ACTIONS, set(writes))):
+        if tables:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=list(actions),
+                    resources=[
+                        arn("catalog"),
+                        arn("database", database),
+                        *(arn("table", f"{database}/{t}") for t in sorted(tables)),
+                    ],
+                )
             )
-        )

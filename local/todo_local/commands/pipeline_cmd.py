@@ -21,9 +21,7 @@ def register(subparsers: Any) -> None:
         "run",
         help="drain stream → bronze, then silver and gold; returns when all changes made before it are in",
     )
-    run.add_argument(
-        "--dir", type=Path, default=DEFAULT_DIR, help="state folder of `local up` (default: .local)"
-    )
+    _add_dir(run)
     run.add_argument(
         "--full-rebuild", action="store_true", help="silver reads all of bronze, not only new partitions"
     )
@@ -36,9 +34,7 @@ def register(subparsers: Any) -> None:
         "maintain",
         help="compact small files, expire old snapshots and remove orphan files of every lake table",
     )
-    maintain.add_argument(
-        "--dir", type=Path, default=DEFAULT_DIR, help="state folder of `local up` (default: .local)"
-    )
+    _add_dir(maintain)
     maintain.add_argument(
         "--retention-hours",
         type=int,
@@ -60,14 +56,18 @@ def register(subparsers: Any) -> None:
     maintain.set_defaults(func=maintain_command)
 
     rollback = actions.add_parser("rollback", help="put one silver or gold table back on an older snapshot")
-    rollback.add_argument(
-        "--dir", type=Path, default=DEFAULT_DIR, help="state folder of `local up` (default: .local)"
-    )
+    _add_dir(rollback)
     rollback.add_argument("--table", required=True, help="catalog table name, e.g. silver_tasks")
     rollback.add_argument(
         "--snapshot", type=int, required=True, help='snapshot id (SELECT * FROM "<table>$snapshots")'
     )
     rollback.set_defaults(func=rollback_command)
+
+
+def _add_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dir", type=Path, default=DEFAULT_DIR, help="state folder of `local up` (default: .local)"
+    )
 
 
 def remote_drain(endpoints: Endpoints) -> Mapping[str, Any]:
