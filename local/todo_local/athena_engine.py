@@ -29,7 +29,7 @@ from sqlglot.time import format_time
 from sqlglot.trie import new_trie
 
 from todo_etl.lake_layout import ALL_TABLES, Column, LakeTable
-from todo_local.lake_catalog import LakeCatalogError, LocalLakeCatalog
+from todo_local.lake_catalog import HistoryTooShortError, LakeCatalogError, LocalLakeCatalog
 
 ATHENA = "athena"
 DUCKDB = "duckdb"
@@ -96,6 +96,11 @@ class QueryError(RuntimeError):
         self.reason = message
         self.athena_sql = athena_sql
         self.translated_sql = translated_sql
+
+    @property
+    def history_too_short(self) -> bool:
+        """The query time-travels to before a table's first snapshot (Athena refuses it too)."""
+        return isinstance(self.__cause__, HistoryTooShortError)
 
 
 @dataclass(frozen=True)

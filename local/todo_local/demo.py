@@ -259,11 +259,6 @@ def emf_totals(metrics_file: Path) -> dict[str, float]:
     return totals
 
 
-# What Athena too answers when a time-travel query reaches back before a table's first snapshot:
-# on a lake younger than a day, "as of yesterday" has nothing to read yet.
-HISTORY_TOO_SHORT = "history starts later"
-
-
 def run_queries(lake_dir: Path, console: Console, max_rows: int = 8) -> list[tuple[str, int]]:
     """Run every named query of the folder on the local lake and print each result."""
     from todo_etl.queries import load_queries
@@ -275,7 +270,7 @@ def run_queries(lake_dir: Path, console: Console, max_rows: int = 8) -> list[tup
             try:
                 result = engine.query(query.sql)
             except QueryError as error:
-                if HISTORY_TOO_SHORT not in error.reason:
+                if not error.history_too_short:  # on a lake younger than a day, "yesterday" is not there
                     raise
                 console.print(
                     f"[yellow]{query.name}[/] — {query.title}: not answerable yet, as in Athena "

@@ -28,6 +28,11 @@ class LakeCatalogError(RuntimeError):
     """A table or snapshot the caller asked for is not there, or cannot be read faithfully."""
 
 
+class HistoryTooShortError(LakeCatalogError):
+    """A time travel reaches back before a table's first snapshot (Athena refuses it too): on a lake
+    younger than a day, "as of yesterday" has nothing to read yet."""
+
+
 @dataclass(frozen=True)
 class SnapshotRow:
     """One snapshot of a table, as the demo and `todo-insights lake snapshots` show it."""
@@ -138,7 +143,7 @@ class LocalLakeCatalog:
         """The id of the snapshot that was current at `at` (Athena's FOR TIMESTAMP AS OF)."""
         found = loaded.snapshot_as_of_timestamp(int(at.timestamp() * 1000))
         if found is None:
-            raise LakeCatalogError(
+            raise HistoryTooShortError(
                 f"no snapshot at or before {at.isoformat()}: the table's history starts later"
             )
         return int(found.snapshot_id)
