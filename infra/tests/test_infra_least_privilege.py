@@ -154,6 +154,18 @@ def test_silver_reads_bronze_writes_silver_and_pipeline_runs_and_nothing_else(ea
     assert not _may(document, role, "s3:GetObject", f"{arn['gold']}/{KPI_EXPORT_KEY}")
 
 
+def test_maintenance_rewrites_silver_and_gold_files_and_never_touches_bronze(each_stage):
+    values, document, role = _identity(each_stage, "Etl", each_stage.todo.etl.glue_roles["maintenance"])
+    arn = _layer_arns(each_stage, values)
+    tables = [f"{arn['silver']}/tasks", f"{arn['gold']}/user_engagement", f"{arn['gold']}/pipeline_runs"]
+    for table in tables:  # compaction writes new files, expiry and orphan removal delete old ones
+        for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+            assert _may(document, role, action, f"{table}/data/part-0.parquet")
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+        assert not _may(document, role, action, f"{arn['bronze']}/cdc/x.gz")
+    assert not _may(document, role, "s3:GetObject", f"{arn['gold']}/{KPI_EXPORT_KEY}")
+
+
 def test_gold_reads_silver_writes_gold_and_never_touches_bronze(each_stage):
     values, document, role = _identity(each_stage, "Etl", each_stage.todo.etl.glue_roles["gold"])
     arn = _layer_arns(each_stage, values)
@@ -166,7 +178,7 @@ def test_gold_reads_silver_writes_gold_and_never_touches_bronze(each_stage):
     assert not _may(document, role, "s3:ListBucket", arn["bronze"])
 
 
-@pytest.mark.parametrize("job", ["silver", "gold"])
+@pytest.mark.parametrize("job", ["silver", "gold", "maintenance"])
 def test_glue_roles_carry_no_object_lock_tagging_or_acl_actions(each_stage, job):
     actions = _actions(_role_statements(each_stage, "Etl", each_stage.todo.etl.glue_roles[job]))
     s3_actions = {a for a in actions if a.startswith("s3:")}
@@ -181,7 +193,7 @@ def test_glue_roles_carry_no_object_lock_tagging_or_acl_actions(each_stage, job)
     assert not [a for a in actions if "*" in a and a.startswith("s3:")]
 
 
-@pytest.mark.parametrize("job", ["silver", "gold"])
+@pytest.mark.parametrize("job", ["silver", "gold", "maintenance"])
 def test_glue_roles_read_their_own_script_and_the_library_by_exact_key(each_stage, job):
     etl = each_stage.todo.etl
     statements = _role_statements(each_stage, "Etl", etl.glue_roles[job])

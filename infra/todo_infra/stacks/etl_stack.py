@@ -423,8 +423,15 @@ class EtlStack(Stack):
         access = {
             "silver": {"reads": [LakeArea(self.bronze)], "writes": [LakeArea(self.silver), pipeline_runs]},
             "gold": {"reads": [LakeArea(self.silver)], "writes": [LakeArea(self.gold)]},
-            # Compaction rewrites files, expiry and orphan removal delete them, in both layers.
-            "maintenance": {"reads": [], "writes": [LakeArea(self.silver), LakeArea(self.gold)]},
+            # Compaction rewrites files, expiry and orphan removal delete them, in both layers: in
+            # the gold bucket only under the Iceberg tables' folders (not the KPI export).
+            "maintenance": {
+                "reads": [],
+                "writes": [
+                    LakeArea(self.silver),
+                    *(LakeArea(self.gold, f"{t.folder}/") for t in (*GOLD_TABLES, PIPELINE_RUNS)),
+                ],
+            },
         }
         # The Iceberg tables each job reads, and creates and commits to, in the Glue Data Catalog.
         silver_tables = [t.name for t in (*SILVER_TABLES, PIPELINE_RUNS)]
