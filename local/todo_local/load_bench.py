@@ -17,6 +17,7 @@ Absolute latencies on a shared 2-core box say little; the start/end comparison i
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 import threading
 import time
@@ -55,7 +56,7 @@ def percentile(samples: Sequence[float], fraction: float) -> float:
     if not samples:
         return 0.0
     ordered = sorted(samples)
-    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(fraction * len(ordered) - 1e-9)))
     return ordered[rank - 1]
 
 
