@@ -424,3 +424,29 @@ def test_latest_starts_after_the_last_record_even_after_trimming(
     records = streams.get_records(ShardIterator=iterator)["Records"]
     assert [r["dynamodb"]["Keys"]["PK"]["S"] for r in records] == ["next"]
     consumer.close()
+
+
+def test_a_rollback_drops_its_records_even_when_old_ones_were_released_meanwhile(
+    dynamodb: Any, streams: Any, table: str, clock: FakeClock
+) -> None:
+    for n in range(3):
+        dynamodb.put_item(TableName=table, Item=key(f"old{n}"))
+    dynamodb.put_item(TableName=table, Item={**key("text"), "n": {"S": "not a number"}})
+    clock.now += 24 * 3600 + 1  # the first record the transaction writes releases these four
+    with pytest.raises(ClientError):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                put(table, "created"),
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": key("text"),
+                        "UpdateExpression": "SET n = n + :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+            ]
+        )
+    arn, shard = stream_of(dynamodb, table)
+    assert read_stream(streams, arn, shard) == []
+    assert "created" not in items(dynamodb, table)

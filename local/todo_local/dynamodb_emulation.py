@@ -189,7 +189,7 @@ class _Action:
 
 @dataclass
 class _UndoLog:
-    """Pre-images of the touched items and the stream length of each touched table."""
+    """Pre-images of the touched items, and where each touched table's stream ended."""
 
     items: list[tuple[Table, DynamoType, DynamoType | None, Item | None]] = field(default_factory=list)
     streams: dict[int, tuple[StreamShard, int]] = field(default_factory=dict)
@@ -201,7 +201,8 @@ class _UndoLog:
         self.items.append((table, action.hash_key, action.range_key, copy.deepcopy(current)))
         shard = table.stream_shard
         if shard is not None and id(shard) not in self.streams:
-            self.streams[id(shard)] = (shard, len(shard.items))
+            # An absolute position: records may be released from the front while the actions apply.
+            self.streams[id(shard)] = (shard, _trimmed(shard) + len(shard.items))
 
     def roll_back(self) -> None:
         for table, hash_key, range_key, before in reversed(self.items):
@@ -217,8 +218,8 @@ class _UndoLog:
                 table.items.pop(hash_key, None)
             else:
                 table.items[hash_key] = before  # type: ignore[assignment]  # no range key: hash → item
-        for shard, length in self.streams.values():
-            del shard.items[length:]
+        for shard, end in self.streams.values():
+            del shard.items[max(0, end - _trimmed(shard)) :]
 
 
 def _parse_action(backend: DynamoDBBackend, entry: dict[str, Any]) -> _Action:
