@@ -11,12 +11,14 @@ from typing import Any
 def register(subparsers: Any) -> None:
     bench = subparsers.add_parser(
         "bench",
-        help="measure our overheads against baselines (api, cdc, Spark vs DuckDB, queries)",
+        help="measure our overheads against baselines, then the local platform under load",
         description=(
             "Runs every benchmark in one process and prints ours / baseline ratios: api cold-start "
             "import and handler latency against bare FastAPI+Mangum, CDC records/second against a "
             "plain deserialize-and-put loop, the silver job on Spark against DuckDB on the same "
-            "bronze, and the named queries through the local Athena engine against DuckDB."
+            "bronze, and the named queries through the local Athena engine against DuckDB; then the load "
+            "benchmark: task creates, patches and lists through the local gateway from several clients "
+            "(latency at the start and at the end, errors, the platform's memory before and after)."
         ),
     )
     bench.add_argument("--users", type=int, default=50, help="synthetic users (default: 50)")
