@@ -75,7 +75,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _close_account(user: Any) -> None:
-    # moto copies the whole table for every transaction action, so tests leave it as they found it.
+    # moto's Query and Scan slow as the table grows, so tests leave it as they found it.
     user.client.delete("/api/v1/users/me")
 
 

@@ -404,6 +404,7 @@ class TrackingHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = False  # joined at server_close: no request thread outlives stop()
     block_on_close = True
+    request_queue_size = 128  # listen backlog: 50 simultaneous connects were reset with the default 5
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
         self._connections: set[socket.socket] = set()

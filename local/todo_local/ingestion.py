@@ -42,6 +42,8 @@ class Ingestion:
     set_environment: dict[str, str] = field(default_factory=dict)
     stop_event: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
+    # The emulated stream releases what this ingestion has consumed (None: moto not in this process).
+    stream_consumer: Any = None
 
     def drain_cdc(self) -> dict[str, Any]:
         """Everything in the stream now is in bronze when this returns."""
@@ -67,6 +69,8 @@ class Ingestion:
     def _shut_down(self) -> None:
         self.endpoint.stop()
         self.poller.close()
+        if self.stream_consumer is not None:
+            self.stream_consumer.close()
         for key, value in self.saved_environment.items():
             if os.environ.get(key) != self.set_environment.get(key):
                 continue  # someone (the platform's own restore) has set it since: leave theirs
@@ -99,6 +103,7 @@ def _create_bucket(bucket: str, region: str) -> None:
 def wire_ingestion(platform: Any, *, interval: float = POLL_INTERVAL_SECONDS) -> Ingestion:
     """Start the local ingestion path for `platform` and register its drainers ("cdc", "logs")."""
     from todo_etl.cdc.handler import handler
+    from todo_local import dynamodb_emulation
     from todo_local.log_capture import adopt_powertools_handlers
 
     directory = Path(platform.directory)
@@ -109,6 +114,8 @@ def wire_ingestion(platform: Any, *, interval: float = POLL_INTERVAL_SECONDS) ->
     logs_stream = LocalDeliveryStream(LOGS_STREAM_NAME, lake_dir, LOGS_FOLDER)
     endpoint = FirehoseEndpoint({s.name: s for s in (cdc_stream, logs_stream)})
     endpoint.start()
+    # The platform's moto runs in this process: tell its stream what has been durably consumed.
+    consumer = dynamodb_emulation.StreamConsumer() if dynamodb_emulation.installed() else None
     ingestion = Ingestion(
         cdc_stream=cdc_stream,
         logs_stream=logs_stream,
@@ -121,11 +128,13 @@ def wire_ingestion(platform: Any, *, interval: float = POLL_INTERVAL_SECONDS) ->
             dead_letter_path=directory / "dlq" / STREAM_DEAD_LETTER_FILE,
             checkpoint_path=directory / "state" / "cdc-stream-checkpoints.json",
             sink=sink,
+            on_consumed=consumer,
         ),
         shipper=LogShipper(
             directory / "logs" / "api.jsonl", directory / "state" / "log-shipper.json", logs_stream
         ),
         interval=interval,
+        stream_consumer=consumer,
     )
     try:
         _create_bucket(DEAD_LETTER_BUCKET, endpoints.get("region", "us-east-1"))

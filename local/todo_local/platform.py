@@ -25,6 +25,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from todo_api.table_definition import TABLE
+from todo_local import dynamodb_emulation
 from todo_local.authorizer import CognitoAuthorizer
 from todo_local.endpoints import ENDPOINTS_FILE, Endpoints, write_endpoints
 from todo_local.gateway import (
@@ -206,6 +207,7 @@ class LocalPlatform:
 
     def _start_services(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+        dynamodb_emulation.install()  # DynamoDB's guarantees on moto (ADR 0010); moto runs in this process
         self._moto = ThreadedMotoServer(ip_address=HOST, port=self.aws_port, verbose=False)
         self._moto.start()
         aws_url = "http://{}:{}".format(*self._moto.get_host_and_port())

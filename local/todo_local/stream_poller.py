@@ -132,6 +132,7 @@ class StreamPoller:
         function_name: str = "cdc",
         sink: LogSink | None = None,
         timeout_seconds: float = 60.0,
+        on_consumed: Callable[[str, str, str], None] | None = None,
     ) -> None:
         if not 1 <= batch_size <= 10_000:
             raise ValueError("batch_size is between 1 and 10,000 (as for the event source mapping)")
@@ -146,6 +147,9 @@ class StreamPoller:
         self.checkpoint_path = Path(checkpoint_path)
         self.function_name = function_name
         self.timeout_seconds = timeout_seconds
+        # Told (stream ARN, shard id, sequence number) once a batch is handled and checkpointed:
+        # the local emulator may then release those records (todo_local.dynamodb_emulation).
+        self.on_consumed = on_consumed
         self._sink = sink
         self._lock = threading.Lock()
         self._dynamodb: Any = None
@@ -286,6 +290,8 @@ class StreamPoller:
             elif not response.get("NextShardIterator"):
                 state["closed"] = True  # a closed shard read to its end
             self._save_checkpoints(checkpoints)
+            if records and self.on_consumed is not None:
+                self.on_consumed(self.stream_arn, shard_id, state["sequence_number"])
         return summary
 
     # -- one batch -------------------------------------------------------------------------------

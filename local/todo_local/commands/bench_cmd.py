@@ -11,12 +11,14 @@ from typing import Any
 def register(subparsers: Any) -> None:
     bench = subparsers.add_parser(
         "bench",
-        help="measure our overheads against baselines (api, cdc, Spark vs DuckDB, queries)",
+        help="measure our overheads against baselines, then the local platform under load",
         description=(
             "Runs every benchmark in one process and prints ours / baseline ratios: api cold-start "
             "import and handler latency against bare FastAPI+Mangum, CDC records/second against a "
             "plain deserialize-and-put loop, the silver job on Spark against DuckDB on the same "
-            "bronze, and the named queries through the local Athena engine against DuckDB."
+            "bronze, and the named queries through the local Athena engine against DuckDB; then the load "
+            "benchmark: task creates, patches and lists through the local gateway from several clients "
+            "(latency at the start and at the end, errors, the platform's memory before and after)."
         ),
     )
     bench.add_argument("--users", type=int, default=50, help="synthetic users (default: 50)")
@@ -36,15 +38,66 @@ def register(subparsers: Any) -> None:
     bench.add_argument(
         "--no-history", action="store_true", help="skip the incremental-run benchmark (it builds two lakes)"
     )
+    bench.add_argument(
+        "--only",
+        choices=("ratios", "load"),
+        help="run only the ratio benchmarks, or only the load benchmark (default: both)",
+    )
+    bench.add_argument(
+        "--creates",
+        type=int,
+        default=None,
+        help="task creates of the load benchmark (default: 2000; the issue's goal is measured with 10000)",
+    )
+    bench.add_argument(
+        "--concurrency", type=int, default=None, help="client threads of the load benchmark (default: 8)"
+    )
     bench.set_defaults(func=run_command)
 
 
 def run_command(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from todo_local.bench import Workload, print_results, run_benchmarks, write_results
+    from todo_local.load_bench import DEFAULT_CONCURRENCY, DEFAULT_CREATES
 
     console = Console(stderr=True)
+    creates = DEFAULT_CREATES if args.creates is None else args.creates
+    concurrency = DEFAULT_CONCURRENCY if args.concurrency is None else args.concurrency
+    if creates < 1 or concurrency < 1:
+        console.print("[bold red]error:[/] --creates and --concurrency must be at least 1")
+        return 2
+    if args.only != "load":
+        status = run_ratios(args, console)
+        if status:
+            return status
+    if args.only != "ratios":
+        return run_load(args, console, creates, concurrency)
+    return 0
+
+
+def run_load(args: argparse.Namespace, console: Any, creates: int, concurrency: int) -> int:
+    from todo_local.load_bench import print_load_report, run_load_bench, write_load_report
+
+    scratch = args.out / "load-platform"
+    shutil.rmtree(scratch, ignore_errors=True)
+    with console.status("load benchmark…") as status:
+        report = run_load_bench(
+            scratch,
+            creates,
+            concurrency,
+            on_progress=lambda step: status.update(f"load benchmark: {step}…"),
+        )
+    print_load_report(report)
+    path = write_load_report(report, args.out)
+    console.print(f"results: {path}")
+    if not args.keep:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+def run_ratios(args: argparse.Namespace, console: Any) -> int:
+    from todo_local.bench import Workload, print_results, run_benchmarks, write_results
+
     if args.users < 1 or args.tasks < 1:
         console.print("[bold red]error:[/] --users and --tasks must be at least 1")
         return 2

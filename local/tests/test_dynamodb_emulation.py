@@ -1,0 +1,452 @@
+"""The DynamoDB emulation layer (`todo_local.dynamodb_emulation`) against a real moto server over boto3.
+
+Transactions all-or-nothing with cancellation reasons per action, rollback that puts back only the
+touched items and drops the failed transaction's stream records, no table copy, stream records
+released on consumption and on age, shard iterators that expire, and the guard on moto's source.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from todo_local import dynamodb_emulation
+from todo_local.dynamodb_emulation import StreamConsumer, guard_mismatches
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(dynamodb_emulation.settings, "clock", fake)
+    return fake
+
+
+@pytest.fixture
+def table(moto_env: str, clock: FakeClock) -> str:
+    dynamodb_emulation.install()
+    name = f"emulation-{uuid.uuid4().hex[:8]}"
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "PK", "AttributeType": "S"},
+            {"AttributeName": "SK", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    client.close()
+    return name
+
+
+@pytest.fixture
+def dynamodb(moto_env: str) -> Iterator[Any]:
+    client = boto3.client("dynamodb")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def streams(moto_env: str) -> Iterator[Any]:
+    client = boto3.client("dynamodbstreams")
+    yield client
+    client.close()
+
+
+def key(pk: str, sk: str = "A") -> dict[str, Any]:
+    return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+def put(table: str, pk: str, **attrs: Any) -> dict[str, Any]:
+    return {"Put": {"TableName": table, "Item": {**key(pk), **attrs}}}
+
+
+def items(dynamodb: Any, table: str) -> dict[str, dict[str, Any]]:
+    found = dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]
+    return {item["PK"]["S"]: item for item in found}
+
+
+def stream_of(dynamodb: Any, table: str) -> tuple[str, str]:
+    arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    return arn, "shardId-00000001541626099285-f35f62ef"
+
+
+def read_stream(streams: Any, arn: str, shard: str, **position: Any) -> list[dict[str, Any]]:
+    request = {"StreamArn": arn, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON", **position}
+    iterator = streams.get_shard_iterator(**request)["ShardIterator"]
+    return list(streams.get_records(ShardIterator=iterator, Limit=1000)["Records"])
+
+
+def cancellation_codes(error: ClientError) -> list[str]:
+    return [reason["Code"] for reason in error.response.get("CancellationReasons", [])]
+
+
+# -- the guard ----------------------------------------------------------------------------------------
+
+
+def test_moto_is_the_version_the_layer_was_written_against() -> None:
+    problems = guard_mismatches()
+    assert not problems, (
+        "moto changed under todo_local.dynamodb_emulation: "
+        + "; ".join(problems)
+        + ". Re-read each named moto function against the layer (undo log, stream positions, "
+        "locking; ADR 0010), then update MOTO_VERSION / GUARDED_SOURCES."
+    )
+
+
+def test_the_guard_notices_a_changed_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    def changed() -> None:
+        pass
+
+    monkeypatch.setitem(dynamodb_emulation._GUARDED, "DynamoDBBackend.transact_write_items", changed)
+    assert any("transact_write_items" in p for p in guard_mismatches())
+
+
+def test_install_is_idempotent_and_replaces_the_transaction(moto_env: str) -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    dynamodb_emulation.install()
+    dynamodb_emulation.install()
+    assert dynamodb_emulation.installed()
+    assert DynamoDBBackend.transact_write_items is dynamodb_emulation.transact_write_items
+
+
+# -- transactions -------------------------------------------------------------------------------------
+
+
+def test_a_failed_condition_cancels_every_action_with_a_reason_each(dynamodb: Any, table: str) -> None:
+    dynamodb.put_item(TableName=table, Item={**key("existing"), "v": {"N": "1"}})
+    with pytest.raises(ClientError) as caught:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                put(table, "new"),
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": key("existing"),
+                        "UpdateExpression": "SET v = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": key("absent"),
+                        "ConditionExpression": "attribute_exists(PK)",
+                    }
+                },
+            ]
+        )
+    assert caught.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert cancellation_codes(caught.value) == ["None", "None", "ConditionalCheckFailed"]
+    assert set(items(dynamodb, table)) == {"existing"}
+    assert items(dynamodb, table)["existing"]["v"] == {"N": "1"}
+
+
+def test_all_old_is_returned_on_a_failed_condition(dynamodb: Any, table: str) -> None:
+    dynamodb.put_item(TableName=table, Item={**key("x"), "v": {"N": "1"}})
+    with pytest.raises(ClientError) as caught:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": key("x"),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                }
+            ]
+        )
+    reason = caught.value.response["CancellationReasons"][0]
+    assert reason["Code"] == "ConditionalCheckFailed"
+    assert reason["Item"]["v"] == {"N": "1"}
+
+
+def test_a_successful_transaction_applies_every_action(dynamodb: Any, table: str) -> None:
+    dynamodb.put_item(TableName=table, Item={**key("gone"), "v": {"N": "1"}})
+    dynamodb.put_item(TableName=table, Item={**key("counter"), "n": {"N": "1"}})
+    dynamodb.transact_write_items(
+        TransactItems=[
+            put(table, "a"),
+            {"Delete": {"TableName": table, "Key": key("gone")}},
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": key("counter"),
+                    "UpdateExpression": "SET n = n + :one",
+                    "ConditionExpression": "n = :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+        ]
+    )
+    found = items(dynamodb, table)
+    assert set(found) == {"a", "counter"}
+    assert found["counter"]["n"] == {"N": "2"}
+
+
+def test_two_actions_on_one_item_are_refused(dynamodb: Any, table: str) -> None:
+    with pytest.raises(ClientError) as caught:
+        dynamodb.transact_write_items(TransactItems=[put(table, "a"), put(table, "a")])
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert items(dynamodb, table) == {}
+
+
+def test_a_failure_while_applying_restores_exactly_the_touched_items_and_drops_their_records(
+    dynamodb: Any, streams: Any, table: str
+) -> None:
+    dynamodb.put_item(TableName=table, Item={**key("bystander"), "v": {"N": "7"}})
+    dynamodb.put_item(TableName=table, Item={**key("replaced"), "v": {"N": "1"}})
+    dynamodb.put_item(TableName=table, Item={**key("text"), "n": {"S": "not a number"}})
+    arn, shard = stream_of(dynamodb, table)
+    before = read_stream(streams, arn, shard)
+    with pytest.raises(ClientError) as caught:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                put(table, "created"),  # applied first ...
+                put(table, "replaced", v={"N": "2"}),
+                {
+                    "Update": {  # ... then this one cannot be applied: a number added to a string
+                        "TableName": table,
+                        "Key": key("text"),
+                        "UpdateExpression": "SET n = n + :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+            ]
+        )
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    found = items(dynamodb, table)
+    assert set(found) == {"bystander", "replaced", "text"}
+    assert found["replaced"]["v"] == {"N": "1"}
+    assert found["text"]["n"] == {"S": "not a number"}
+    assert found["bystander"]["v"] == {"N": "7"}
+    assert read_stream(streams, arn, shard) == before  # the failed transaction left no record
+
+    dynamodb.put_item(TableName=table, Item=key("after"))
+    records = read_stream(streams, arn, shard)
+    numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+    assert numbers == sorted(set(numbers))  # strictly increasing, as DynamoDB's
+    assert records[-1]["dynamodb"]["Keys"]["PK"] == {"S": "after"}
+
+
+def test_no_table_is_ever_copied(dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's own transaction deep-copies every table it touches; the emulation copies only items."""
+    from moto.dynamodb.models.table import StreamShard, Table
+
+    copied: list[type] = []
+    real_deepcopy = copy.deepcopy
+
+    def counting_deepcopy(value: Any, memo: Any = None) -> Any:
+        if memo is None:  # only the outermost call: what was asked to be copied
+            copied.append(type(value))
+        return real_deepcopy(value, memo)
+
+    for n in range(20):
+        dynamodb.put_item(TableName=table, Item={**key(f"item-{n}"), "v": {"N": str(n)}})
+    monkeypatch.setattr(copy, "deepcopy", counting_deepcopy)
+    dynamodb.transact_write_items(TransactItems=[put(table, "ok")])
+    with pytest.raises(ClientError):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                put(table, "another"),
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": key("nope"),
+                        "ConditionExpression": "attribute_exists(PK)",
+                    }
+                },
+            ]
+        )
+    monkeypatch.undo()
+    assert not [t for t in copied if issubclass(t, (Table, StreamShard))]
+    assert len(copied) <= 4  # at most the touched items (and moto's own per-item copies)
+
+
+def test_concurrent_transactions_and_scans_see_no_partial_state(dynamodb: Any, table: str) -> None:
+    """Pairs written together in one transaction are always seen together."""
+    errors: list[BaseException] = []
+    halves: list[int] = []
+
+    def writer(n: int) -> None:
+        client = boto3.client("dynamodb")
+        try:
+            for i in range(10):
+                client.transact_write_items(
+                    TransactItems=[
+                        put(table, f"w{n}-{i}", pair={"S": "1"}),
+                        put(table, f"w{n}-{i}-twin", pair={"S": "2"}),
+                    ]
+                )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            client.close()
+
+    def reader() -> None:
+        client = boto3.client("dynamodb")
+        try:
+            for _ in range(10):
+                found = {i["PK"]["S"] for i in client.scan(TableName=table, ConsistentRead=True)["Items"]}
+                singles = {pk for pk in found if not pk.endswith("-twin")}
+                halves.append(len({pk for pk in singles if f"{pk}-twin" not in found}))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)] + [
+        threading.Thread(target=reader) for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert set(halves) <= {0}
+    assert len(items(dynamodb, table)) == 80
+
+
+# -- the stream -----------------------------------------------------------------------------------
+
+
+def test_consumed_records_are_released_and_sequence_numbers_go_on(
+    dynamodb: Any, streams: Any, table: str
+) -> None:
+    for n in range(5):
+        dynamodb.put_item(TableName=table, Item=key(f"r{n}"))
+    arn, shard = stream_of(dynamodb, table)
+    records = read_stream(streams, arn, shard)
+    assert len(records) == 5
+    kept_before = dynamodb_emulation.stream_records_kept()
+
+    consumer = StreamConsumer()
+    consumer(arn, shard, records[2]["dynamodb"]["SequenceNumber"])
+    assert dynamodb_emulation.stream_records_kept() == kept_before - 3
+    left = read_stream(streams, arn, shard)
+    assert [r["dynamodb"]["SequenceNumber"] for r in left] == [
+        r["dynamodb"]["SequenceNumber"] for r in records[3:]
+    ]
+    after = read_stream(
+        streams,
+        arn,
+        shard,
+        ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+        SequenceNumber=records[2]["dynamodb"]["SequenceNumber"],
+    )
+    assert after == left
+
+    dynamodb.put_item(TableName=table, Item=key("r5"))
+    latest = read_stream(streams, arn, shard)[-1]
+    assert int(latest["dynamodb"]["SequenceNumber"]) == int(records[-1]["dynamodb"]["SequenceNumber"]) + 1
+    consumer.close()
+
+
+def test_records_are_kept_until_every_consumer_has_them(dynamodb: Any, streams: Any, table: str) -> None:
+    for n in range(4):
+        dynamodb.put_item(TableName=table, Item=key(f"r{n}"))
+    arn, shard = stream_of(dynamodb, table)
+    numbers = [r["dynamodb"]["SequenceNumber"] for r in read_stream(streams, arn, shard)]
+    fast, slow = StreamConsumer(), StreamConsumer()
+    slow(arn, shard, numbers[0])
+    fast(arn, shard, numbers[3])
+    assert len(read_stream(streams, arn, shard)) == 3  # the slow one still needs 1..3
+    slow.close()  # a consumer gone holds nothing back; the next release goes as far as the others
+    fast(arn, shard, numbers[3])
+    assert read_stream(streams, arn, shard) == []
+    fast.close()
+
+
+def test_records_older_than_24_hours_are_released(
+    dynamodb: Any, streams: Any, table: str, clock: FakeClock
+) -> None:
+    dynamodb.put_item(TableName=table, Item=key("old"))
+    clock.now += 12 * 3600
+    dynamodb.put_item(TableName=table, Item=key("younger"))
+    arn, shard = stream_of(dynamodb, table)
+    assert len(read_stream(streams, arn, shard)) == 2
+    clock.now += 12 * 3600 + 1
+    dynamodb.put_item(TableName=table, Item=key("new"))
+    kept = [r["dynamodb"]["Keys"]["PK"]["S"] for r in read_stream(streams, arn, shard)]
+    assert kept == ["younger", "new"]
+    clock.now += 24 * 3600 + 1
+    assert read_stream(streams, arn, shard) == []  # released on read too, not only on write
+
+
+def test_shard_iterators_expire_after_15_minutes(
+    dynamodb: Any, streams: Any, table: str, clock: FakeClock
+) -> None:
+    dynamodb.put_item(TableName=table, Item=key("r"))
+    arn, shard = stream_of(dynamodb, table)
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
+    clock.now += 14 * 60
+    assert len(streams.get_records(ShardIterator=iterator)["Records"]) == 1  # still valid, reusable
+    clock.now += 60 + 1
+    with pytest.raises(ClientError) as caught:
+        streams.get_records(ShardIterator=iterator)
+    assert caught.value.response["Error"]["Code"] == "ExpiredIteratorException"
+    assert len(read_stream(streams, arn, shard)) == 1  # a fresh iterator reads on
+
+
+def test_latest_starts_after_the_last_record_even_after_trimming(
+    dynamodb: Any, streams: Any, table: str
+) -> None:
+    for n in range(3):
+        dynamodb.put_item(TableName=table, Item=key(f"r{n}"))
+    arn, shard = stream_of(dynamodb, table)
+    numbers = [r["dynamodb"]["SequenceNumber"] for r in read_stream(streams, arn, shard)]
+    consumer = StreamConsumer()
+    consumer(arn, shard, numbers[1])
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")[
+        "ShardIterator"
+    ]
+    dynamodb.put_item(TableName=table, Item=key("next"))
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+    assert [r["dynamodb"]["Keys"]["PK"]["S"] for r in records] == ["next"]
+    consumer.close()
+
+
+def test_a_rollback_drops_its_records_even_when_old_ones_were_released_meanwhile(
+    dynamodb: Any, streams: Any, table: str, clock: FakeClock
+) -> None:
+    for n in range(3):
+        dynamodb.put_item(TableName=table, Item=key(f"old{n}"))
+    dynamodb.put_item(TableName=table, Item={**key("text"), "n": {"S": "not a number"}})
+    clock.now += 24 * 3600 + 1  # the first record the transaction writes releases these four
+    with pytest.raises(ClientError):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                put(table, "created"),
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": key("text"),
+                        "UpdateExpression": "SET n = n + :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+            ]
+        )
+    arn, shard = stream_of(dynamodb, table)
+    assert read_stream(streams, arn, shard) == []
+    assert "created" not in items(dynamodb, table)
