@@ -71,3 +71,17 @@ def test_the_lake_benchmark_edits_open_tasks_once_each() -> None:
     assert len(keys) == len(set(keys)) == 11
     assert all(new["version"] == 3 and old["version"] == 2 for _, new, old, _ in first + rest)
     assert History.for_events(10_000).users > History.for_events(1_000).users
+
+
+def test_the_lake_benchmark_edits_each_open_task_again_once_all_had_one() -> None:
+    from todo_local.bench_lake import History
+
+    history = History(users=2, tasks_per_user=10)  # open tasks 1, 2, 4, 5, 8: 10 (user, task) pairs
+    at = datetime(2026, 2, 1, tzinfo=UTC)
+    edits = list(history.edits(10, at)) + list(history.edits(10, at, skip=10))
+    versions = {}
+    for _, new, old, _ in edits:
+        assert new["version"] == old["version"] + 1
+        assert new["priority"] != old["priority"]
+        versions.setdefault(new["SK"] + new["PK"], []).append(new["version"])
+    assert sorted(versions.values()) == [[3, 4]] * 10

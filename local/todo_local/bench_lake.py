@@ -3,8 +3,10 @@
 The claim of ADR 0009 is that an incremental run costs what changed, not what ever happened. The
 benchmark builds two lakes that differ only in history (10k and 1M bronze events by default),
 rebuilds silver on each, then times the same incremental run on both: 1,000 new changes in a new
-arrival hour. The ratio large/small is the number to watch (goal ≤ 1.5). The full build of the
-large lake gives silver + gold throughput.
+arrival hour, spread over every user (the worst case for copy-on-write: each change may sit in a
+different data file). Runs alternate between the lakes, three each, and the medians are compared,
+so a busy spell of the machine weighs on both. The ratio large/small is the number to watch
+(goal ≤ 1.5). The full build of the large lake gives silver + gold throughput.
 
 Bronze is written directly as the CDC function would write it (the same line format, checked
 against `build_bronze_record` by a test): going through DynamoDB JSON for a million records would
@@ -15,9 +17,10 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import statistics
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -165,16 +168,25 @@ class History:
                 yield ("REMOVE", None, edited, created + timedelta(hours=2))
 
     def edits(self, count: int, at: datetime, skip: int = 0) -> Iterator[Change]:
-        """`count` edits (version 2 → 3) of open tasks, spread over every user, all at `at`; the
-        first `skip` open tasks are left alone (an earlier call edited them)."""
+        """`count` edits of open tasks, spread over every user, all at `at`, continuing after the
+        first `skip` edits (earlier calls made them): each open task once (version 2 → 3), then
+        each again (3 → 4) once every open task has had one, and so on."""
         open_tasks = [n for n in range(self.tasks_per_user) if n % 3 != 0 and n % 7 != 0]
-        every = ((u, n) for n in open_tasks for u in range(self.users))
-        for u, n in itertools.islice(every, skip, skip + count):
+        every = [(u, n) for n in open_tasks for u in range(self.users)]
+        for position in range(skip, skip + count):
+            rounds, index = divmod(position, len(every))
+            u, n = every[index]
             user_id = f"user-{u:06d}"
             created = START + u * USER_SPACING + timedelta(seconds=60 + n)
             edited_at = _stamp(created + timedelta(seconds=30))
-            before = {**_task(user_id, n, created), "priority": "high", "updated_at": edited_at, "version": 2}
-            after = {**before, "priority": "low", "updated_at": _stamp(at), "version": 3}
+            task = {**_task(user_id, n, created), "updated_at": edited_at, "version": 2 + rounds}
+            before = {**task, "priority": "high" if rounds % 2 == 0 else "low"}
+            after = {
+                **before,
+                "priority": "low" if rounds % 2 == 0 else "high",
+                "updated_at": _stamp(at),
+                "version": 3 + rounds,
+            }
             yield ("MODIFY", after, before, at)
 
     def changes(self) -> Iterator[Change]:
@@ -208,46 +220,57 @@ def write_bronze(bronze_root: Path, changes: Iterator[Change], sequence: _Sequen
     return count
 
 
-@dataclass(frozen=True)
-class LakeRun:
-    """What one benchmark lake measured."""
+@dataclass
+class BenchLake:
+    """One benchmark lake: built from `history`, then grown by incremental runs of fresh edits."""
 
-    events: int
-    build_seconds: float  # full silver + gold build from bronze
-    silver_seconds: float  # full silver rebuild alone
-    incremental_seconds: float  # the measured incremental silver run
-    changes_committed: dict[str, dict[str, int]]
+    root: Path
+    history: History
+    events: int = 0
+    build_seconds: float = 0.0  # full silver + gold build from bronze
+    silver_seconds: float = 0.0  # full silver rebuild alone
+    incremental_seconds: list[float] = field(default_factory=list)
+    _sequence: _Sequence = field(default_factory=lambda: _Sequence(itertools.count(10**20)))
+    _edited: int = 0
+    _hour: datetime = START
 
+    def build(self, on_progress: Callable[[str], None]) -> None:
+        from todo_etl.glue.jobs import run_gold, run_silver
+        from todo_etl.glue.local_session import lake_session
 
-def measure_lake(root: Path, history: History, changes: int, on_progress: Callable[[str], None]) -> LakeRun:
-    """Build one lake from `history`, then time an incremental run that adds `changes` edits."""
-    from todo_etl.glue.jobs import run_gold, run_silver
-    from todo_etl.glue.local_session import lake_session
+        on_progress(f"writing {self.history.users:,} users' history to bronze")
+        self.events = write_bronze(self.root / "bronze", self.history.changes(), self._sequence)
+        last = START + self.history.users * USER_SPACING + timedelta(days=1)
+        spark, lake = lake_session(self.root)
+        on_progress(f"full silver + gold build on {self.events:,} events")
+        started = time.perf_counter()
+        run_silver(spark, lake, full_rebuild=True, now=last)
+        self.silver_seconds = time.perf_counter() - started
+        run_gold(spark, lake, as_of=last)
+        self.build_seconds = time.perf_counter() - started
+        # A first incremental run moves the high water past the history (its lookback re-reads the
+        # newest history hours once); the measured runs then read only their own new hour.
+        self._hour = last
+        self._run(1)
 
-    bronze = root / "bronze"
-    sequence = _Sequence(itertools.count(10**20))
-    on_progress(f"writing {history.users:,} users' history to bronze")
-    events = write_bronze(bronze, history.changes(), sequence)
-    last = START + history.users * USER_SPACING + timedelta(days=1)
-    spark, lake = lake_session(root)
-    on_progress(f"full silver + gold build on {events:,} events")
-    started = time.perf_counter()
-    run_silver(spark, lake, full_rebuild=True, now=last)
-    silver_seconds = time.perf_counter() - started
-    run_gold(spark, lake, as_of=last)
-    build_seconds = time.perf_counter() - started
-    # A first incremental run moves the high water past the history (its lookback re-reads the
-    # newest history hours once); the measured run then reads only the new hour.
-    tick = last + timedelta(hours=1)
-    write_bronze(bronze, history.edits(1, tick), sequence)
-    run_silver(spark, lake, now=tick + timedelta(minutes=5))
-    new_hour = tick + timedelta(hours=6)
-    write_bronze(bronze, history.edits(changes, new_hour, skip=1), sequence)
-    on_progress(f"incremental silver run: {changes:,} changes on {events:,} events")
-    started = time.perf_counter()
-    summary = run_silver(spark, lake, now=new_hour + timedelta(minutes=5))
-    incremental = time.perf_counter() - started
-    return LakeRun(events, build_seconds, silver_seconds, incremental, summary.details.get("changes", {}))
+    def measure(self, changes: int) -> float:
+        """Time one incremental silver run that adds `changes` edits of tasks not edited yet."""
+        seconds = self._run(changes)
+        self.incremental_seconds.append(seconds)
+        return seconds
+
+    def _run(self, changes: int) -> float:
+        from todo_etl.glue.jobs import run_silver
+        from todo_etl.glue.local_session import lake_session
+
+        self._hour += timedelta(hours=6)
+        edits = self.history.edits(changes, self._hour, skip=self._edited)
+        write_bronze(self.root / "bronze", edits, self._sequence)
+        self._edited += changes
+        spark, lake = lake_session(self.root)
+        started = time.perf_counter()
+        run_silver(spark, lake, now=self._hour + timedelta(minutes=5))
+        return time.perf_counter() - started
 
 
 def bench_lake(
@@ -256,23 +279,35 @@ def bench_lake(
     large: int,
     changes: int = 1_000,
     on_progress: Callable[[str], None] | None = None,
+    repeat: int = 3,
 ) -> list[Any]:
-    """The incremental run on a small and a large history, and the large build's throughput."""
+    """The incremental run on a small and a large history, and the large build's throughput.
+
+    The two lakes' incremental runs alternate (small, large, small, ...) and each reports its
+    median, so that a machine busy with something else for a while weighs on both alike.
+    """
     from todo_local.bench import BenchResult
 
     say = on_progress or (lambda _message: None)
-    runs = {
-        size: measure_lake(root / f"lake-{size}", History.for_events(size), changes, say)
-        for size in (small, large)
-    }
-    low, high = runs[small], runs[large]
+    low = BenchLake(root / f"lake-{small}", History.for_events(small))
+    high = BenchLake(root / f"lake-{large}", History.for_events(large))
+    for lake in (low, high):
+        lake.build(say)
+    for i in range(repeat):
+        for lake in (low, high):
+            say(f"incremental silver run {i + 1}/{repeat}: {changes:,} changes on {lake.events:,} events")
+            lake.measure(changes)
+    runs = ", ".join(
+        f"{lake.events:,}: " + " ".join(f"{t:.1f}" for t in lake.incremental_seconds) for lake in (high, low)
+    )
     return [
         BenchResult(
             f"silver incremental (+{changes:,} changes): {high.events:,} vs {low.events:,} events of history",
             "s",
-            high.incremental_seconds,
-            low.incremental_seconds,
-            "cost follows the changes when the ratio stays near 1 (goal ≤ 1.5)",
+            statistics.median(high.incremental_seconds),
+            statistics.median(low.incremental_seconds),
+            f"median of {repeat} alternating runs ({runs} s); cost follows the changes when the ratio "
+            "stays near 1 (goal ≤ 1.5)",
         ),
         BenchResult(
             f"silver + gold full build, {high.events:,} events: Spark vs the silver share of it",

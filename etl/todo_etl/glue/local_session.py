@@ -26,6 +26,11 @@ DEFAULT_SHUFFLE_PARTITIONS = 4
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 JARS_MANIFEST = PROJECT_ROOT / "requirements" / "jars.txt"
 JARS_DIR_VARIABLE = "TODO_INSIGHTS_JARS_DIR"
+# Local mode runs the executors inside the driver JVM, so its heap holds every cached frame: Spark's
+# default (1g) runs out on a first build of ~1M events. A cap, not a reservation: the JVM only
+# takes what it uses. Override with TODO_INSIGHTS_SPARK_MEMORY (e.g. "8g").
+DRIVER_MEMORY_VARIABLE = "TODO_INSIGHTS_SPARK_MEMORY"
+DEFAULT_DRIVER_MEMORY = "4g"
 
 
 class MissingJarsError(RuntimeError):
@@ -65,6 +70,7 @@ def local_spark_session(
         SparkSession.builder.master("local[*]")
         .appName(app_name)
         .config("spark.jars", jars)
+        .config("spark.driver.memory", os.environ.get(DRIVER_MEMORY_VARIABLE, DEFAULT_DRIVER_MEMORY))
         .config("spark.sql.extensions", ICEBERG_EXTENSIONS)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
