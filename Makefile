@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAGE ?= dev
 DIR ?= .local
+FUZZ_EXAMPLES ?= 100
 NODE_STAMP := infra/node_modules/.installed
 JARS_DIR := .jars
 JARS_STAMP := $(JARS_DIR)/.installed
@@ -82,6 +83,10 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy (strict on source)
 fmt: $(STAMP) ## Format and auto-fix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+.PHONY: fuzz
+fuzz: $(STAMP) ## Longer contract testing: schemathesis, random, every phase (FUZZ_EXAMPLES per operation, default 100)
+	CONTRACT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -s -p no:xdist api/tests/test_api_contract.py -k fuzz
 
 .PHONY: up
 up: $(STAMP) $(JARS_STAMP) ## Start the local platform in the foreground (Ctrl-C stops it)

@@ -103,6 +103,8 @@ def test_head_of_one_task_has_its_etag_and_of_a_missing_one_is_404(member: Any, 
         ("HEAD", "/api/v1/users", "OPTIONS, POST"),
         ("PUT", "/api/v1/users/someone", "GET, HEAD, OPTIONS"),
         ("POST", "/api/health", "GET, HEAD, OPTIONS"),
+        ("TRACE", "/api/health", "GET, HEAD, OPTIONS"),
+        ("BREW", "/api/v1/tasks", "GET, HEAD, OPTIONS, POST"),
     ],
 )
 def test_405_lists_every_method_of_the_route(

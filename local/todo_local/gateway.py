@@ -12,7 +12,8 @@ if it crashes or answers something that is not a proxy response).
 Every answer the gateway gives by itself is the API's error envelope, `{"error": {"code",
 "message", "request_id"}}`, exactly as the Api stack's gateway responses render it (`ANSWERS`,
 kept equal to the CDK configuration by an infra test). So are the HTTP server's own refusals
-(malformed framing 400, 414, 431, 501), which on AWS never reach API Gateway at all.
+(malformed framing 400, 414, 431), which on AWS never reach API Gateway at all. Methods other
+than the usual ones (TRACE, ...) are passed on like any other, so the API answers 405 with Allow.
 """
 
 from __future__ import annotations
@@ -679,9 +680,16 @@ class _GatewayRequestHandler(QuietRequestHandler):
         )  # fmt: skip
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """http.server's own refusals (bad request line, 414, 431, 501) as the error envelope."""
+        """http.server's own refusals (bad request line, 414, 431) as the error envelope."""
         self.log_error("code %d, message %s", code, message)
         status = HTTPStatus(code)
         self.send(server_error(code, message or status.phrase, str(uuid.uuid4())), close=True)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _dispatch  # noqa: N815
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, BREW, ...) goes the same way: the API answers 405 with Allow
+        # rather than http.server a 501 (a 5XX the client did not cause).
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
