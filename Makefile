@@ -133,7 +133,7 @@ deploy: $(STAMP) $(NODE_STAMP) ## cdk deploy --all for STAGE (needs AWS credenti
 
 .PHONY: clean
 clean: ## Remove build output, local state and caches (keeps .venv)
-	rm -rf infra/cdk.out infra/cdk.out.check infra/build .local .local-demo .bench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf infra/cdk.out infra/cdk.out.check infra/build .local .local-demo .bench .pytest_cache .mypy_cache .ruff_cache .schemathesis schemathesis-report
 
 .PHONY: distclean
 distclean: clean ## Also remove .venv and node_modules
