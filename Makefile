@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAGE ?= dev
 DIR ?= .local
+FUZZ_EXAMPLES ?= 100
 NODE_STAMP := infra/node_modules/.installed
 JARS_DIR := .jars
 JARS_STAMP := $(JARS_DIR)/.installed
@@ -83,6 +84,10 @@ fmt: $(STAMP) ## Format and auto-fix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+.PHONY: fuzz
+fuzz: $(STAMP) ## Longer contract testing: schemathesis, random, every phase (FUZZ_EXAMPLES per operation, default 100)
+	CONTRACT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -s -p no:xdist api/tests/test_api_contract.py -k fuzz
+
 .PHONY: up
 up: $(STAMP) $(JARS_STAMP) ## Start the local platform in the foreground (Ctrl-C stops it)
 	$(BIN)/todo-insights local up --dir $(DIR)
@@ -128,7 +133,7 @@ deploy: $(STAMP) $(NODE_STAMP) ## cdk deploy --all for STAGE (needs AWS credenti
 
 .PHONY: clean
 clean: ## Remove build output, local state and caches (keeps .venv)
-	rm -rf infra/cdk.out infra/cdk.out.check infra/build .local .local-demo .bench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf infra/cdk.out infra/cdk.out.check infra/build .local .local-demo .bench .pytest_cache .mypy_cache .ruff_cache .schemathesis schemathesis-report
 
 .PHONY: distclean
 distclean: clean ## Also remove .venv and node_modules

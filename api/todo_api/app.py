@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from todo_api import error_handlers
+from todo_api import error_handlers, openapi
 from todo_api.request_context import RequestContextMiddleware
 from todo_api.routes import health, tasks, users
 
@@ -27,5 +27,6 @@ def create_app() -> FastAPI:
     app.include_router(users.router)
     app.include_router(tasks.router)
     error_handlers.install(app)
+    openapi.install(app)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -8,9 +8,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from todo_api import cors
 from todo_api.errors import ApiError
 from todo_api.request_context import STATE_REQUEST_ID
+
+# A request can be wrong in thousands of ways at once (5,000 unknown query parameters): the body
+# lists the first MAX_DETAILS problems and the message says how many there were.
+MAX_DETAILS = 20
+PROBED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 HTTP_CODES = {
     400: ("MALFORMED_JSON", "the request body is not valid JSON"),
@@ -59,15 +66,35 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             "message": str(p.get("msg", "")),
             "type": str(p.get("type", "")),
         }
-        for p in problems
+        for p in problems[:MAX_DETAILS]
     ]
-    return envelope(request, 422, "VALIDATION_ERROR", "the request is invalid", details)
+    message = "the request is invalid"
+    if len(problems) > MAX_DETAILS:
+        message = f"the request is invalid: {len(problems)} problems, the first {MAX_DETAILS} listed"
+    return envelope(request, 422, "VALIDATION_ERROR", message, details)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route of the app answers on this path (HEAD with GET; OPTIONS with CORS)."""
+    methods: set[str] = set()
+    for method in PROBED_METHODS:
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            methods.add(method)
+    if "GET" in methods:
+        methods.add("HEAD")
+    if cors.allowed_origins():
+        methods.add("OPTIONS")  # answered on every route by the gateway (the CORS preflight)
+    return ", ".join(sorted(methods))
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code, message = HTTP_CODES.get(exc.status_code, (f"HTTP_{exc.status_code}", "request failed"))
-    return envelope(request, exc.status_code, code, message, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    return envelope(request, exc.status_code, code, message, headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -52,6 +52,14 @@ def write_conflict() -> ApiError:
     return ApiError(409, "CONFLICT", "the resource changed concurrently; retry the request")
 
 
+def unsupported_media_type() -> ApiError:
+    return ApiError(
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        "the request body must be JSON: Content-Type application/json, no Content-Encoding",
+    )
+
+
 def validation_error(field: str, message: str) -> ApiError:
     return ApiError(
         422,

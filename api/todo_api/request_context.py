@@ -17,6 +17,7 @@ from typing import Any
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from todo_api import cors
 from todo_api.identity import identity_from_event
 from todo_api.observability import logger
 
@@ -62,7 +63,8 @@ def error_body(status: int, code: str, message: str, request_id: str) -> bytes:
 
 
 class RequestContextMiddleware:
-    """Gives every request its ids and base path, enforces the body limit, logs one access line."""
+    """Gives every request its ids and base path, serves HEAD as GET, adds the CORS headers for
+    allowed origins, enforces the body limit, logs one access line."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -80,7 +82,13 @@ class RequestContextMiddleware:
         state = scope.setdefault("state", {})
         state[STATE_REQUEST_ID], state[STATE_CORRELATION_ID] = request_id, correlation_id
         scope["root_path"] = base_path_of(event, headers) or scope.get("root_path", "")
+        method = scope.get("method")
+        if method == "HEAD":
+            # HEAD is GET without the body: every GET route answers it, with the GET's headers.
+            # The gateway (API Gateway, the local one) sends no body for HEAD.
+            scope["method"] = "GET"
         outcome = {"status": 500, "started": False}
+        cors_headers = cors.response_headers(headers.get("origin"))
 
         async def send_with_ids(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -88,6 +96,8 @@ class RequestContextMiddleware:
                 response_headers = MutableHeaders(scope=message)
                 response_headers["X-Request-Id"] = request_id
                 response_headers["X-Correlation-Id"] = correlation_id
+                for name, value in cors_headers:
+                    response_headers.append(name, value)
             await send(message)
 
         try:
@@ -117,7 +127,7 @@ class RequestContextMiddleware:
                     "ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                     "request_id": request_id,
                     "correlation_id": correlation_id,
-                    "method": scope.get("method"),
+                    "method": method,
                     "route": getattr(route, "path", None),
                     "status": int(outcome["status"]),
                     "latency_ms": round((time.perf_counter() - started) * 1000, 3),

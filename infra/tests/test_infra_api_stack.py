@@ -68,10 +68,15 @@ def test_app_client_allows_the_password_flows_the_platform_uses(each_stage):
 
 
 def test_only_health_and_docs_are_public_and_everything_else_needs_a_cognito_token(each_stage):
-    methods = _methods(each_stage)
+    # CORS preflights (OPTIONS, a mock integration) are public by nature: see the CORS tests
+    methods = {key: props for key, props in _methods(each_stage).items() if key[0] != "OPTIONS"}
     public = {key for key, props in methods.items() if props["AuthorizationType"] == "NONE"}
 
-    assert public == {("GET", "/api/health"), ("GET", "/api/docs"), ("GET", "/api/openapi.json")}
+    assert public == {
+        (method, path)
+        for method in ("GET", "HEAD")
+        for path in ("/api/health", "/api/docs", "/api/openapi.json")
+    }
     protected = {key: props for key, props in methods.items() if key not in public}
     assert ("ANY", "/api/v1/{proxy+}") in protected
     assert all(
@@ -88,7 +93,9 @@ def test_protected_routes_validate_the_authorization_header(each_stage):
 
 def test_every_route_invokes_the_live_alias(each_stage):
     alias_id = next(iter(each_stage.resources("Api", "AWS::Lambda::Alias")))
-    for props in _methods(each_stage).values():
+    for (http_method, _), props in _methods(each_stage).items():
+        if http_method == "OPTIONS":
+            continue  # CORS preflight, answered by API Gateway itself
         uri = json.dumps(props["Integration"]["Uri"])
         assert alias_id in uri
         assert props["Integration"]["Type"] == "AWS_PROXY"
@@ -113,11 +120,46 @@ def test_stage_throttling_logging_and_tracing_follow_the_config(stage_name, requ
     assert log_group["RetentionInDays"] == config.log_retention_days
 
 
+def _gateway_responses(synth):
+    return {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in synth.resources("Api", "AWS::ApiGateway::GatewayResponse").values()
+    }
+
+
 def test_throttled_callers_get_429_with_retry_after(each_stage):
-    response = each_stage.one("Api", "AWS::ApiGateway::GatewayResponse")["Properties"]
-    assert response["ResponseType"] == "THROTTLED"
+    response = _gateway_responses(each_stage)["THROTTLED"]
     assert response["StatusCode"] == "429"
-    assert response["ResponseParameters"]["gatewayresponse.header.Retry-After"]
+    assert response["ResponseParameters"]["gatewayresponse.header.Retry-After"] == "'1'"
+
+
+def test_every_answer_of_api_gateway_itself_is_the_error_envelope(each_stage):
+    responses = _gateway_responses(each_stage)
+    assert set(responses) == {
+        "UNAUTHORIZED",
+        "ACCESS_DENIED",
+        "MISSING_AUTHENTICATION_TOKEN",
+        "THROTTLED",
+        "REQUEST_TOO_LARGE",
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+    }
+    for response_type, props in responses.items():
+        template = props["ResponseTemplates"]["application/json"]
+        # the template is JSON once API Gateway has substituted its variables
+        rendered = json.loads(
+            template.replace("$context.requestId", "rid").replace("$context.error.messageString", '"m"')
+        )
+        assert set(rendered) == {"error"}, response_type
+        assert set(rendered["error"]) == {"code", "message", "request_id"}, response_type
+        assert rendered["error"]["request_id"] == "rid"
+        assert rendered["error"]["code"].isupper()
+        assert props["ResponseParameters"]["gatewayresponse.header.Content-Type"] == "'application/json'"
+    # unknown paths and methods are 404, not API Gateway's 403 "Missing Authentication Token"
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
+    # the catch-alls keep the status of the case they answer
+    assert "StatusCode" not in responses["DEFAULT_4XX"]
+    assert "StatusCode" not in responses["DEFAULT_5XX"]
 
 
 @pytest.mark.parametrize("stage_name", ["dev", "prod"])
@@ -239,3 +281,41 @@ def test_api_gateway_execution_logs_go_to_a_group_with_retention_created_first(e
     stage = each_stage.one("Api", "AWS::ApiGateway::Stage")
     assert group_id in stage.get("DependsOn", [])
     assert stage["Properties"]["MethodSettings"][0]["LoggingLevel"] == "ERROR"
+
+
+def test_dev_answers_cors_preflights_on_every_api_resource_without_the_function(dev):
+    paths, _ = _paths(dev)
+    preflights = {key: props for key, props in _methods(dev).items() if key[0] == "OPTIONS"}
+    assert {path for _, path in preflights} == {p for p in paths.values() if p.startswith("/api")}
+    for props in preflights.values():
+        assert props["AuthorizationType"] == "NONE"
+        assert props["Integration"]["Type"] == "MOCK"
+        answer = props["Integration"]["IntegrationResponses"][0]
+        assert answer["StatusCode"] == "204"
+        template = answer["ResponseTemplates"]["application/json"]
+        for origin in stage_config("dev").cors_allowed_origins[1:]:
+            assert f'"{origin}"' in template  # echoed back only when it is one of these
+
+
+def test_the_function_learns_the_stage_origins(each_stage):
+    function = next(
+        f["Properties"]
+        for f in each_stage.resources("Api", "AWS::Lambda::Function").values()
+        if "CORS_ALLOWED_ORIGINS" in f["Properties"].get("Environment", {}).get("Variables", {})
+    )
+    expected = ",".join(each_stage.todo.config.cors_allowed_origins)
+    assert function["Environment"]["Variables"]["CORS_ALLOWED_ORIGINS"] == expected
+
+
+def test_prod_has_no_origins_so_no_preflight_and_no_cors_headers(prod):
+    assert not [key for key in _methods(prod) if key[0] == "OPTIONS"]
+    for props in _gateway_responses(prod).values():
+        assert not [h for h in props["ResponseParameters"] if "Access-Control" in h]
+
+
+def test_gateway_responses_carry_cors_headers_in_dev(dev):
+    for props in _gateway_responses(dev).values():
+        params = props["ResponseParameters"]
+        assert params["gatewayresponse.header.Access-Control-Allow-Origin"] == "method.request.header.Origin"
+        exposed = params["gatewayresponse.header.Access-Control-Expose-Headers"].strip("'").split(", ")
+        assert {"ETag", "Location", "Idempotent-Replayed", "Retry-After"} <= set(exposed)

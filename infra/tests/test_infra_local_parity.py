@@ -24,6 +24,63 @@ def test_local_429_body_is_the_waf_custom_response() -> None:
     }
 
 
+def test_local_gateway_answers_what_the_gateway_responses_render(dev) -> None:
+    """Each gateway response of the Api stack, rendered, is what the local gateway answers."""
+    from todo_local.gateway import ANSWERS, DEV_CORS_ORIGINS, gateway_cors_headers, gateway_error
+
+    origin = DEV_CORS_ORIGINS[-1]
+    rendered_types = set()
+    for resource in dev.resources("Api", "AWS::ApiGateway::GatewayResponse").values():
+        props = resource["Properties"]
+        answer = ANSWERS[props["ResponseType"]]
+        local = gateway_error(answer, "req-1")
+        local.headers += gateway_cors_headers(DEV_CORS_ORIGINS, origin)
+        template = props["ResponseTemplates"]["application/json"]
+        aws_body = template.replace("$context.requestId", "req-1").replace(
+            "$context.error.messageString", json.dumps(answer.message)
+        )
+        assert json.loads(aws_body) == json.loads(local.body), props["ResponseType"]
+        if "StatusCode" in props:
+            assert int(props["StatusCode"]) == local.status, props["ResponseType"]
+        for name, value in props.get("ResponseParameters", {}).items():
+            header = name.removeprefix("gatewayresponse.header.")
+            expected = origin if value == "method.request.header.Origin" else value.strip("'")
+            if header != "Retry-After":  # the local limiter computes the actual wait
+                assert local.header(header) == expected, (props["ResponseType"], header)
+        rendered_types.add(props["ResponseType"])
+    assert rendered_types == set(ANSWERS)
+
+
+def test_local_cors_origins_are_the_dev_stage_origins() -> None:
+    from todo_local.gateway import DEV_CORS_ORIGINS
+
+    assert stage_config("dev").cors_allowed_origins == DEV_CORS_ORIGINS
+
+
+def test_local_preflight_answers_what_the_api_stacks_mock_answers(dev) -> None:
+    """The OPTIONS mock of the Api stack and the local gateway's preflight give the same headers."""
+    from todo_local.gateway import DEV_CORS_ORIGINS, preflight
+
+    preflights = [
+        m["Properties"]
+        for m in dev.resources("Api", "AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] == "OPTIONS"
+    ]
+    assert preflights
+    for props in preflights:
+        answer = props["Integration"]["IntegrationResponses"][0]
+        template = answer["ResponseTemplates"]["application/json"]
+        for origin in (*DEV_CORS_ORIGINS, "https://evil.example"):
+            local = preflight(DEV_CORS_ORIGINS, origin, "req-1")
+            assert int(answer["StatusCode"]) == local.status
+            for name, value in answer["ResponseParameters"].items():
+                header = name.removeprefix("method.response.header.")
+                expected = value.strip("'")
+                if header == "Access-Control-Allow-Origin" and f'"{origin}"' in template:
+                    expected = origin  # the template's override for the other allowed origins
+                assert local.header(header) == expected, (origin, header)
+
+
 def test_reconcile_stage_reads_the_resources_the_stacks_create(each_stage):
     """`todo-insights reconcile --stage` finds the table, workgroup and database by name."""
     from todo_local.stage_reconcile import StageResources

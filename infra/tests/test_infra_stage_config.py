@@ -104,3 +104,18 @@ def test_stages_grow_from_dev_to_prod():
     dev, prod = stage_config("dev"), stage_config("prod")
     assert prod.api_throttle_rate > dev.api_throttle_rate
     assert prod.log_retention_days > dev.log_retention_days
+
+
+def test_only_dev_allows_browser_origins_and_they_are_plain_origins():
+    assert stage_config("dev").cors_allowed_origins
+    assert all(o.startswith("http://localhost:") for o in stage_config("dev").cors_allowed_origins)
+    assert stage_config("staging").cors_allowed_origins == ()
+    assert stage_config("prod").cors_allowed_origins == ()
+
+
+@pytest.mark.parametrize(
+    "origin", ["*", "https://app.example.com/", "app.example.com", "https://a.b/path", ""]
+)
+def test_a_cors_origin_that_is_not_scheme_host_port_is_refused(origin):
+    with pytest.raises(StageConfigError, match="CORS origin"):
+        replace(stage_config("prod"), cors_allowed_origins=(origin,))

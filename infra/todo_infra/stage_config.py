@@ -22,6 +22,9 @@ _RETENTION = {
     180: logs.RetentionDays.SIX_MONTHS,
     365: logs.RetentionDays.ONE_YEAR,
 }
+# A web app on a developer's machine (common dev-server ports); deployed stages name their own.
+DEV_CORS_ORIGINS = ("http://localhost:3000", "http://localhost:5173", "http://localhost:8080")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # RFC 2606 documentation domains: an address there reaches nobody, so it is no alarm address.
 _PLACEHOLDER_DOMAIN = re.compile(r"(^|\.)example(\.(com|net|org))?$", re.IGNORECASE)
@@ -73,6 +76,8 @@ class StageConfig:
     lake_maintenance: MaintenancePolicy = DEFAULT_POLICY
     maintenance_schedule: str = "cron(45 3 * * ? *)"  # daily, between hourly silver runs
     maintenance_workers: GlueWorkers = GlueWorkers("G.1X", 2)
+    # Browser origins that may call the API (CORS, ADR 0012); none: no CORS, no preflight answers.
+    cors_allowed_origins: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -88,6 +93,11 @@ class StageConfig:
         return _RETENTION[self.log_retention_days]
 
     def __post_init__(self) -> None:
+        for origin in self.cors_allowed_origins:
+            if not _ORIGIN.match(origin):
+                raise StageConfigError(
+                    f"{self.stage.value}: CORS origin {origin!r} is not scheme://host[:port]"
+                )
         if self.deletion_protection and not self.retain_data:
             # CloudFormation cannot delete a protected table or pool: `cdk destroy` would fail halfway.
             raise StageConfigError(f"{self.stage.value}: deletion protection needs retain_data")
@@ -152,6 +162,7 @@ _STAGES: dict[Stage, StageConfig] = {
         metrics_memory_mb=256,
         athena_bytes_scanned_cutoff=1 * 1024**3,
         cognito_threat_protection=False,
+        cors_allowed_origins=DEV_CORS_ORIGINS,
     ),
     Stage.STAGING: StageConfig(
         stage=Stage.STAGING,

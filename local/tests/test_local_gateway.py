@@ -1,4 +1,5 @@
-"""The local gateway: REST (v1) proxy events in, proxy responses out, API Gateway's own answers."""
+"""The local gateway: REST (v1) proxy events in, proxy responses out, API Gateway's own answers
+(the error envelope), and HTTP framing it refuses."""
 
 import base64
 import json
@@ -15,6 +16,16 @@ from todo_local.gateway import (
     http_response_from_proxy,
 )
 from todo_local.lambda_context import LambdaContext
+
+
+def _envelope(response):
+    """(code, message) of a gateway answer, after checking it is the envelope with its request id."""
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "request_id"}, body
+    assert body["error"]["request_id"] == response.headers["x-amzn-RequestId"]
+    assert response.headers["Content-Type"] == "application/json"
+    return body["error"]["code"], body["error"]["message"]
 
 
 def _request(**overrides):
@@ -205,7 +216,7 @@ def test_a_handler_crash_is_502_internal_server_error(api_user, recording_handle
     recording_handler.respond = crash
     response = api_user.client.get("/api/v1/tasks")
     assert response.status_code == 502
-    assert response.json() == {"message": "Internal server error"}
+    assert _envelope(response) == ("INTERNAL_ERROR", "Internal server error")
     assert "boom" not in response.text
 
 
@@ -213,21 +224,23 @@ def test_a_malformed_proxy_response_is_502(api_user, recording_handler):
     recording_handler.respond = lambda event: {"body": "no status"}
     response = api_user.client.get("/api/v1/tasks")
     assert response.status_code == 502
-    assert response.json() == {"message": "Internal server error"}
+    assert _envelope(response) == ("INTERNAL_ERROR", "Internal server error")
 
 
 @pytest.mark.parametrize("path", ["/", "/v1/tasks", "/apis", "/favicon.ico"])
 def test_paths_outside_api_have_no_resource(path, api_user, recording_handler):
     # even with a valid token: API Gateway has no resource there
     response = api_user.client.get(path)
-    assert response.status_code == 403
-    assert response.json() == {"message": "Missing Authentication Token"}
+    assert response.status_code == 404
+    assert _envelope(response) == ("NOT_FOUND", "no such route")
+    assert response.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
     assert recording_handler.calls == 0
 
 
 def test_a_body_over_10_mb_is_413_and_never_reaches_the_handler(api_user, recording_handler):
     response = api_user.client.post("/api/v1/tasks", content=b"x" * (MAX_BODY_BYTES + 1))
     assert response.status_code == 413
+    assert _envelope(response) == ("PAYLOAD_TOO_LARGE", "request exceeds 10 MB")
     assert recording_handler.calls == 0
 
 

@@ -1,4 +1,4 @@
-"""The gateway's authorizer: every bad token is 401 like API Gateway and never reaches the handler."""
+"""The gateway's authorizer: every bad token is 401 (the error envelope) and never reaches the handler."""
 
 import jwt
 import pytest
@@ -19,9 +19,15 @@ def test_bad_token_is_401_and_the_handler_never_runs(
     # when it calls a protected route
     response = anon_client.get(PROTECTED, headers=headers)
 
-    # then the gateway answers as API Gateway does, on its own
+    # then the gateway answers as API Gateway's UNAUTHORIZED gateway response does, on its own
     assert response.status_code == 401, response.text
-    assert response.json() == {"message": "Unauthorized"}
+    assert response.json() == {
+        "error": {
+            "code": "UNAUTHORIZED",
+            "message": "missing, expired or invalid token",
+            "request_id": response.headers["x-amzn-RequestId"],
+        }
+    }
     assert response.headers["x-amzn-ErrorType"] == "UnauthorizedException"
     assert recording_handler.calls == 0
 

@@ -1,13 +1,19 @@
 """The local API Gateway: Cognito-authorizer JWT checks, REST (v1) proxy events, the same Lambda handler.
 
-Per request, in API Gateway's order: a path outside `/api` has no resource (403 Missing
-Authentication Token); with rate limits on (`local up`), a caller over its limit or a stage over
-its rate gets 429 with `Retry-After` (WAF and stage throttling, see `rate_limit`); a body over
+Per request, in API Gateway's order: a path outside `/api` has no resource (404 `NOT_FOUND`,
+API Gateway's MISSING_AUTHENTICATION_TOKEN response as the Api stack renders it); with rate limits
+on (`local up`), a caller over its limit or a stage over its rate gets 429 with `Retry-After` (WAF
+and stage throttling, see `rate_limit`); a body over
 10 MB is refused (413); the public routes skip the authorizer, every other route needs a valid ID
-token (401 Unauthorized, the handler never runs); then the handler object AWS runs is invoked
-in-process with a REST proxy event and a Lambda-like context, and its proxy response becomes the
-HTTP response (502 Internal server error if it crashes or answers something that is not a proxy
-response).
+token (401, the handler never runs); then the handler object AWS runs is invoked in-process with a
+REST proxy event and a Lambda-like context, and its proxy response becomes the HTTP response (502
+if it crashes or answers something that is not a proxy response).
+
+Every answer the gateway gives by itself is the API's error envelope, `{"error": {"code",
+"message", "request_id"}}`, exactly as the Api stack's gateway responses render it (`ANSWERS`,
+kept equal to the CDK configuration by an infra test). So are the HTTP server's own refusals
+(malformed framing 400, 414, 431), which on AWS never reach API Gateway at all. Methods other
+than the usual ones (TRACE, ...) are passed on like any other, so the API answers 405 with Allow.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import contextlib
 import importlib
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -26,10 +33,12 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from todo_api import cors
 from todo_local.authorizer import CognitoAuthorizer, Unauthorized, bearer_token, claims_as_strings
 from todo_local.lambda_context import LOCAL_ACCOUNT_ID, LambdaContext
 from todo_local.log_capture import STDOUT_ROUTER, LogSink, adopt_powertools_handlers
@@ -50,6 +59,9 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # How often a server thread checks for shutdown: stop() waits up to this long per server.
 POLL_SECONDS = 0.05
 _FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+
+# The dev stage's CORS origins (StageConfig.cors_allowed_origins; an infra test keeps them equal).
+DEV_CORS_ORIGINS = ("http://localhost:3000", "http://localhost:5173", "http://localhost:8080")
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
 
@@ -93,12 +105,67 @@ class MalformedProxyResponseError(ValueError):
     """The function answered something API Gateway could not turn into an HTTP response."""
 
 
-def gateway_error(status: int, message: str, request_id: str, error_type: str | None = None) -> HttpResponse:
-    """An answer API Gateway gives by itself, in its JSON shape."""
+@dataclass(frozen=True)
+class GatewayAnswer:
+    """One of API Gateway's own responses (a gateway response type) as the Api stack renders it."""
+
+    response_type: str
+    status: int
+    code: str
+    message: str
+    error_type: str | None = None  # API Gateway's x-amzn-ErrorType header
+
+
+UNAUTHORIZED = GatewayAnswer(
+    "UNAUTHORIZED", 401, "UNAUTHORIZED", "missing, expired or invalid token", "UnauthorizedException"
+)
+ACCESS_DENIED = GatewayAnswer("ACCESS_DENIED", 403, "ACCESS_DENIED", "access denied", "AccessDeniedException")
+MISSING_AUTHENTICATION_TOKEN = GatewayAnswer(
+    "MISSING_AUTHENTICATION_TOKEN", 404, "NOT_FOUND", "no such route", "MissingAuthenticationTokenException"
+)
+THROTTLED = GatewayAnswer("THROTTLED", 429, RATE_LIMITED_CODE, RATE_LIMITED_MESSAGE, "ThrottlingException")
+REQUEST_TOO_LARGE = GatewayAnswer(
+    "REQUEST_TOO_LARGE", 413, "PAYLOAD_TOO_LARGE", "request exceeds 10 MB", "RequestTooLargeException"
+)
+# The catch-alls keep the status of the case and carry API Gateway's message for it.
+DEFAULT_4XX = GatewayAnswer("DEFAULT_4XX", 400, "BAD_REQUEST", "Bad request")
+DEFAULT_5XX = GatewayAnswer(
+    "DEFAULT_5XX", 502, "INTERNAL_ERROR", "Internal server error", "InternalServerErrorException"
+)
+ANSWERS: dict[str, GatewayAnswer] = {
+    answer.response_type: answer
+    for answer in (
+        UNAUTHORIZED,
+        ACCESS_DENIED,
+        MISSING_AUTHENTICATION_TOKEN,
+        THROTTLED,
+        REQUEST_TOO_LARGE,
+        DEFAULT_4XX,
+        DEFAULT_5XX,
+    )
+}
+
+
+def error_envelope(code: str, message: str, request_id: str) -> bytes:
+    """The API's error envelope, as bytes on the wire."""
+    return json.dumps({"error": {"code": code, "message": message, "request_id": request_id}}).encode()
+
+
+def gateway_error(answer: GatewayAnswer, request_id: str) -> HttpResponse:
+    """An answer API Gateway gives by itself, as the Api stack's gateway responses render it."""
     headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
-    if error_type:
-        headers.append(("x-amzn-ErrorType", error_type))
-    return HttpResponse(status, headers, json.dumps({"message": message}).encode())
+    if answer.error_type:
+        headers.append(("x-amzn-ErrorType", answer.error_type))
+    return HttpResponse(answer.status, headers, error_envelope(answer.code, answer.message, request_id))
+
+
+def server_error(status: int, message: str, request_id: str) -> HttpResponse:
+    """A refusal by the HTTP server itself (framing, line and header limits, unknown methods).
+
+    The code is HTTP's name for the status (`BAD_REQUEST`, `REQUEST_URI_TOO_LONG`, ...).
+    """
+    headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
+    return HttpResponse(status, headers, error_envelope(HTTPStatus(status).name, message, request_id))
 
 
 def rate_limited(request_id: str, wait_seconds: float) -> HttpResponse:
@@ -233,6 +300,33 @@ def http_response_from_proxy(result: Any) -> HttpResponse:
     return HttpResponse(status, headers, payload)
 
 
+def preflight(origins: tuple[str, ...], origin: str | None, request_id: str) -> HttpResponse:
+    """API Gateway's answer to OPTIONS (the Api stack's CORS mock integration): 204 with the allowed
+    methods and headers; the request's Origin is allowed back only if it is one of `origins`
+    (otherwise the first origin is named, which a browser refuses, exactly as on AWS)."""
+    allowed = origin if origin in origins else origins[0]
+    headers = [
+        ("Access-Control-Allow-Headers", ",".join(cors.ALLOWED_HEADERS)),
+        ("Access-Control-Allow-Origin", allowed),
+        ("Vary", "Origin"),
+        ("Access-Control-Allow-Methods", ",".join(cors.ALLOWED_METHODS)),
+        ("Access-Control-Max-Age", str(cors.MAX_AGE_SECONDS)),
+        ("x-amzn-RequestId", request_id),
+    ]
+    response = HttpResponse(204, headers)
+    response.note = "CORS preflight"
+    return response
+
+
+def gateway_cors_headers(origins: tuple[str, ...], origin: str | None) -> list[tuple[str, str]]:
+    """The CORS headers the Api stack puts on API Gateway's own answers (its gateway responses)."""
+    if not origins:
+        return []
+    allow = origins[0] if len(origins) == 1 else origin
+    headers = [] if allow is None else [("Access-Control-Allow-Origin", allow)]
+    return [*headers, ("Access-Control-Expose-Headers", ", ".join(cors.EXPOSED_HEADERS)), ("Vary", "Origin")]
+
+
 def _trace_id(now: float) -> str:
     return f"Root=1-{int(now):08x}-{uuid.uuid4().hex[:24]}"
 
@@ -253,8 +347,10 @@ class LocalGateway:
         region: str = "us-east-1",
         timeout_seconds: float = 30.0,
         rate_limiter: RateLimiter | None = None,
+        cors_origins: tuple[str, ...] = DEV_CORS_ORIGINS,
     ) -> None:
         self.authorizer = authorizer
+        self.cors_origins = cors_origins
         self.rate_limiter = rate_limiter
         self.function_name = function_name
         self.region = region
@@ -339,29 +435,36 @@ class LocalGateway:
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Everything API Gateway does for one request, without the socket."""
+        response, by_gateway = self._handle(request)
+        if by_gateway:
+            response.headers.extend(gateway_cors_headers(self.cors_origins, request.header("origin")))
+        return response
+
+    def _handle(self, request: HttpRequest) -> tuple[HttpResponse, bool]:
+        """The response, and whether the gateway answered by itself (a gateway response)."""
         now = time.time()
         request_id = str(uuid.uuid4())
         path = request.path
         if path != API_PREFIX and not path.startswith(API_PREFIX + "/"):
-            return gateway_error(
-                403, "Missing Authentication Token", request_id, "MissingAuthenticationTokenException"
-            )
+            return gateway_error(MISSING_AUTHENTICATION_TOKEN, request_id), True
         if self.rate_limiter is not None:
             # WAF's rule runs before API Gateway's checks: keyed on the token, else the address.
             caller = request.header("authorization") or f"ip:{request.source_ip}"
             wait = self.rate_limiter.admit(caller)
             if wait is not None:
-                return rate_limited(request_id, wait)
+                return rate_limited(request_id, wait), False  # WAF's answer: no gateway response
         if len(request.body) > MAX_BODY_BYTES:
-            return gateway_error(413, "Request Too Long", request_id)
+            return gateway_error(REQUEST_TOO_LARGE, request_id), True
+        if request.method == "OPTIONS" and self.cors_origins:
+            return preflight(self.cors_origins, request.header("origin"), request_id), False
         claims: dict[str, str] | None = None
         if not (path in PUBLIC_ROUTES and request.method in PUBLIC_METHODS):
             try:
                 verified = self.authorizer.verify(bearer_token(request.header("authorization")))
             except Exception as exc:  # an authorizer failure of any kind is a denial, never a pass
-                denied = gateway_error(401, "Unauthorized", request_id, "UnauthorizedException")
+                denied = gateway_error(UNAUTHORIZED, request_id)
                 denied.note = str(exc) if isinstance(exc, Unauthorized) else f"authorizer error: {exc!r}"
-                return denied
+                return denied, True
             claims = claims_as_strings(verified)
         event = build_proxy_event(self._with_forwarding_headers(request, now), claims=claims,
                                   request_id=request_id, now=now)  # fmt: skip
@@ -370,11 +473,11 @@ class LocalGateway:
         except Exception:
             # On AWS the traceback lands in the function's log; here the terminal shows it.
             LOG.error("%s %s: the handler failed\n%s", request.method, path, traceback.format_exc())
-            failed = gateway_error(502, "Internal server error", request_id, "InternalServerErrorException")
+            failed = gateway_error(DEFAULT_5XX, request_id)
             failed.note = "handler failed"
-            return failed
+            return failed, True
         response.headers.append(("x-amzn-RequestId", request_id))
-        return response
+        return response, False
 
     def _with_forwarding_headers(self, request: HttpRequest, now: float) -> HttpRequest:
         """Add the headers API Gateway adds in front of the function (the client's own win)."""
@@ -459,6 +562,15 @@ class ServingThread:
         self._thread.join()
 
 
+_DECIMAL = re.compile(r"^[0-9]+$")
+_HEX = re.compile(rb"^[0-9A-Fa-f]{1,16}$")
+_MAX_LINE = 65536
+
+
+class MalformedFramingError(ValueError):
+    """The request's body framing is not valid HTTP/1.1: the connection cannot be trusted further."""
+
+
 class QuietRequestHandler(BaseHTTPRequestHandler):
     """HTTP/1.1 keep-alive handler that logs through `logging` instead of writing to stderr."""
 
@@ -471,25 +583,59 @@ class QuietRequestHandler(BaseHTTPRequestHandler):
         LOG.debug(format, *args)
 
     def read_body(self, limit: int) -> bytes | None:
-        """The request body, or None when it exceeds `limit` (the rest is left unread)."""
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks: list[bytes] = []
-            size = 0
-            while True:
-                chunk_size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if chunk_size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks)
-                size += chunk_size
-                if size > limit:
-                    return None
-                chunks.append(self.rfile.read(chunk_size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
+        """The request body, or None when it exceeds `limit` (the rest is left unread).
+
+        `MalformedFramingError` when the framing is not one HTTP/1.1 allows (RFC 9112 §6): both
+        Transfer-Encoding and Content-Length, a coding other than chunked, conflicting or
+        non-numeric (negative) lengths, a bad chunk, or a body shorter than announced.
+        """
+        codings = self.headers.get_all("Transfer-Encoding") or []
+        lengths = self.headers.get_all("Content-Length") or []
+        if codings and lengths:
+            raise MalformedFramingError("both Transfer-Encoding and Content-Length")
+        if codings:
+            if [c.strip().lower() for c in ",".join(codings).split(",")] != ["chunked"]:
+                raise MalformedFramingError("Transfer-Encoding other than chunked")
+            return self._read_chunked(limit)
+        if not lengths:
+            return b""
+        values = {value.strip() for value in ",".join(lengths).split(",")}
+        if len(values) != 1:
+            raise MalformedFramingError("conflicting Content-Length values")
+        value = values.pop()
+        if not _DECIMAL.match(value):
+            raise MalformedFramingError("Content-Length is not a non-negative integer")
+        length = int(value)
         if length > limit:
             return None
-        return self.rfile.read(length) if length > 0 else b""
+        body = self.rfile.read(length) if length > 0 else b""
+        if len(body) < length:
+            raise MalformedFramingError("body shorter than Content-Length")
+        return body
+
+    def _read_chunked(self, limit: int) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            line = self.rfile.readline(_MAX_LINE + 1)
+            size_text = line.split(b";")[0].strip()
+            if len(line) > _MAX_LINE or not _HEX.match(size_text):
+                raise MalformedFramingError("malformed chunk size")
+            chunk_size = int(size_text, 16)
+            if chunk_size == 0:
+                while True:  # trailers, up to the blank line
+                    trailer = self.rfile.readline(_MAX_LINE + 1)
+                    if trailer in (b"\r\n", b"\n", b""):
+                        return b"".join(chunks)
+                    if len(trailer) > _MAX_LINE:
+                        raise MalformedFramingError("trailer line too long")
+            size += chunk_size
+            if size > limit:
+                return None
+            chunk = self.rfile.read(chunk_size)
+            if len(chunk) < chunk_size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise MalformedFramingError("chunk shorter than its size")
+            chunks.append(chunk)
 
     def send(self, response: HttpResponse, *, close: bool = False) -> None:
         self.send_response(response.status)
@@ -512,11 +658,12 @@ class _GatewayRequestHandler(QuietRequestHandler):
         split = urlsplit(self.path)
         try:
             body = self.read_body(MAX_BODY_BYTES)
-        except ValueError:
-            self.send(gateway_error(400, "Bad request", str(uuid.uuid4())), close=True)
+        except MalformedFramingError as exc:  # where the next request starts is unknown: close
+            self.send(server_error(400, f"malformed request framing: {exc}", str(uuid.uuid4())), close=True)
+            LOG.info("%s %s → 400 [%s]", self.command, split.path, exc)
             return
         if body is None:  # the unread rest makes the connection unusable: answer and close
-            self.send(gateway_error(413, "Request Too Long", str(uuid.uuid4())), close=True)
+            self.send(gateway_error(REQUEST_TOO_LARGE, str(uuid.uuid4())), close=True)
             return
         request = HttpRequest(
             method=self.command,
@@ -533,4 +680,17 @@ class _GatewayRequestHandler(QuietRequestHandler):
             (time.perf_counter() - started) * 1000, f" [{response.note}]" if response.note else "",
         )  # fmt: skip
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (bad request line, 414, 431) as the error envelope."""
+        self.log_error("code %d, message %s", code, message)
+        status = HTTPStatus(code)
+        self.send(server_error(code, message or status.phrase, str(uuid.uuid4())), close=True)
+
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _dispatch  # noqa: N815
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, BREW, ...) goes the same way: the API answers 405 with Allow
+        # rather than http.server a 501 (a 5XX the client did not cause).
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)

@@ -30,6 +30,7 @@ from todo_local.authorizer import CognitoAuthorizer
 from todo_local.endpoints import ENDPOINTS_FILE, Endpoints, write_endpoints
 from todo_local.gateway import (
     DEFAULT_HANDLER,
+    DEV_CORS_ORIGINS,
     POLL_SECONDS,
     HttpResponse,
     LambdaHandler,
@@ -276,6 +277,8 @@ class LocalPlatform:
             "TABLE_NAME": table_name,
             "STAGE": "local",
             "CURSOR_SECRET_ID": cursor_secret,
+            # the function adds CORS headers for the origins the gateway's preflight allows
+            "CORS_ALLOWED_ORIGINS": ",".join(DEV_CORS_ORIGINS),
             "POWERTOOLS_METRICS_NAMESPACE": "TodoInsights",
             "POWERTOOLS_TRACE_DISABLED": "true",
         }

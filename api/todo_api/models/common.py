@@ -60,5 +60,15 @@ def _iana_zone(value: str) -> str:
     return value
 
 
+def _zone_enum(schema: dict[str, Any]) -> None:
+    # Built when the OpenAPI document is, never at import (a cold start does not read the zone list).
+    schema["enum"] = sorted(_known_zones())
+
+
+# A schema-only pattern for "not blank": `not_blank` validates (str.strip and Python's `\S` agree).
+NOT_BLANK_PATTERN = r"\S"
+
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
-TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_iana_zone)]
+TimeZoneName = Annotated[
+    str, Field(min_length=1, max_length=64, json_schema_extra=_zone_enum), AfterValidator(_iana_zone)
+]

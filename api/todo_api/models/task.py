@@ -7,19 +7,30 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from todo_api.models.common import InputModel, IsoDate, not_blank, storable_text
+from todo_api.models.common import NOT_BLANK_PATTERN, InputModel, IsoDate, not_blank, storable_text
 
 # Length constraints come first so that pydantic checks them as string lengths.
+_NOT_BLANK = {"pattern": NOT_BLANK_PATTERN}
 Title = Annotated[
-    str, Field(min_length=1, max_length=200), AfterValidator(storable_text), AfterValidator(not_blank)
+    str,
+    Field(min_length=1, max_length=200, json_schema_extra=_NOT_BLANK),
+    AfterValidator(storable_text),
+    AfterValidator(not_blank),
 ]
 Description = Annotated[str, Field(max_length=2000), AfterValidator(storable_text)]
 Category = Annotated[
-    str, Field(min_length=1, max_length=50), AfterValidator(storable_text), AfterValidator(not_blank)
+    str,
+    Field(min_length=1, max_length=50, json_schema_extra=_NOT_BLANK),
+    AfterValidator(storable_text),
+    AfterValidator(not_blank),
 ]
 Tag = Annotated[
-    str, Field(min_length=1, max_length=30), AfterValidator(storable_text), AfterValidator(not_blank)
+    str,
+    Field(min_length=1, max_length=30, json_schema_extra=_NOT_BLANK),
+    AfterValidator(storable_text),
+    AfterValidator(not_blank),
 ]
 Tags = Annotated[list[Tag], Field(max_length=10)]
 
@@ -67,13 +78,14 @@ class TaskReplace(TaskFields):
 class TaskPatch(InputModel):
     """Body of PATCH /api/v1/tasks/{task_id}: only the fields sent change; `due_date: null` clears it."""
 
-    title: Title | None = None
-    description: Description | None = None
-    status: TaskStatus | None = None
-    priority: TaskPriority | None = None
-    category: Category | None = None
+    # `SkipJsonSchema[None]`: the default is "not sent", and the schema says null is refused.
+    title: Title | SkipJsonSchema[None] = None
+    description: Description | SkipJsonSchema[None] = None
+    status: TaskStatus | SkipJsonSchema[None] = None
+    priority: TaskPriority | SkipJsonSchema[None] = None
+    category: Category | SkipJsonSchema[None] = None
     due_date: IsoDate | None = None
-    tags: Tags | None = None
+    tags: Tags | SkipJsonSchema[None] = None
 
     @field_validator("title", "description", "status", "priority", "category", "tags", mode="before")
     @classmethod

@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from todo_api.models.common import InputModel, TimeZoneName, not_blank, storable_text
+from todo_api.models.common import NOT_BLANK_PATTERN, InputModel, TimeZoneName, not_blank, storable_text
 
 UserName = Annotated[
-    str, Field(min_length=1, max_length=100), AfterValidator(storable_text), AfterValidator(not_blank)
+    str,
+    Field(min_length=1, max_length=100, json_schema_extra={"pattern": NOT_BLANK_PATTERN}),
+    AfterValidator(storable_text),
+    AfterValidator(not_blank),
 ]
 
 
@@ -23,8 +27,8 @@ class UserCreate(InputModel):
 class UserUpdate(InputModel):
     """Body of PATCH /api/v1/users/me: any subset of the fields; null is not a value here."""
 
-    name: UserName | None = None
-    timezone: TimeZoneName | None = None
+    name: UserName | SkipJsonSchema[None] = None
+    timezone: TimeZoneName | SkipJsonSchema[None] = None
 
     @field_validator("name", "timezone", mode="before")
     @classmethod

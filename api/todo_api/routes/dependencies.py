@@ -27,8 +27,21 @@ def current_identity(
     return identity
 
 
+# If-Match is `*` or a list of entity tags (RFC 9110). A header that names no current version,
+# malformed ones included, fails the precondition: 412, checked after the request is validated.
+# 1-255 printable ASCII characters (HTTP drops spaces at either end of a header value).
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"
+
+
 def if_match(
-    value: Annotated[str | None, Header(alias="If-Match", description='"<version>" from the ETag')] = None,
+    value: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='"<version>" from the ETag (a list, or *, is allowed); any other value is 412',
+            examples=['"1"'],
+        ),
+    ] = None,
 ) -> frozenset[int] | None:
     """The versions If-Match accepts (None: no precondition)."""
     return parse_if_match(value)
@@ -36,7 +49,15 @@ def if_match(
 
 def idempotency_key(
     value: Annotated[
-        str | None, Header(alias="Idempotency-Key", description="1-255 characters; replays within 24 h")
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="1-255 printable ASCII characters; a repeat within 24 h replays the first answer",
+            min_length=1,
+            max_length=255,
+            pattern=IDEMPOTENCY_KEY_PATTERN,
+            examples=["7d3f0c2e-5b1a-4c8e-9f6d-2a4b8c1e0f3a"],
+        ),
     ] = None,
 ) -> str | None:
     """The caller's Idempotency-Key, checked for shape."""

@@ -7,11 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from todo_api.models.task import Task, TaskCreate, TaskListQuery, TaskPage, TaskPatch, TaskReplace
+from todo_api.routes.contract import ContractRoute
 from todo_api.routes.dependencies import CurrentIdentity, IdempotencyKey, IfMatch
 from todo_api.routes.responses import created, errors, with_etag
 from todo_api.services import task_service
 
-router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=errors(401, 413, 422))
+router = APIRouter(
+    prefix="/api/v1/tasks", tags=["tasks"], responses=errors(401, 413, 422), route_class=ContractRoute
+)
 
 
 @router.post(

@@ -5,11 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from todo_api.models.user import User, UserCreate, UserUpdate
+from todo_api.routes.contract import ContractRoute
 from todo_api.routes.dependencies import CurrentIdentity, IdempotencyKey, IfMatch
 from todo_api.routes.responses import created, errors, with_etag
 from todo_api.services import user_service
 
-router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=errors(401, 413, 422))
+router = APIRouter(
+    prefix="/api/v1/users", tags=["users"], responses=errors(401, 413, 422), route_class=ContractRoute
+)
 
 
 @router.post(

@@ -18,6 +18,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from todo_api import cors
 from todo_infra import nag
 from todo_infra.constructs.python_function import PythonFunction
 from todo_infra.constructs.trust import restrict_trust_to_account
@@ -26,6 +27,7 @@ from todo_infra.packaging import BuiltBundle
 from todo_infra.stage_config import StageConfig
 
 PUBLIC_ROUTES = ("health", "docs", "openapi.json")
+PUBLIC_METHODS = ("GET", "HEAD")
 API_TIMEOUT = Duration.seconds(15)
 # What the api code calls on items (repository + Powertools idempotency), as IAM names them.
 API_ITEM_ACTIONS = (
@@ -45,9 +47,29 @@ TABLE_KEY_ACTIONS = (
 CURSOR_ROTATION_HANDLER = "todo_api.cursor_key_rotation.handler"
 # A cursor lives for one listing session; the previous key stays valid for a whole period after.
 CURSOR_KEY_ROTATION = Duration.days(30)
-_RATE_LIMITED_BODY = json.dumps(
-    {"error": {"code": "RATE_LIMITED", "message": "Too many requests; retry after the Retry-After delay."}}
-)
+_RATE_LIMITED_MESSAGE = "Too many requests; retry after the Retry-After delay."
+_RATE_LIMITED_BODY = json.dumps({"error": {"code": "RATE_LIMITED", "message": _RATE_LIMITED_MESSAGE}})
+# API Gateway's own answers, in the API's error envelope with the request id (ADR 0012):
+# response type -> (status, code, message). A message of None is API Gateway's own message for the
+# case (`$context.error.messageString`, already a JSON string); the catch-alls keep the status of
+# the case. The local gateway answers the same (todo_local.gateway.ANSWERS; an infra test compares).
+GATEWAY_RESPONSES: dict[str, tuple[str | None, str, str | None]] = {
+    "UNAUTHORIZED": ("401", "UNAUTHORIZED", "missing, expired or invalid token"),
+    "ACCESS_DENIED": ("403", "ACCESS_DENIED", "access denied"),
+    # No resource or method at that path: API Gateway's 403 "Missing Authentication Token" is a 404.
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "NOT_FOUND", "no such route"),
+    "THROTTLED": ("429", "RATE_LIMITED", _RATE_LIMITED_MESSAGE),
+    "REQUEST_TOO_LARGE": ("413", "PAYLOAD_TOO_LARGE", "request exceeds 10 MB"),
+    "DEFAULT_4XX": (None, "BAD_REQUEST", None),
+    "DEFAULT_5XX": (None, "INTERNAL_ERROR", None),
+}
+RETRY_AFTER_SECONDS = 1  # stage throttling refills its bucket every second
+
+
+def gateway_response_template(code: str, message: str | None) -> str:
+    """The mapping template of one gateway response: the error envelope with `$context.requestId`."""
+    quoted = json.dumps(message) if message is not None else "$context.error.messageString"
+    return f'{{"error": {{"code": "{code}", "message": {quoted}, "request_id": "$context.requestId"}}}}'
 
 
 class ApiStack(Stack):
@@ -150,6 +172,7 @@ class ApiStack(Stack):
             environment={
                 "TABLE_NAME": table.table_name,
                 "STAGE": config.name,
+                cors.ORIGINS_VARIABLE: ",".join(config.cors_allowed_origins),
                 # The name, never the value: the function reads the key at run time (ADR 0011).
                 "CURSOR_SECRET_ID": self.cursor_secret.secret_arn,
                 "POWERTOOLS_SERVICE_NAME": service_name(config, "api"),
@@ -309,16 +332,20 @@ class ApiStack(Stack):
             "RequestValidator", validate_request_parameters=True, validate_request_body=True
         )
         integration = apigw.LambdaIntegration(self.alias, proxy=True)
-        api = self.rest_api.root.add_resource("api")
+        api = self.rest_api.root.add_resource("api", default_cors_preflight_options=self._cors_preflight())
         for route in PUBLIC_ROUTES:
-            method = api.add_resource(route).add_method(
-                "GET", integration, authorization_type=apigw.AuthorizationType.NONE
-            )
-            for rule, why in (
-                ("AwsSolutions-APIG4", "public by design: health check and API documentation"),
-                ("AwsSolutions-COG4", "public by design: health check and API documentation"),
-            ):
-                nag.acknowledge(method, rule, f"GET /api/{route} is {why}; it reads no user data.")
+            resource = api.add_resource(route)
+            for http_method in PUBLIC_METHODS:  # HEAD on every GET route (the function answers it)
+                method = resource.add_method(
+                    http_method, integration, authorization_type=apigw.AuthorizationType.NONE
+                )
+                for rule, why in (
+                    ("AwsSolutions-APIG4", "public by design: health check and API documentation"),
+                    ("AwsSolutions-COG4", "public by design: health check and API documentation"),
+                ):
+                    nag.acknowledge(
+                        method, rule, f"{http_method} /api/{route} is {why}; it reads no user data."
+                    )
         proxy = api.add_resource("v1").add_resource("{proxy+}")
         proxy.add_method(
             "ANY",
@@ -328,18 +355,70 @@ class ApiStack(Stack):
             request_validator=self.request_validator,
             request_parameters={"method.request.header.Authorization": True},
         )
-        # Stage throttling answers 429 with Retry-After and the API's error envelope.
-        self.rest_api.add_gateway_response(
-            "Throttled",
-            type=apigw.ResponseType.THROTTLED,
-            status_code="429",
-            response_headers={"Retry-After": "'1'"},
-            templates={
-                "application/json": '{"error": {"code": "RATE_LIMITED", "message": "Too many requests", '
-                '"request_id": "$context.requestId"}}'
-            },
-        )
+        self._acknowledge_preflights(api)
+        self._build_gateway_responses()
         self.stage = self.rest_api.deployment_stage
+
+    def _acknowledge_preflights(self, api: apigw.IResource) -> None:
+        """The CORS preflight (OPTIONS) methods cannot carry an authorizer: browsers send no token."""
+        pending: list[apigw.IResource] = [api]
+        while pending:
+            resource = pending.pop()
+            pending.extend(child for child in resource.node.children if isinstance(child, apigw.Resource))
+            method = resource.node.try_find_child("OPTIONS")
+            if method is None:
+                continue
+            for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+                nag.acknowledge(
+                    method,
+                    rule,
+                    "CORS preflight: browsers send OPTIONS without credentials, so it cannot be "
+                    "authorized; a mock integration answers it, nothing reaches the function.",
+                )
+
+    def _cors_preflight(self) -> apigw.CorsOptions | None:
+        """OPTIONS on /api and every resource under it, answered by API Gateway (a mock
+        integration) for the stage's origins; none configured, no preflight (ADR 0012)."""
+        origins = self.config.cors_allowed_origins
+        if not origins:
+            return None
+        return apigw.CorsOptions(
+            allow_origins=list(origins),
+            allow_methods=list(cors.ALLOWED_METHODS),
+            allow_headers=list(cors.ALLOWED_HEADERS),
+            max_age=Duration.seconds(cors.MAX_AGE_SECONDS),
+            status_code=204,
+        )
+
+    def _gateway_cors_headers(self) -> dict[str, str]:
+        """CORS headers of API Gateway's own answers, so that a browser app can read its 401s and
+        429s. A gateway response cannot choose among origins: with one origin it is named, with
+        several the request's Origin is echoed (these bodies carry nothing but the error)."""
+        origins = self.config.cors_allowed_origins
+        if not origins:
+            return {}
+        return {
+            "Access-Control-Allow-Origin": f"'{origins[0]}'"
+            if len(origins) == 1
+            else "method.request.header.Origin",
+            "Access-Control-Expose-Headers": f"'{', '.join(cors.EXPOSED_HEADERS)}'",
+            "Vary": "'Origin'",
+        }
+
+    def _build_gateway_responses(self) -> None:
+        """Every answer API Gateway gives by itself is the error envelope (401, 403, 404, 413, 429,
+        other 4XX and 5XX); stage throttling's 429 carries Retry-After."""
+        for response_type, (status, code, message) in GATEWAY_RESPONSES.items():
+            headers = {"Content-Type": "'application/json'", **self._gateway_cors_headers()}
+            if response_type == "THROTTLED":
+                headers["Retry-After"] = f"'{RETRY_AFTER_SECONDS}'"
+            self.rest_api.add_gateway_response(
+                response_type.title().replace("_", ""),
+                type=apigw.ResponseType.of(response_type),
+                status_code=status,
+                response_headers=headers,
+                templates={"application/json": gateway_response_template(code, message)},
+            )
 
     def _build_execution_logs(self) -> None:
         """API Gateway's execution log group, created here with retention before the stage logs.
