@@ -56,6 +56,10 @@ FIREHOSE_BUFFER_SIZE = Size.mebibytes(16)
 GLUE_VERSION = "5.1"
 GLUE_TIMEOUT_MINUTES = 60
 GLUE_JOB_NAMES = ("silver", "gold", "maintenance")
+# The erase step (ADR 0013) replaces a deleted account's bronze objects in place; S3 versioning
+# keeps the replaced versions, which this lifecycle bound expires: erasure (daily, in the
+# maintenance job) + this + S3's lifecycle lag (a day or two) stays well within GDPR's month.
+BRONZE_NONCURRENT_VERSION_DAYS = 7
 # The two log groups Glue 5.x writes per job prefix: driver/executor/system logs, and stdout/stderr.
 GLUE_LOG_STREAMS = ("error", "output")
 # Only access-log lines reach the lake (Powertools JSON with log_type "access"), not START/REPORT.
@@ -131,7 +135,9 @@ class EtlStack(Stack):
                             transition_after=Duration.days(180),
                         ),
                     ],
-                    noncurrent_version_expiration=Duration.days(90),
+                    # Old versions of rewritten (erased) objects go after a bound (ADR 0013); it is
+                    # also how long an accidental overwrite of a bronze object can be undone.
+                    noncurrent_version_expiration=Duration.days(BRONZE_NONCURRENT_VERSION_DAYS),
                     abort_incomplete_multipart_upload_after=Duration.days(7),
                 )
             ],
@@ -423,8 +429,12 @@ class EtlStack(Stack):
         access = {
             "silver": {"reads": [LakeArea(self.bronze)], "writes": [LakeArea(self.silver), pipeline_runs]},
             "gold": {"reads": [LakeArea(self.silver)], "writes": [LakeArea(self.gold)]},
-            # Compaction rewrites files, expiry and orphan removal delete them, in both layers.
-            "maintenance": {"reads": [], "writes": [LakeArea(self.silver), LakeArea(self.gold)]},
+            # Compaction rewrites files, expiry and orphan removal delete them, in both layers; the
+            # erase step (run first by this job, ADR 0013) also replaces bronze objects in place.
+            "maintenance": {
+                "reads": [],
+                "writes": [LakeArea(self.bronze), LakeArea(self.silver), LakeArea(self.gold)],
+            },
         }
         # The Iceberg tables each job reads, and creates and commits to, in the Glue Data Catalog.
         silver_tables = [t.name for t in (*SILVER_TABLES, PIPELINE_RUNS)]
@@ -591,13 +601,20 @@ class EtlStack(Stack):
             "namespace condition to Glue and the project namespace.",
         }
         reads = {"silver": [self.bronze], "gold": [self.silver], "maintenance": []}[name]
-        writes = {"silver": [self.silver], "gold": [self.gold], "maintenance": [self.silver, self.gold]}[name]
+        writes = {
+            "silver": [self.silver],
+            "gold": [self.gold],
+            "maintenance": [self.bronze, self.silver, self.gold],
+        }[name]
         for bucket in reads:
             reasons[nag.resource_arn(bucket, "/*")] = f"The {name} job reads every object of its input layer."
         for bucket in writes:
             reasons[nag.resource_arn(bucket, "/*")] = (
                 f"The {name} job writes the data and metadata files of its layer's Iceberg tables "
                 "(object keys are Iceberg's: per-file names under each table folder)."
+                if bucket is not self.bronze
+                else "The erase step rewrites the bronze objects (Firehose's keys, any arrival hour) "
+                "that hold a deleted account's records (ADR 0013)."
             )
         if name == "silver":
             reasons[nag.resource_arn(self.gold, f"/{PIPELINE_RUNS.folder}/*")] = (
