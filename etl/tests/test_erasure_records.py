@@ -13,14 +13,19 @@ from todo_etl.erasure_records import (
     KEPT_ATTRIBUTES,
     PERSONAL_ATTRIBUTES,
     REDACTED,
+    ErasureRequest,
+    profile_remove_sequence,
     rewrite_object,
 )
 
 ERASED_AT = datetime(2026, 12, 1, tzinfo=UTC)
 REQUESTED = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+GONE = {"gone": ErasureRequest("gone", REQUESTED)}
 
 
-def cdc_line(user: str, at: str, **image: object) -> bytes:
+def cdc_line(
+    user: str, at: str, sequence: str = "100", sk: str = "TASK#t1", event: str = "MODIFY", **image: object
+) -> bytes:
     new = {
         "PK": f"USER#{user}",
         "SK": "TASK#t1",
@@ -31,11 +36,11 @@ def cdc_line(user: str, at: str, **image: object) -> bytes:
     }
     record = {
         "event_id": f"e-{user}-{at}",
-        "event_name": "MODIFY",
-        "sequence_number": "100",
+        "event_name": event,
+        "sequence_number": sequence,
         "approximate_creation_time": at,
         "pk": new["PK"],
-        "sk": "TASK#t1",
+        "sk": sk,
         "entity_type": "TASK",
         "item_version": 2,
         "ttl_delete": False,
@@ -55,7 +60,7 @@ def test_the_requested_users_records_are_redacted_and_every_other_line_is_byte_i
     )
     later = cdc_line("gone", "2026-11-23T13:00:00.000Z", title="new account")  # after the request
     data = gzip.compress(b"\n".join([other, gone, later, b""]))
-    result = rewrite_object(data, {"gone": REQUESTED}, "cdc", ERASED_AT)
+    result = rewrite_object(data, GONE, "cdc", ERASED_AT)
     assert result.redacted == {"gone": 1}
     assert result.data is not None
     lines = gzip.decompress(result.data).split(b"\n")
@@ -79,15 +84,15 @@ def test_the_requested_users_records_are_redacted_and_every_other_line_is_byte_i
 
 def test_an_object_without_their_records_is_left_alone_and_a_redacted_line_is_not_redone() -> None:
     data = gzip.compress(cdc_line("keep", "2026-11-23T10:00:00.000Z", title="mine"))
-    assert rewrite_object(data, {"gone": REQUESTED}, "cdc", ERASED_AT).data is None
+    assert rewrite_object(data, GONE, "cdc", ERASED_AT).data is None
     once = rewrite_object(
         gzip.compress(cdc_line("gone", "2026-11-23T10:00:00.000Z", title="s")),
-        {"gone": REQUESTED},
+        GONE,
         "cdc",
         ERASED_AT,
     )
     assert once.data is not None
-    assert rewrite_object(once.data, {"gone": REQUESTED}, "cdc", ERASED_AT).data is None
+    assert rewrite_object(once.data, GONE, "cdc", ERASED_AT).data is None
 
 
 def test_access_log_records_lose_the_caller_and_keep_the_rest() -> None:
@@ -99,7 +104,7 @@ def test_access_log_records_lose_the_caller_and_keep_the_rest() -> None:
         "latency_ms": 12.5,
     }
     data = b"\n".join(json.dumps(dict(row, user_id=u)).encode() for u in ("gone", "keep"))
-    result = rewrite_object(data, {"gone": REQUESTED}, "logs", ERASED_AT)
+    result = rewrite_object(data, GONE, "logs", ERASED_AT)
     assert result.data is not None
     first, second = result.data.split(b"\n")
     assert second == json.dumps(dict(row, user_id="keep")).encode()
@@ -111,3 +116,21 @@ def test_access_log_records_lose_the_caller_and_keep_the_rest() -> None:
 
 def test_every_personal_attribute_is_outside_the_allow_list() -> None:
     assert not {a for names in PERSONAL_ATTRIBUTES.values() for a in names} & KEPT_ATTRIBUTES
+
+
+def test_a_profile_re_created_in_the_same_second_is_told_apart_by_the_sequence_number() -> None:
+    second = "2026-11-23T12:00:00.000Z"  # the REMOVE's second: stream times are whole seconds
+    remove = cdc_line("gone", second, sequence="200", sk="PROFILE", event="REMOVE", name="Old Name")
+    before = cdc_line("gone", second, sequence="150", title="old task")
+    after = cdc_line("gone", second, sequence="250", sk="PROFILE", event="INSERT", name="New Name")
+    text = b"\n".join([before, remove, after])
+    request = ErasureRequest("gone", REQUESTED)
+    assert profile_remove_sequence(text, request) == 200
+    exact = {"gone": ErasureRequest("gone", REQUESTED, 200)}
+    result = rewrite_object(text, exact, "cdc", ERASED_AT)
+    assert result.data is not None
+    lines = result.data.split(b"\n")
+    assert lines[0].startswith(ERASED_PREFIX.encode())
+    assert lines[1].startswith(ERASED_PREFIX.encode())
+    assert lines[2] == after  # the new incarnation is not part of the request
+    assert profile_remove_sequence(result.data, request) == 200  # still found once redacted

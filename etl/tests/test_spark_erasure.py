@@ -33,6 +33,7 @@ from todo_etl.lake_layout import (
     SILVER_TABLES,
     SILVER_TASKS,
 )
+from todo_local.cli import main
 from todo_local.lake_search import find_in_lake, lake_files
 
 pytestmark = pytest.mark.spark
@@ -417,3 +418,20 @@ def test_a_late_record_of_an_erased_user_reopens_the_request_and_is_erased_too(s
     assert row["status"] == "completed"
     assert row["objects_rewritten"] == 6
     assert row["records_redacted"] == 12
+
+
+def test_pipeline_erase_and_the_erasure_log_through_the_cli(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    state = scenario.root.parent
+    assert main(["pipeline", "erase", "--dir", str(state)]) == 0  # nothing pending: a quick no-op
+    out = capsys.readouterr().out
+    assert "requests worked on" in out
+    assert "erasure_log" in out
+    sql = "SELECT user_id, status, objects_rewritten, records_redacted FROM erasure_log"
+    assert main(["sql", sql, "--dir", str(state), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"user_id": GONE, "status": "completed", "objects_rewritten": 6, "records_redacted": 12}
+    ]
+    assert main(["pipeline", "erase", "--dir", str(state / "nowhere")]) == 2

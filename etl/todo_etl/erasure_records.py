@@ -17,7 +17,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from todo_api.table_definition import (
@@ -66,13 +66,28 @@ IMAGE_FIELDS = ("new_image", "old_image")
 DDB_IMAGE_FIELDS = ("new_image_ddb",)
 
 
+# The stream's times are whole seconds, the access log's are not: a request is logged after the
+# REMOVE it caused, within the same second or the next.
+LOG_SLACK = timedelta(seconds=1)
+
+
 @dataclass(frozen=True)
 class ErasureRequest:
-    """One deleted account to erase: records of `user_id` up to `requested_at` (the REMOVE of the
-    profile); a profile re-created later is a new person's data as far as this request goes."""
+    """One deleted account to erase: records of `user_id` up to the REMOVE of the profile at
+    `requested_at`; a profile re-created later is not part of it. Stream times are whole seconds,
+    so a profile re-created within the same second is told apart by the stream sequence number:
+    `sequence_cutoff` is the REMOVE's (the user's records share one partition key, so their
+    sequence numbers are ordered), None until the erase step has found it in bronze."""
 
     user_id: str
     requested_at: datetime
+    sequence_cutoff: int | None = None
+
+    def covers(self, at: datetime, sequence: int | None) -> bool:
+        """Whether a CDC record of this user at `at` with `sequence` is part of the erased period."""
+        if at != self.requested_at:
+            return at < self.requested_at
+        return self.sequence_cutoff is None or sequence is None or sequence <= self.sequence_cutoff
 
 
 @dataclass(frozen=True)
@@ -156,8 +171,43 @@ def redact_log_record(record: dict[str, Any], erased_at: datetime) -> str:
     return dumps(out)
 
 
+def _sequence(record: Mapping[str, Any]) -> int | None:
+    value = record.get("sequence_number")
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+def _covered(record: Mapping[str, Any], folder: str, request: ErasureRequest, at: datetime) -> bool:
+    if folder == "logs":
+        return at < request.requested_at + LOG_SLACK
+    return request.covers(at, _sequence(record))
+
+
+def profile_remove_sequence(text: bytes, request: ErasureRequest) -> int | None:
+    """The sequence number of the request's profile REMOVE if this object holds it (redacted or not)."""
+    found: int | None = None
+    marker = f"{USER_PREFIX}{request.user_id}".encode()
+    for line in text.split(b"\n"):
+        if marker not in line or b"REMOVE" not in line:
+            continue
+        try:
+            record = loads(line)
+        except ValueError:
+            continue
+        if (
+            not isinstance(record, dict)
+            or record.get("sk") != "PROFILE"
+            or record.get("event_name") != "REMOVE"
+        ):
+            continue
+        user, at = owner(record, "cdc")
+        sequence = _sequence(record)
+        if user == request.user_id and at == request.requested_at and sequence is not None:
+            found = sequence if found is None else max(found, sequence)
+    return found
+
+
 def rewrite_lines(
-    text: bytes, requests: Mapping[str, datetime], folder: str, erased_at: datetime
+    text: bytes, requests: Mapping[str, ErasureRequest], folder: str, erased_at: datetime
 ) -> tuple[bytes, dict[str, int]]:
     """The object's lines with the requested users' records redacted; every other line unchanged."""
     lines = text.split(b"\n")
@@ -172,7 +222,12 @@ def rewrite_lines(
         if not isinstance(record, dict):
             continue
         user, at = owner(record, folder)
-        if user is None or user not in requests or at is None or at > requests[user]:
+        if (
+            user is None
+            or user not in requests
+            or at is None
+            or not _covered(record, folder, requests[user], at)
+        ):
             continue
         redact = redact_log_record if folder == "logs" else redact_record
         lines[index] = redact(record, erased_at).encode("utf-8")
@@ -180,12 +235,17 @@ def rewrite_lines(
     return b"\n".join(lines), redacted
 
 
+def plain_text(data: bytes) -> bytes:
+    """An object's JSON Lines text (gzip undone when it is gzip)."""
+    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+
 def rewrite_object(
-    data: bytes, requests: Mapping[str, datetime], folder: str, erased_at: datetime
+    data: bytes, requests: Mapping[str, ErasureRequest], folder: str, erased_at: datetime
 ) -> Rewrite:
     """A gzip JSON Lines object rewritten for `requests`, or `data=None` when it holds none of theirs."""
     compressed = data[:2] == b"\x1f\x8b"
-    text = gzip.decompress(data) if compressed else data
+    text = plain_text(data)
     rewritten, redacted = rewrite_lines(text, requests, folder, erased_at)
     if not redacted:
         return Rewrite(data=None, redacted={})

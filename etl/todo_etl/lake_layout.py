@@ -370,6 +370,7 @@ ERASURE_LOG = LakeTable(
     columns=(
         Column("user_id", "string", "Cognito sub of the deleted account; nothing else about them"),
         Column("requested_at", "timestamp", "approximate time of the profile's REMOVE record"),
+        Column("sequence_cutoff", "string", "stream sequence number of that REMOVE, once found in bronze"),
         Column("status", "string", "pending | completed"),
         Column("started_at", "timestamp", "first erase run that saw the request"),
         Column("completed_at", "timestamp", "null while pending"),

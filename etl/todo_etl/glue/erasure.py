@@ -32,8 +32,16 @@ from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark idiom)
 
 from todo_api.table_definition import USER_PREFIX
-from todo_etl.erasure_records import ERASED_PREFIX, ErasureRequest, rewrite_object
+from todo_etl.erasure_records import (
+    ERASED_PREFIX,
+    LOG_SLACK,
+    ErasureRequest,
+    plain_text,
+    profile_remove_sequence,
+    rewrite_object,
+)
 from todo_etl.glue import iceberg_tables
+from todo_etl.glue.bronze_reader import SEQUENCE_DIGITS
 from todo_etl.glue.iceberg_tables import Lake
 from todo_etl.glue.jobs import Outcome, recorded_run
 from todo_etl.glue.lake_fs import LakeFs, join
@@ -57,20 +65,34 @@ ERASURE_JOB = "erasure"
 PENDING = "pending"
 COMPLETED = "completed"
 
+
 # Every Iceberg table with per-user rows, and how a row of one request is recognised there: the
 # user's rows up to the request (a profile re-created later is not part of it). The quarantine's
 # raw text is matched on the id: a quarantined line may not parse, so nothing else is reliable.
 # Gold's other tables are aggregates without user ids; pipeline_runs holds counts only.
-ERASED_ROWS: dict[str, Callable[[str, str], str]] = {
-    SILVER_TASKS.name: lambda user, at: f"user_id = {user} AND created_at <= {at}",
-    SILVER_USERS.name: lambda user, at: f"user_id = {user} AND created_at <= {at}",
-    SILVER_TASK_EVENTS.name: lambda user, at: f"user_id = {user} AND event_time <= {at}",
-    SILVER_API_REQUESTS.name: lambda user, at: f"user_id = {user} AND ts <= {at}",
-    SILVER_DELETED_ITEMS.name: lambda user, at: (
-        f"pk = concat('{USER_PREFIX}', {user}) AND deleted_at <= {at}"
+def _events_rule(user: str, request: ErasureRequest) -> str:
+    at = _timestamp(request.requested_at)
+    if request.sequence_cutoff is None:
+        return f"user_id = {user} AND event_time <= {at}"
+    cutoff = _string(str(request.sequence_cutoff).zfill(SEQUENCE_DIGITS))
+    return (
+        f"user_id = {user} AND (event_time < {at} OR (event_time = {at} AND "
+        f"lpad(sequence_number, {SEQUENCE_DIGITS}, '0') <= {cutoff}))"
+    )
+
+
+ERASED_ROWS: dict[str, Callable[[str, ErasureRequest], str]] = {
+    SILVER_TASKS.name: lambda user, r: f"user_id = {user} AND created_at <= {_timestamp(r.requested_at)}",
+    SILVER_USERS.name: lambda user, r: f"user_id = {user} AND created_at <= {_timestamp(r.requested_at)}",
+    SILVER_TASK_EVENTS.name: _events_rule,
+    SILVER_API_REQUESTS.name: lambda user, r: (
+        f"user_id = {user} AND ts < {_timestamp(r.requested_at + LOG_SLACK)}"
     ),
-    SILVER_QUARANTINE.name: lambda user, _at: f"instr(raw, {user}) > 0",
-    GOLD_USER_ENGAGEMENT.name: lambda user, _at: f"user_id = {user}",
+    SILVER_DELETED_ITEMS.name: lambda user, r: (
+        f"pk = concat('{USER_PREFIX}', {user}) AND deleted_at <= {_timestamp(r.requested_at)}"
+    ),
+    SILVER_QUARANTINE.name: lambda user, _r: f"instr(raw, {user}) > 0",
+    GOLD_USER_ENGAGEMENT.name: lambda user, _r: f"user_id = {user}",
 }
 ERASED_TABLES: tuple[LakeTable, ...] = (
     SILVER_TASKS,
@@ -149,10 +171,13 @@ def pending_requests(spark: SparkSession, lake: Lake) -> tuple[list[ErasureReque
         if row["status"] == COMPLETED:
             done[row["user_id"]] = max(at, done.get(row["user_id"], at))
         else:
-            pending[row["user_id"]] = ErasureRequest(row["user_id"], at)
+            cutoff = row["sequence_cutoff"]
+            pending[row["user_id"]] = ErasureRequest(row["user_id"], at, int(cutoff) if cutoff else None)
     reopened = _reappeared(spark, lake, {u: at for u, at in done.items() if u not in pending})
+    cutoffs = {r["user_id"]: r["sequence_cutoff"] for r in log if r["status"] == COMPLETED}
     for user in reopened:
-        pending[user] = ErasureRequest(user, done[user])
+        cutoff = cutoffs.get(user)
+        pending[user] = ErasureRequest(user, done[user], int(cutoff) if cutoff else None)
     deleted = (
         iceberg_tables.read(spark, lake, SILVER_DELETED_ITEMS)
         .where((F.col("entity_type") == "USER") & ~F.coalesce(F.col("ttl_delete"), F.lit(False)))
@@ -228,27 +253,45 @@ class BronzeErasure:
 
 def erase_bronze(
     spark: SparkSession, lake: Lake, requests: list[ErasureRequest], erased_at: datetime
-) -> BronzeErasure:
-    """Rewrite the objects holding the requests' records (every other object is never written)."""
+) -> tuple[BronzeErasure, list[ErasureRequest]]:
+    """Rewrite the objects holding the requests' records (every other object is never written);
+    also returns the requests with the sequence number of their profile REMOVE where found."""
     fs = LakeFs(spark)
-    wanted = {r.user_id: r.requested_at for r in requests}
+    users = sorted({r.user_id for r in requests})
     done = BronzeErasure()
+    found: dict[str, bytes] = {}
     for folder in (CDC_FOLDER, LOGS_FOLDER):
-        for uri in _objects_holding(spark, lake, fs, folder, sorted(wanted)):
+        for uri in _objects_holding(spark, lake, fs, folder, users):
             data = fs.read_bytes(uri)
-            if data is None:
-                continue
-            result = rewrite_object(data, wanted, folder, erased_at)
-            if result.data is None:
-                continue
-            # Same key, whole object: a temp file + rename locally, one PUT on S3 (the old version
-            # becomes noncurrent there and the bucket's lifecycle rule expires it; ADR 0013).
-            fs.write_bytes(uri, result.data)
-            done.objects += 1
-            for user, count in result.redacted.items():
-                done.records_per_user[user] = done.records_per_user.get(user, 0) + count
-                done.objects_per_user[user] = done.objects_per_user.get(user, 0) + 1
-    return done
+            if data is not None:
+                found[f"{folder}\n{uri}"] = data
+    # First the cutoffs (the REMOVE is in one of the objects, redacted or not), then the rewrite.
+    resolved: list[ErasureRequest] = []
+    for request in requests:
+        cutoff = request.sequence_cutoff
+        if cutoff is None:
+            sequences = [
+                s
+                for key, data in found.items()
+                if key.startswith(f"{CDC_FOLDER}\n")
+                and (s := profile_remove_sequence(plain_text(data), request)) is not None
+            ]
+            cutoff = max(sequences, default=None)
+        resolved.append(ErasureRequest(request.user_id, request.requested_at, cutoff))
+    wanted = {r.user_id: r for r in resolved}
+    for key, data in sorted(found.items()):
+        folder, uri = key.split("\n", 1)
+        result = rewrite_object(data, wanted, folder, erased_at)
+        if result.data is None:
+            continue
+        # Same key, whole object: a temp file + rename locally, one PUT on S3 (the old version
+        # becomes noncurrent there and the bucket's lifecycle rule expires it; ADR 0013).
+        fs.write_bytes(uri, result.data)
+        done.objects += 1
+        for user, count in result.redacted.items():
+            done.records_per_user[user] = done.records_per_user.get(user, 0) + count
+            done.objects_per_user[user] = done.objects_per_user.get(user, 0) + 1
+    return done, resolved
 
 
 # --- silver and gold --------------------------------------------------------------------------------
@@ -256,12 +299,13 @@ def erase_bronze(
 
 def _predicate(table: LakeTable, requests: list[ErasureRequest]) -> str:
     rule = ERASED_ROWS[table.name]
-    return " OR ".join(f"({rule(_string(r.user_id), _timestamp(r.requested_at))})" for r in requests)
+    return " OR ".join(f"({rule(_string(r.user_id), r)})" for r in requests)
 
 
-def delete_rows(spark: SparkSession, lake: Lake, requests: list[ErasureRequest]) -> dict[str, int]:
-    """DELETE the requests' rows from every per-user table; rows deleted per table (0: no commit)."""
-    deleted: dict[str, int] = {}
+def delete_rows(spark: SparkSession, lake: Lake, requests: list[ErasureRequest]) -> dict[str, dict[str, int]]:
+    """DELETE the requests' rows from every per-user table (one commit per table that has any; none
+    when nothing matches); rows deleted per user and table."""
+    deleted: dict[str, dict[str, int]] = {r.user_id: {} for r in requests}
     live = {
         r["user_id"]
         for r in iceberg_tables.read(spark, lake, SILVER_USERS)
@@ -273,15 +317,14 @@ def delete_rows(spark: SparkSession, lake: Lake, requests: list[ErasureRequest])
         wanted = requests
         if table is GOLD_USER_ENGAGEMENT:  # per live user: a re-created profile's row is theirs now
             wanted = [r for r in requests if r.user_id not in live]
-        if not wanted:
-            deleted[table.name] = 0
-            continue
-        predicate = _predicate(table, wanted)
-        count = iceberg_tables.read(spark, lake, table).where(predicate).count()
-        if count:
+        frame = iceberg_tables.read(spark, lake, table)
+        for request in requests:
+            deleted[request.user_id][table.name] = (
+                frame.where(_predicate(table, [request])).count() if request in wanted else 0
+            )
+        if any(deleted[r.user_id][table.name] for r in wanted):
             # Ids and times are quoted literals (`_string`, `_timestamp`), never raw data.
-            spark.sql(f"DELETE FROM {lake.identifier(table)} WHERE {predicate}")  # noqa: S608
-        deleted[table.name] = count
+            spark.sql(f"DELETE FROM {lake.identifier(table)} WHERE {_predicate(table, wanted)}")  # noqa: S608
     return deleted
 
 
@@ -333,11 +376,13 @@ def erase(spark: SparkSession, lake: Lake, started: datetime) -> ErasureResult:
 
     def row(request: ErasureRequest) -> dict[str, Any]:
         base = previous.get((request.user_id, request.requested_at))
-        if base:
-            return {**base, "requested_at": request.requested_at, "started_at": _aware(base["started_at"])}
+        if base:  # Spark handed its timestamps back naive (UTC): make them aware before writing
+            times = {k: _aware(base[k]) for k in ("started_at", "completed_at") if base[k] is not None}
+            return {**base, **times, "requested_at": request.requested_at}
         return {
             "user_id": request.user_id,
             "requested_at": request.requested_at,
+            "sequence_cutoff": None,
             "status": PENDING,
             "started_at": started,
             "completed_at": None,
@@ -350,7 +395,10 @@ def erase(spark: SparkSession, lake: Lake, started: datetime) -> ErasureResult:
     rows = {r.user_id: row(r) for r in requests}
     _write_log(spark, lake, [r for r in rows.values() if (r["user_id"], r["requested_at"]) not in previous])
 
-    bronze = erase_bronze(spark, lake, requests, started)
+    bronze, requests = erase_bronze(spark, lake, requests, started)
+    for request in requests:
+        if request.sequence_cutoff is not None:
+            rows[request.user_id]["sequence_cutoff"] = str(request.sequence_cutoff)
     result.objects_rewritten = bronze.objects
     result.records_redacted = sum(bronze.records_per_user.values())
     for user, entry in rows.items():
@@ -359,14 +407,17 @@ def erase(spark: SparkSession, lake: Lake, started: datetime) -> ErasureResult:
         )
         entry["records_redacted"] = int(entry["records_redacted"] or 0) + bronze.records_per_user.get(user, 0)
     if bronze.objects:
-        _write_log(spark, lake, list(rows.values()))  # the bronze counts survive a crash from here on
+        _write_log(spark, lake, list(rows.values()))  # bronze counts and cutoffs survive a crash now
 
-    result.rows_deleted = delete_rows(spark, lake, requests)
+    per_user = delete_rows(spark, lake, requests)
+    for counts in per_user.values():
+        for name, count in counts.items():
+            result.rows_deleted[name] = result.rows_deleted.get(name, 0) + count
     result.snapshots_expired = expire_history(spark, lake, ERASED_TABLES)
     completed_at = max(started, datetime.now(UTC))
-    for entry in rows.values():
+    for user, entry in rows.items():
         details = json.loads(entry["details"] or "{}")
-        for name, count in result.rows_deleted.items():
+        for name, count in per_user[user].items():
             details.setdefault("rows_deleted", {})[name] = (
                 details.get("rows_deleted", {}).get(name, 0) + count
             )
