@@ -1,4 +1,5 @@
-"""Glue 5.1 entry script of the maintenance job: compaction, snapshot expiry, orphan files; or,
+"""Glue 5.1 entry script of the maintenance job: the erase step (deleted accounts out of every layer,
+ADR 0013), then compaction, snapshot expiry, orphan files; or,
 with `--rollback_table T --rollback_snapshot ID`, one table put back on an older snapshot.
 
 All logic lives in `todo_etl.glue` (shipped with `--extra-py-files`), which the local pipeline runs
@@ -14,6 +15,7 @@ from awsglue.utils import getResolvedOptions
 from pyspark.sql import SparkSession
 
 from todo_etl.glue.entry import JobArguments, run_glue_job
+from todo_etl.glue.erasure import run_erasure
 from todo_etl.glue.maintenance import rollback_table, run_maintenance
 from todo_etl.glue.run_metrics import publish_run_metrics
 
@@ -24,6 +26,9 @@ def maintenance(spark: SparkSession, arguments: JobArguments) -> str:
         table_name, snapshot_id = arguments.rollback
         outcome = rollback_table(spark, arguments.lake(), table_name, snapshot_id)
         return f"rolled {table_name} back: {outcome}"
+    # Erasure first: its deletes are then compacted, and its own expiry leaves nothing to undo.
+    erased = run_erasure(spark, arguments.lake())
+    publish_run_metrics(erased, boto3.client("cloudwatch"))
     summary = run_maintenance(spark, arguments.lake(), arguments.maintenance)
     # Anomalies, rows and duration for the alarms (a failed run raised above and pages through Glue).
     publish_run_metrics(summary, boto3.client("cloudwatch"))

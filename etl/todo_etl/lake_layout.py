@@ -114,7 +114,10 @@ BRONZE_CDC = LakeTable(
     layer=Layer.BRONZE,
     folder=CDC_FOLDER,
     file_format=TableFormat.JSON,
-    description="One record per DynamoDB stream record, as delivered (never rewritten).",
+    description=(
+        "One record per DynamoDB stream record, as delivered; a deleted account's records are "
+        "redacted in place by the erase step (ADR 0013)."
+    ),
     columns=(
         Column("event_id", "string", "stream record eventID"),
         Column("event_name", "string", "INSERT | MODIFY | REMOVE"),
@@ -356,6 +359,28 @@ PIPELINE_RUNS = LakeTable(
     ),
 )
 
+ERASURE_LOG = LakeTable(
+    layer=Layer.GOLD,
+    folder="erasure_log",
+    name_override="erasure_log",
+    description=(
+        "One row per erasure request (a deleted account): who (user id only), when it was asked "
+        "for and completed, and what the erase step rewrote and deleted (ADR 0013)."
+    ),
+    columns=(
+        Column("user_id", "string", "Cognito sub of the deleted account; nothing else about them"),
+        Column("requested_at", "timestamp", "approximate time of the profile's REMOVE record"),
+        Column("sequence_cutoff", "string", "stream sequence number of that REMOVE, once found in bronze"),
+        Column("status", "string", "pending | completed"),
+        Column("started_at", "timestamp", "first erase run that saw the request"),
+        Column("completed_at", "timestamp", "null while pending"),
+        Column("objects_rewritten", "bigint", "bronze objects rewritten with the records redacted"),
+        Column("records_redacted", "bigint", "bronze records redacted"),
+        Column("rows_deleted", "bigint", "silver and gold rows deleted"),
+        Column("details", "string", "JSON object: rows deleted per table, snapshots expired"),
+    ),
+)
+
 BUSINESS_KPI_METRICS = (
     "total_users",
     "active_users",
@@ -382,7 +407,9 @@ GOLD_TABLES = (
     GOLD_BUSINESS_KPIS,
     PIPELINE_RUNS,
 )
-ALL_TABLES: tuple[LakeTable, ...] = BRONZE_TABLES + SILVER_TABLES + GOLD_TABLES
+# The erase step's own log: in the gold bucket next to pipeline_runs, written only by that step.
+ERASURE_TABLES = (ERASURE_LOG,)
+ALL_TABLES: tuple[LakeTable, ...] = BRONZE_TABLES + SILVER_TABLES + GOLD_TABLES + ERASURE_TABLES
 ICEBERG_TABLES: tuple[LakeTable, ...] = tuple(t for t in ALL_TABLES if t.is_iceberg)
 
 

@@ -77,6 +77,30 @@ def test_bronze_is_versioned_and_moves_to_cheaper_storage(each_stage):
     assert [t["StorageClass"] for t in transitions] == ["STANDARD_IA", "GLACIER_IR"]
 
 
+def test_bronze_versions_replaced_by_the_erase_step_expire_within_the_gdpr_month(each_stage):
+    bronze = each_stage.template("Etl")["Resources"][_bucket_ids(each_stage)["bronze"]]["Properties"]
+    (rule,) = bronze["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert "Prefix" not in rule  # every folder: cdc and logs alike
+    # The erase step runs daily (maintenance job); S3 applies lifecycle rules within about 2 days.
+    assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] + 1 + 2 <= 30
+
+
+def test_only_the_maintenance_job_may_rewrite_bronze(each_stage):
+    bronze_id = _bucket_ids(each_stage)["bronze"]
+    roles = each_stage.resources("Etl", "AWS::IAM::Policy")
+    writers = set()
+    for policy in roles.values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if "s3:PutObject" in _actions(statement) and bronze_id in json.dumps(statement["Resource"]):
+                writers |= {r["Ref"] for r in policy["Properties"]["Roles"]}
+    role_ids = {
+        name: each_stage.logical_id("Etl", role) for name, role in each_stage.todo.etl.glue_roles.items()
+    }
+    assert role_ids["maintenance"] in writers
+    assert not {role_ids["silver"], role_ids["gold"]} & writers
+
+
 def test_lake_buckets_are_retained_in_prod_and_emptied_on_delete_in_dev(dev, prod):
     assert {b["DeletionPolicy"] for b in prod.resources("Etl", "AWS::S3::Bucket").values()} == {"Retain"}
     assert {b["DeletionPolicy"] for b in dev.resources("Etl", "AWS::S3::Bucket").values()} == {"Delete"}

@@ -154,15 +154,15 @@ def test_silver_reads_bronze_writes_silver_and_pipeline_runs_and_nothing_else(ea
     assert not _may(document, role, "s3:GetObject", f"{arn['gold']}/{KPI_EXPORT_KEY}")
 
 
-def test_maintenance_rewrites_silver_and_gold_files_and_never_touches_bronze(each_stage):
+def test_maintenance_rewrites_lake_files_but_not_the_kpi_export(each_stage):
     values, document, role = _identity(each_stage, "Etl", each_stage.todo.etl.glue_roles["maintenance"])
     arn = _layer_arns(each_stage, values)
     tables = [f"{arn['silver']}/tasks", f"{arn['gold']}/user_engagement", f"{arn['gold']}/pipeline_runs"]
     for table in tables:  # compaction writes new files, expiry and orphan removal delete old ones
         for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
             assert _may(document, role, action, f"{table}/data/part-0.parquet")
-    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
-        assert not _may(document, role, action, f"{arn['bronze']}/cdc/x.gz")
+    # The erase step (ADR 0013) replaces bronze objects in place.
+    assert _may(document, role, "s3:PutObject", f"{arn['bronze']}/cdc/x.gz")
     assert not _may(document, role, "s3:GetObject", f"{arn['gold']}/{KPI_EXPORT_KEY}")
 
 

@@ -139,6 +139,37 @@ def test_glue_library_zip_is_byte_for_byte_reproducible(tmp_path):
     assert zipfile.ZipFile(first).namelist() == ["demo_pkg/__init__.py", "demo_pkg/handler.py"]
 
 
+def test_every_project_module_the_glue_library_imports_is_in_it(tmp_path):
+    """The Glue jobs run from the library zip alone: a `todo_*` import outside it fails on Glue only."""
+    import ast
+
+    library = tmp_path / "glue.zip"
+    packaging._deterministic_zip(packaging.GLUE_LIBRARY_SOURCES, library)
+    names = set(zipfile.ZipFile(library).namelist())
+    modules = {
+        n[: -len(".py")].replace("/", ".").removesuffix(".__init__") for n in names if n.endswith(".py")
+    }
+    missing = set()
+    with zipfile.ZipFile(library) as archive:
+        for name in sorted(n for n in names if n.endswith(".py")):
+            for node in ast.walk(ast.parse(archive.read(name))):
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("todo_"):
+                    wanted = [node.module]
+                elif isinstance(node, ast.Import):
+                    wanted = [a.name for a in node.names if a.name.startswith("todo_")]
+                else:
+                    continue
+                missing |= {f"{name}: {m}" for m in wanted if m not in modules}
+    assert not missing
+    for script in packaging.GLUE_SCRIPTS:
+        imported = {
+            n.module
+            for n in ast.walk(ast.parse(script.read_text()))
+            if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("todo_")
+        }
+        assert imported <= modules, script.name
+
+
 def test_bundles_point_at_the_documented_handlers():
     assert API_BUNDLE.handler == "todo_api.handler.handler"
     assert CDC_BUNDLE.handler == "todo_etl.cdc.handler.handler"

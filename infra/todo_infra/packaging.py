@@ -139,6 +139,10 @@ GLUE_SCRIPTS = (
 GLUE_LIBRARY_SOURCES = (
     *_LAKE_LAYOUT,
     CodeSource(_etl("todo_etl", "glue"), "todo_etl/glue"),
+    # The erase step's record redaction (ADR 0013) and the exact JSON it writes bronze with.
+    CodeSource(_etl("todo_etl", "erasure_records.py"), "todo_etl/erasure_records.py"),
+    CodeSource(_etl("todo_etl", "cdc", "__init__.py"), "todo_etl/cdc/__init__.py"),
+    CodeSource(_etl("todo_etl", "cdc", "dynamodb_json.py"), "todo_etl/cdc/dynamodb_json.py"),
     *_TABLE_DEFINITION,
 )
 

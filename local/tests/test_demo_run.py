@@ -21,6 +21,8 @@ def test_the_demo_tells_the_whole_story_and_exits_0(tmp_path: Path) -> None:
     text = output.getvalue()
     assert code == 0, text[-4000:]
     assert "the lake equals the table" in text
+    assert "Right to erasure" in text
+    assert "nothing found" in text  # the deleted user's email and name are in no file of the lake
     report = tmp_path / ".local-demo" / "report" / "index.html"
     assert report.is_file()
     assert "<img" in report.read_text(encoding="utf-8")  # the charts made it into the report

@@ -202,8 +202,9 @@ def print_tour(tour: Tour, console: Console) -> None:
 
 def drive_traffic(
     platform: LocalPlatform, users: list[DemoUser], tasks_per_user: int, seed: int, console: Console
-) -> TrafficStats:
-    """More users sign up and work through their tasks; the last one deletes their account."""
+) -> tuple[TrafficStats, DemoUser | None]:
+    """More users sign up and work through their tasks; the last one deletes their account (and is
+    returned, so the demo can show the erasure)."""
     rng = random.Random(seed)
     stats = TrafficStats()
     newcomers = [sign_up(platform, name) for name in TRAFFIC_USERS[len(users) :]]
@@ -228,7 +229,40 @@ def drive_traffic(
     if leaver is not None:
         response = leaver.client.delete("/api/v1/users/me")
         stats.record("delete account", response, 204)
-    return stats
+    for user in newcomers[:-1]:
+        user.client.close()
+    return stats, leaver
+
+
+def show_erasure(lake_dir: Path, leaver: DemoUser, console: Console) -> list[str]:
+    """The deleted user's erasure log row, and a search of every lake file for their email and name."""
+    from todo_local.athena_engine import AthenaEngine
+    from todo_local.lake_search import find_in_lake, lake_files
+
+    sub = leaver.sub.replace("'", "''")  # a Cognito sub (a UUID); quoted all the same
+    columns = "status, requested_at, completed_at, objects_rewritten, records_redacted, rows_deleted"
+    sql = f"SELECT {columns} FROM erasure_log WHERE user_id = '{sub}'"  # noqa: S608 (quoted above)
+    with AthenaEngine(lake_dir) as engine:
+        result = engine.query(sql)
+    table = Table(title=f"erasure_log for {leaver.sub} ({leaver.name})", title_justify="left")
+    for column in result.columns:
+        table.add_column(column)
+    for row in result.rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+    problems = []
+    if not result.rows or result.rows[0][0] != "completed":
+        problems.append(f"the erasure of {leaver.name}'s account did not complete")
+    needles = (leaver.email, f'"{leaver.name}"')
+    files = lake_files(lake_dir)
+    found = find_in_lake(lake_dir, needles)
+    console.print(
+        f"searched {len(files)} lake files (bronze gzip, Parquet, Iceberg metadata and Avro manifests, "
+        f"the catalog) for {leaver.email} and the name {leaver.name!r}: "
+        + ("[bold green]nothing found[/]" if not found else f"[bold red]{len(found)} hit(s)[/]")
+    )
+    problems += [f"{needle} still in {path}" for path, needle in found]
+    return problems
 
 
 def print_traffic(stats: TrafficStats, console: Console) -> None:
@@ -352,7 +386,7 @@ def run_demo(
         problems += tour.failures
 
         out.rule("2. Realistic traffic")
-        stats = drive_traffic(platform, [ada, grace], tasks_per_user, seed, out)
+        stats, leaver = drive_traffic(platform, [ada, grace], tasks_per_user, seed, out)
         print_traffic(stats, out)
         problems += stats.unexpected
 
@@ -360,6 +394,11 @@ def run_demo(
         with StageProgress(out) as progress:
             result = run_pipeline(platform.lake_dir, platform.drain, on_stage=progress.on_stage)
         print_pipeline_result(result, out)
+
+        if leaver is not None:
+            out.rule(f"3b. Right to erasure: {leaver.name} deleted the account")
+            problems += show_erasure(platform.lake_dir, leaver, out)
+            leaver.client.close()
 
         problems += incremental_wave(platform, [ada, grace], seed, out)
 

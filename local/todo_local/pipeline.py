@@ -1,4 +1,4 @@
-"""The local pipeline run: drain the stream into bronze, then run the silver and gold jobs.
+"""The local pipeline run: drain the stream into bronze, then silver, the erase step and gold.
 
 `todo-insights pipeline run`, the demo and the end-to-end tests all go through `run_pipeline`, so
 "every change made before it started is in bronze, silver and gold" is proven once, here.
@@ -25,6 +25,7 @@ class PipelineResult:
 
     ingestion: dict[str, Any] = field(default_factory=dict)
     silver: dict[str, Any] = field(default_factory=dict)
+    erasure: dict[str, Any] = field(default_factory=dict)
     gold: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -50,7 +51,12 @@ def run_pipeline(
     full_rebuild: bool = False,
     on_stage: StageListener | None = None,
 ) -> PipelineResult:
-    """Drain ingestion, then silver, then gold; returns when all three have finished."""
+    """Drain ingestion, then silver, the erase step, gold; returns when all have finished.
+
+    The erase step (ADR 0013) runs between silver and gold: silver has just recorded any account
+    deletion, and gold then recomputes its aggregates without the erased person's history.
+    """
+    from todo_etl.glue.erasure import run_erasure
     from todo_etl.glue.jobs import run_gold, run_silver
     from todo_etl.glue.local_session import lake_session
 
@@ -68,5 +74,6 @@ def run_pipeline(
     result.ingestion = dict(timed("ingestion", drain))
     spark, lake = timed("spark", lambda: lake_session(lake_dir))
     result.silver = summary_dict(timed("silver", lambda: run_silver(spark, lake, full_rebuild=full_rebuild)))
+    result.erasure = summary_dict(timed("erasure", lambda: run_erasure(spark, lake)))
     result.gold = summary_dict(timed("gold", lambda: run_gold(spark, lake)))
     return result

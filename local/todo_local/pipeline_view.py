@@ -20,6 +20,7 @@ STAGE_LABELS = {
     "ingestion": "stream → cdc function → bronze",
     "spark": "starting Spark (local[*])",
     "silver": "silver job (bronze → silver)",
+    "erasure": "erase step (deleted accounts out of every layer)",
     "gold": "gold job (silver → gold)",
 }
 
@@ -87,6 +88,8 @@ def summary_table(title: str, summary: Mapping[str, Any]) -> Table:
 def print_pipeline_result(result: PipelineResult, console: Console) -> None:
     console.print(summary_table("ingestion (stream → bronze)", result.ingestion))
     console.print(summary_table("silver job", result.silver))
+    if result.erasure:
+        console.print(summary_table("erase step", result.erasure))
     console.print(summary_table("gold job", result.gold))
     timings = Table(title="stage timings", title_justify="left")
     timings.add_column("stage")

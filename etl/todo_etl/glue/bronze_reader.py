@@ -14,6 +14,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark idiom)
 from pyspark.sql import types as T  # noqa: N812 (the PySpark idiom)
 
+from todo_etl.erasure_records import ERASED_PREFIX
 from todo_etl.glue import item_schema
 from todo_etl.glue.lake_fs import HourPartition
 from todo_etl.glue.spark_schema import conform, struct_type
@@ -64,11 +65,16 @@ class Parsed:
 
 
 def read_lines(spark: SparkSession, partitions: Sequence[HourPartition]) -> DataFrame:
-    """Non-blank text lines of every object in `partitions` (gzip is decompressed by extension)."""
+    """Non-blank text lines of every object in `partitions` (gzip is decompressed by extension).
+
+    Records the erase step redacted (they start with `{"erased_at":`) are left out: an erased
+    person's changes are in no silver table, whichever run reads them (ADR 0013).
+    """
     if not partitions:
         return spark.createDataFrame([], "value string")
     lines = spark.read.text([p.uri for p in partitions])
-    return lines.where(F.trim(F.col("value")) != "").select("value")
+    value = F.col("value")
+    return lines.where((F.trim(value) != "") & ~value.startswith(ERASED_PREFIX)).select("value")
 
 
 def _envelope_schema(columns: T.StructType) -> T.StructType:

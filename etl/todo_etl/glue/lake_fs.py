@@ -76,10 +76,14 @@ class LakeFs:
             fs.delete(path, True)
 
     def write_text(self, uri: str, text: str) -> None:
-        """Write (replace) one small object so that a reader sees the old or the new, never neither.
+        """Write (replace) one small object so that a reader sees the old or the new, never neither."""
+        self.write_bytes(uri, text.encode("utf-8"))
+
+    def write_bytes(self, uri: str, data: bytes) -> None:
+        """Write (replace) one object so that a reader sees the old or the new, never neither.
 
         On S3 a PUT is atomic (the object appears whole when the stream closes), so the object is
-        written in place. On a local disk the text goes to a temporary file that `os.replace`
+        written in place. On a local disk the bytes go to a temporary file that `os.replace`
         then moves over the old one: one atomic rename, no moment without the file.
         """
         path = self._path(uri)
@@ -88,20 +92,17 @@ class LakeFs:
             target = Path(str(path.toUri().getPath()))
             target.parent.mkdir(parents=True, exist_ok=True)
             staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-            staging.write_text(text, encoding="utf-8")
+            staging.write_bytes(data)
             os.replace(staging, target)
             return
         stream = fs.create(path, True)
         try:
-            stream.write(bytearray(text.encode("utf-8")))
+            stream.write(bytearray(data))
         finally:
             stream.close()
 
-    def read_text(self, uri: str) -> str | None:
-        """The content of one small object (UTF-8), or None when it does not exist.
-
-        Read on the driver through the FileSystem stream: a Spark read would start a job.
-        """
+    def read_bytes(self, uri: str) -> bytes | None:
+        """The content of one object, or None when it does not exist (read on the driver)."""
         path = self._path(uri)
         fs = self._fs(path)
         if not fs.exists(path):
@@ -112,7 +113,15 @@ class LakeFs:
             self._jvm.org.apache.hadoop.io.IOUtils.copyBytes(stream, buffer, self._conf, False)
         finally:
             stream.close()
-        return str(buffer.toString("UTF-8"))
+        return bytes(buffer.toByteArray())
+
+    def read_text(self, uri: str) -> str | None:
+        """The content of one small object (UTF-8), or None when it does not exist.
+
+        Read on the driver through the FileSystem stream: a Spark read would start a job.
+        """
+        data = self.read_bytes(uri)
+        return None if data is None else data.decode("utf-8")
 
     def hour_partitions(self, root: str) -> list[HourPartition]:
         """Every `year=/month=/day=/hour=` folder under `root`, oldest first."""

@@ -56,6 +56,10 @@ FIREHOSE_BUFFER_SIZE = Size.mebibytes(16)
 GLUE_VERSION = "5.1"
 GLUE_TIMEOUT_MINUTES = 60
 GLUE_JOB_NAMES = ("silver", "gold", "maintenance")
+# The erase step (ADR 0013) replaces a deleted account's bronze objects in place; S3 versioning
+# keeps the replaced versions, which this lifecycle bound expires: erasure (daily, in the
+# maintenance job) + this + S3's lifecycle lag (a day or two) stays well within GDPR's month.
+BRONZE_NONCURRENT_VERSION_DAYS = 7
 # The two log groups Glue 5.x writes per job prefix: driver/executor/system logs, and stdout/stderr.
 GLUE_LOG_STREAMS = ("error", "output")
 # Only access-log lines reach the lake (Powertools JSON with log_type "access"), not START/REPORT.
@@ -131,7 +135,9 @@ class EtlStack(Stack):
                             transition_after=Duration.days(180),
                         ),
                     ],
-                    noncurrent_version_expiration=Duration.days(90),
+                    # Old versions of rewritten (erased) objects go after a bound (ADR 0013); it is
+                    # also how long an accidental overwrite of a bronze object can be undone.
+                    noncurrent_version_expiration=Duration.days(BRONZE_NONCURRENT_VERSION_DAYS),
                     abort_incomplete_multipart_upload_after=Duration.days(7),
                 )
             ],
@@ -424,12 +430,14 @@ class EtlStack(Stack):
             "silver": {"reads": [LakeArea(self.bronze)], "writes": [LakeArea(self.silver), pipeline_runs]},
             "gold": {"reads": [LakeArea(self.silver)], "writes": [LakeArea(self.gold)]},
             # Compaction rewrites files, expiry and orphan removal delete them, in both layers: in
-            # the gold bucket only under the Iceberg tables' folders (not the KPI export).
+            # the gold bucket only under the Iceberg tables' folders (not the KPI export). The erase
+            # step (run first by this job, ADR 0013) also replaces bronze objects in place.
             "maintenance": {
                 "reads": [],
                 "writes": [
+                    LakeArea(self.bronze),
                     LakeArea(self.silver),
-                    *(LakeArea(self.gold, f"{t.folder}/") for t in (*GOLD_TABLES, PIPELINE_RUNS)),
+                    *(LakeArea(self.gold, f"{t.folder}/") for t in ICEBERG_TABLES if t.layer is Layer.GOLD),
                 ],
             },
         }
@@ -598,14 +606,27 @@ class EtlStack(Stack):
             "namespace condition to Glue and the project namespace.",
         }
         reads = {"silver": [self.bronze], "gold": [self.silver], "maintenance": []}[name]
-        writes = {"silver": [self.silver], "gold": [self.gold], "maintenance": [self.silver, self.gold]}[name]
+        writes = {
+            "silver": [self.silver],
+            "gold": [self.gold],
+            "maintenance": [self.bronze, self.silver],
+        }[name]
         for bucket in reads:
             reasons[nag.resource_arn(bucket, "/*")] = f"The {name} job reads every object of its input layer."
         for bucket in writes:
             reasons[nag.resource_arn(bucket, "/*")] = (
                 f"The {name} job writes the data and metadata files of its layer's Iceberg tables "
                 "(object keys are Iceberg's: per-file names under each table folder)."
+                if bucket is not self.bronze
+                else "The erase step rewrites the bronze objects (Firehose's keys, any arrival hour) "
+                "that hold a deleted account's records (ADR 0013)."
             )
+        if name == "maintenance":
+            for table in (t for t in ICEBERG_TABLES if t.layer is Layer.GOLD):
+                reasons[nag.resource_arn(self.gold, f"/{table.folder}/*")] = (
+                    "The maintenance job rewrites and deletes the data and metadata files of this "
+                    "Iceberg table (object keys are Iceberg's), nothing else in the gold bucket."
+                )
         if name == "silver":
             reasons[nag.resource_arn(self.gold, f"/{PIPELINE_RUNS.folder}/*")] = (
                 "The silver job appends its run record to pipeline_runs (gold bucket), nothing else there."

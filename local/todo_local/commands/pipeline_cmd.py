@@ -1,4 +1,5 @@
-"""`todo-insights pipeline run`: drain the running platform's stream into bronze, then silver and gold."""
+"""`todo-insights pipeline run`: drain the running platform's stream into bronze, then silver, the
+erase step and gold; `pipeline erase` runs the erase step alone (ADR 0013)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,13 @@ def register(subparsers: Any) -> None:
     )
     run.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
     run.set_defaults(func=run_command)
+
+    erase = actions.add_parser(
+        "erase",
+        help="erase every deleted account from bronze, silver, gold and old snapshots (also part of `run`)",
+    )
+    _add_dir(erase)
+    erase.set_defaults(func=erase_command)
 
     from todo_etl.glue.maintenance_policy import DEFAULT_POLICY
 
@@ -123,7 +131,9 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     except Exception as exc:
         stage = current["stage"]
-        recorded = " (its pipeline_runs row records the failure)" if stage in ("silver", "gold") else ""
+        recorded = (
+            " (its pipeline_runs row records the failure)" if stage in ("silver", "erasure", "gold") else ""
+        )
         console.print(
             f"[bold red]error:[/] the {stage} stage failed{recorded}: {_first_line(exc)}\n"
             "See docs/runbooks/etl.md; `todo-insights pipeline run --full-rebuild` rebuilds silver "
@@ -136,6 +146,7 @@ def run_command(args: argparse.Namespace) -> int:
                 {
                     "ingestion": result.ingestion,
                     "silver": result.silver,
+                    "erasure": result.erasure,
                     "gold": result.gold,
                     "seconds": result.seconds,
                 },
@@ -146,8 +157,51 @@ def run_command(args: argparse.Namespace) -> int:
         )
     else:
         print_pipeline_result(result, Console())
-    failed = [s for s in (result.silver, result.gold) if str(s.get("status", "succeeded")) != "succeeded"]
+    failed = [
+        s
+        for s in (result.silver, result.erasure, result.gold)
+        if str(s.get("status", "succeeded")) != "succeeded"
+    ]
     return 1 if failed else 0
+
+
+def erase_command(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from todo_etl.glue.erasure import run_erasure
+    from todo_etl.glue.local_session import lake_session
+    from todo_local.commands.sql_cmd import SqlCommandError, resolve_lake_dir
+
+    console = Console(stderr=True)
+    try:
+        lake_dir = resolve_lake_dir(args.dir)
+    except SqlCommandError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        return 2
+    try:
+        with console.status("erasing deleted accounts from every layer of the lake…"):
+            spark, lake = lake_session(lake_dir)
+            summary = run_erasure(spark, lake)
+    except Exception as exc:
+        console.print(
+            f"[bold red]error:[/] the erase step failed (its pipeline_runs row records it; a rerun "
+            f"completes it): {_first_line(exc)}"
+        )
+        return 1
+    details = summary.details
+    table = Table(title=f"erase run {summary.run_id}", title_justify="left", show_header=False)
+    table.add_column("field", style="cyan")
+    table.add_column("value", justify="right")
+    table.add_row("requests worked on", str(details["requests"]))
+    table.add_row("completed", str(details["completed"]))
+    table.add_row("bronze objects rewritten", str(details["objects_rewritten"]))
+    table.add_row("bronze records redacted", str(details["records_redacted"]))
+    for name, count in sorted(details["rows_deleted"].items()):
+        table.add_row(f"rows deleted: {name}", str(count))
+    Console().print(table)
+    Console().print('The erasure log: todo-insights sql "SELECT * FROM erasure_log ORDER BY requested_at"')
+    return 0
 
 
 def maintain_command(args: argparse.Namespace) -> int:
