@@ -1,9 +1,10 @@
 """`todo-insights demo`: the whole story in one process, readable from top to bottom.
 
 Platform up → two users sign up through Cognito → a tour of every endpoint → the error cases →
-realistic traffic from more users → pipeline (stream → bronze → silver → gold) → more changes and
-an incremental run (Iceberg snapshots per table, a time-travel query) → every named query →
-reconcile → an HTML report with charts → platform down. Exit 0 only if all of it worked.
+realistic traffic from more users → pipeline (stream → bronze → silver → gold) → one user's
+account deletion erased from every layer of the lake → more changes and an incremental run
+(Iceberg snapshots per table, a time-travel query) → every named query → reconcile → an HTML
+report with charts → platform down. Exit 0 only if all of it worked.
 """
 
 from __future__ import annotations
@@ -335,7 +336,7 @@ def incremental_wave(platform: LocalPlatform, users: list[DemoUser], seed: int, 
     from todo_local.pipeline_view import StageProgress
 
     first_snapshot = current_snapshot_id(platform.lake_dir)
-    out.rule("3b. More changes, an incremental run: Iceberg snapshots and time travel")
+    out.rule("3c. More changes, an incremental run: Iceberg snapshots and time travel")
     wave = TrafficStats()
     rng = random.Random(seed + 1)
     for user in users:
