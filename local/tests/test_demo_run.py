@@ -25,4 +25,9 @@ def test_the_demo_tells_the_whole_story_and_exits_0(tmp_path: Path) -> None:
     assert "nothing found" in text  # the deleted user's email and name are in no file of the lake
     report = tmp_path / ".local-demo" / "report" / "index.html"
     assert report.is_file()
-    assert "<img" in report.read_text(encoding="utf-8")  # the charts made it into the report
+    page = report.read_text(encoding="utf-8")
+    assert "<img" in page  # the charts made it into the report
+    # The erasure log reaches the report as the deleted user's id and a completed request only.
+    erasure = page.split("Right to erasure (erasure_log)</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "completed" in erasure
+    assert "@example.com" not in erasure

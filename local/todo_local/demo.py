@@ -362,7 +362,7 @@ def run_demo(
     from todo_local.pipeline import run_pipeline
     from todo_local.pipeline_view import StageProgress, print_pipeline_result, print_reconcile_report
     from todo_local.reconcile import reconcile
-    from todo_local.report import Report, gold_sections, table_section, write_report
+    from todo_local.report import Report, erasure_section, gold_sections, table_section, write_report
 
     out = console or Console()
     problems: list[str] = []
@@ -418,6 +418,7 @@ def run_demo(
                 "Todo API with Insights — demo report",
                 [
                     *gold_sections(platform.lake_dir),
+                    erasure_section(platform.lake_dir),
                     table_section("Named queries (rows returned)", ("query", "rows"), query_counts),
                     table_section(
                         "EMF metrics captured from the functions", ("metric", "sum"), sorted(emf.items())

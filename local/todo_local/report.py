@@ -172,6 +172,28 @@ def daily_section(lake_dir: Path) -> ReportSection:
     )
 
 
+def erasure_section(lake_dir: Path) -> ReportSection:
+    """The erasure log: who (user id only), when asked for and done, and what the step rewrote."""
+    rows = sorted(read_lake_table(lake_dir, lake_layout.ERASURE_LOG), key=lambda r: str(r["requested_at"]))
+    return ReportSection(
+        "Right to erasure (erasure_log)",
+        ("user id", "status", "requested at", "completed at", "objects rewritten", "records", "rows deleted"),
+        [
+            (
+                r["user_id"],
+                r["status"],
+                r["requested_at"],
+                r["completed_at"],
+                r["objects_rewritten"],
+                r["records_redacted"],
+                r["rows_deleted"],
+            )
+            for r in rows
+        ],
+        text="" if rows else "no account has been deleted yet",
+    )
+
+
 def gold_sections(lake_dir: Path) -> list[ReportSection]:
     """One section per gold table the demo charts."""
     return [
