@@ -266,6 +266,46 @@ def test_commits_between_queries_are_seen_and_an_unchanged_table_is_not_replanne
     assert loads == []
 
 
+def test_bronze_objects_landing_between_queries_are_read_by_the_same_statement(
+    engine: AthenaEngine, lake: Path
+) -> None:
+    statement = "SELECT count(*) FROM bronze_logs"
+    assert scalar(engine, statement) == 0  # an empty folder: the view has no files to glob yet
+    at = datetime(2026, 1, 2, 3, tzinfo=UTC)
+    write_bronze(lake, ll.LOGS_FOLDER, at, [{"log_type": "access", "status": 200}], "a")
+    assert scalar(engine, statement) == 1
+    write_bronze(lake, ll.LOGS_FOLDER, at + timedelta(hours=1), [{"log_type": "access"}] * 2, "b")
+    assert scalar(engine, statement) == 3
+
+
+def test_a_repeated_statement_is_translated_once_and_still_sees_each_commit(
+    engine: AthenaEngine, lake: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import todo_local.athena_engine as athena_engine
+
+    translations: list[str] = []
+    original = athena_engine.translate_tree
+
+    def counted(tree: Any, schema: Any) -> str:
+        translations.append(tree.sql())
+        return original(tree, schema)
+
+    monkeypatch.setattr(athena_engine, "translate_tree", counted)
+    statement = "SELECT count(*) FROM silver_users"
+    first, _ = _two_snapshots(lake)
+    assert scalar(engine, statement) == 2
+    append_rows(lake, ll.SILVER_USERS, [{"user_id": "u3", "version": 1}])
+    assert scalar(engine, statement) == 3
+    assert len(translations) == 1
+    # Time travel is resolved afresh each time (its snapshot view is named per query).
+    travel = f"SELECT count(*) FROM silver_users FOR VERSION AS OF {first}"
+    assert scalar(engine, travel) == 1
+    per_travel = len(translations) - 1
+    assert scalar(engine, travel) == 1
+    assert per_travel >= 1
+    assert len(translations) == 1 + 2 * per_travel
+
+
 def test_columns_missing_from_the_files_read_as_null(engine: AthenaEngine, lake: Path) -> None:
     # A table created before a column existed (schema evolution adds it later).
     append_rows(lake, ll.SILVER_USERS, [{"user_id": "u1", "version": 4}], columns=["user_id", "version"])
