@@ -30,6 +30,7 @@ REQUIRED_ALARMS = {
     "pipeline-silver-anomalies",
     "pipeline-gold-anomalies",
     "pipeline-maintenance-anomalies",
+    "erasure-overdue",
 }
 
 
@@ -135,6 +136,35 @@ def test_pipeline_run_anomalies_alarm_per_job(each_stage, job):
     assert props["AlarmName"] == f"{each_stage.todo.config.prefix}-pipeline-{job}-anomalies"
     assert props["AlarmDescription"].endswith("Runbook: docs/runbooks/alarms.md#pipeline-run-anomalies")
     assert "pipeline-run-anomalies" in _runbook_sections()
+
+
+def test_erasure_overdue_pages_when_the_erase_step_has_not_finished_for_two_days(each_stage):
+    """The erase step publishes its run metrics only when it finished; the alarm counts them per
+    day, and a day without any (no run, or runs that failed) breaches."""
+    from todo_etl.glue.erasure import ERASURE_JOB
+    from todo_etl.glue.run_log import RunSummary
+    from todo_etl.glue.run_metrics import NAMESPACE, run_metric_data
+
+    alarm = each_stage.todo.monitoring.alarms["erasure-overdue"]
+    props = each_stage.template("Monitoring")["Resources"][each_stage.logical_id("Monitoring", alarm)][
+        "Properties"
+    ]
+    assert props["Dimensions"] == [{"Name": "Job", "Value": ERASURE_JOB}]
+    assert (props["Statistic"], props["Period"]) == ("SampleCount", 86400)
+    assert (props["Threshold"], props["ComparisonOperator"]) == (1, "LessThanThreshold")
+    assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (2, 2)
+    assert props["TreatMissingData"] == "breaching"
+    assert props["AlarmDescription"].endswith("Runbook: docs/runbooks/alarms.md#erasure-overdue")
+    assert "erasure-overdue" in _runbook_sections()
+    summary = RunSummary(
+        job=ERASURE_JOB,
+        run_id="e1",
+        status="succeeded",
+        started_at="2024-03-01T00:00:00Z",
+        ended_at="2024-03-01T00:01:00Z",
+    )
+    published = {(NAMESPACE, d["MetricName"], d["Dimensions"][0]["Value"]) for d in run_metric_data(summary)}
+    assert (props["Namespace"], props["MetricName"], ERASURE_JOB) in published
 
 
 def test_pipeline_anomalies_alarm_watches_what_the_glue_jobs_publish(each_stage):

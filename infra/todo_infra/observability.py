@@ -18,6 +18,10 @@ KPI_AGE_METRIC = "KpiSnapshotAgeSeconds"
 # dimension PIPELINE_JOB_DIMENSION = the job ("silver" or "gold"); 0 when the run had no anomaly.
 PIPELINE_ANOMALIES_METRIC = "PipelineRunAnomalies"
 PIPELINE_JOB_DIMENSION = "Job"
+# Each finished run's duration (etl/todo_etl/glue/run_metrics.py), dimension Job; its sample
+# count per day tells whether the erase step (Job = "erasure", ADR 0013) ran to the end.
+PIPELINE_DURATION_METRIC = "PipelineRunSeconds"
+ERASURE_JOB = "erasure"
 RUNBOOK_PATH = "docs/runbooks/alarms.md"
 
 

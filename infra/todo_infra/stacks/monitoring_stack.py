@@ -30,9 +30,11 @@ from todo_etl.lake_layout import KPI_EXPORT_KEY
 from todo_infra.constructs.python_function import PythonFunction
 from todo_infra.observability import (
     BUSINESS_METRICS,
+    ERASURE_JOB,
     KPI_AGE_METRIC,
     METRICS_NAMESPACE,
     PIPELINE_ANOMALIES_METRIC,
+    PIPELINE_DURATION_METRIC,
     PIPELINE_JOB_DIMENSION,
     RUNBOOK_PATH,
     runbook_description,
@@ -409,6 +411,27 @@ class MonitoringStack(Stack):
                 datapoints=1,
                 runbook=PIPELINE_ANOMALIES_SECTION,
             )
+
+        # Erasure is a legal deadline (one month at most): the daily maintenance job runs the erase
+        # step first and publishes its duration only when the step finished. Two days without it
+        # (disabled schedule, a job failing every day) is breaching, so missing data breaches.
+        self._alarm(
+            "erasure-overdue",
+            "The erase step (deleted accounts out of every layer of the lake) has not finished a "
+            "run for two days.",
+            cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=PIPELINE_DURATION_METRIC,
+                dimensions_map={PIPELINE_JOB_DIMENSION: ERASURE_JOB},
+                period=Duration.days(1),
+                statistic="SampleCount",
+            ),
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=2,
+            datapoints=2,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+        )
 
     def _build_table_alarms(self, table: dynamodb.ITable) -> None:
         five = Duration.minutes(5)
