@@ -29,6 +29,7 @@ from todo_etl.lake_layout import (
     GOLD_USER_ENGAGEMENT,
     ICEBERG_TABLES,
     PIPELINE_RUNS,
+    SILVER_API_REQUESTS,
     SILVER_QUARANTINE,
     SILVER_TABLES,
     SILVER_TASKS,
@@ -84,6 +85,10 @@ class Scenario:
     reappeared: list[str]
     third: Any
     log_after_reopen: list[dict[str, Any]]
+    late_log: Path  # the object holding a late access-log record of the erased user
+    late_requests: list[str]  # their request ids in silver once that record arrived
+    fourth: Any  # the erase run after it
+    api_requests_after: list[dict[str, Any]]
 
 
 def write_bronze(kit: Any, root: Path) -> Any:
@@ -212,6 +217,7 @@ def scenario(spark: Any, kit: Any, tmp_path_factory: pytest.TempPathFactory) -> 
     reappeared = [r["task_id"] for r in kit.table_rows(session, lake, SILVER_TASKS) if r["user_id"] == GONE]
     third = run_erasure(session, lake, run_id="e3", now=RUN_1 + timedelta(hours=3, minutes=5))
     after_pipeline = {t.name: kit.table_rows(session, lake, t) for t in SILVER_TABLES}
+    log_after_reopen = log_rows(kit, session, lake)
 
     # A full rebuild from the redacted bronze alone, in a lake of its own.
     copy = root.parent / "rebuilt"
@@ -219,6 +225,17 @@ def scenario(spark: Any, kit: Any, tmp_path_factory: pytest.TempPathFactory) -> 
     copy_session, copy_lake = kit.Lake(copy).open(spark)
     run_silver(copy_session, copy_lake, full_rebuild=True, run_id="rebuild", now=RUN_1 + timedelta(hours=3))
     rebuilt = {t.name: kit.table_rows(copy_session, copy_lake, t) for t in SILVER_TABLES}
+
+    # A request made just before the deletion and logged late (Firehose buffers logs for minutes):
+    # only the access log holds it, and the erase step re-opens the request for it as well.
+    late_log = bronze.write_logs(
+        [bronze.access_log("r-late", HOUR_3 - timedelta(seconds=20), user_id=GONE)], HOUR_3
+    )
+    run_silver(session, lake, run_id="s4", now=RUN_1 + timedelta(hours=4))
+    late_requests = [
+        r["request_id"] for r in kit.table_rows(session, lake, SILVER_API_REQUESTS) if r["user_id"] == GONE
+    ]
+    fourth = run_erasure(session, lake, run_id="e4", now=RUN_1 + timedelta(hours=4, minutes=5))
 
     return Scenario(
         root=root,
@@ -243,7 +260,11 @@ def scenario(spark: Any, kit: Any, tmp_path_factory: pytest.TempPathFactory) -> 
         rebuilt=rebuilt,
         reappeared=reappeared,
         third=third,
-        log_after_reopen=log_rows(kit, session, lake),
+        log_after_reopen=log_after_reopen,
+        late_log=late_log,
+        late_requests=late_requests,
+        fourth=fourth,
+        api_requests_after=kit.table_rows(session, lake, SILVER_API_REQUESTS),
     )
 
 
@@ -427,6 +448,17 @@ def test_a_late_record_of_an_erased_user_reopens_the_request_and_is_erased_too(s
     assert row["rows_deleted"] == 13 + sum(scenario.third.details["rows_deleted"].values())
 
 
+def test_a_late_access_log_record_alone_reopens_the_request_and_loses_the_user_id(
+    scenario: Scenario,
+) -> None:
+    assert scenario.late_requests == ["r-late"]  # silver took the late request in...
+    assert scenario.fourth.details["completed"] == 1  # ...and the next erase step took it out again
+    assert scenario.fourth.details["objects_rewritten"] == 1
+    assert GONE.encode() not in gzip.decompress(scenario.late_log.read_bytes())
+    assert [r for r in scenario.api_requests_after if r["user_id"] == GONE] == []
+    assert "r-late" not in {r["request_id"] for r in scenario.api_requests_after}
+
+
 def test_pipeline_erase_and_the_erasure_log_through_the_cli(
     scenario: Scenario, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -439,6 +471,7 @@ def test_pipeline_erase_and_the_erasure_log_through_the_cli(
     sql = "SELECT user_id, status, objects_rewritten, records_redacted FROM erasure_log"
     assert main(["sql", sql, "--dir", str(state), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == [
-        {"user_id": GONE, "status": "completed", "objects_rewritten": 6, "records_redacted": 12}
+        # the late CDC object and the late access-log object came on top of the first five
+        {"user_id": GONE, "status": "completed", "objects_rewritten": 7, "records_redacted": 13}
     ]
     assert main(["pipeline", "erase", "--dir", str(state / "nowhere")]) == 2

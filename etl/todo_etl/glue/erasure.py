@@ -139,8 +139,20 @@ def _log_rows(spark: SparkSession, lake: Lake) -> list[Row]:
 
 # Where a record of an erased user that reached silver after the erasure (delivered late, or read
 # again from an object restored from an old version) shows up: the current-state tables and the
-# delete memory are small, so they are checked on every run.
-_REAPPEARED = (SILVER_TASKS, SILVER_USERS, SILVER_DELETED_ITEMS)
+# delete memory are small, so they are checked on every run. So are the access-log days around each
+# deletion: a request made just before it can be delivered after the erasure ran (Firehose buffers
+# logs for minutes), and those days are the only partitions of silver_api_requests read.
+_REAPPEARED = (SILVER_TASKS, SILVER_USERS, SILVER_DELETED_ITEMS, SILVER_API_REQUESTS)
+_LATE_LOG_DAYS = timedelta(days=1)
+
+
+def _reappearance_rule(table: LakeTable, request: ErasureRequest) -> str:
+    rule = ERASED_ROWS[table.name](_string(request.user_id), request)
+    if table is not SILVER_API_REQUESTS:
+        return rule
+    first = (request.requested_at - _LATE_LOG_DAYS).date().isoformat()
+    last = (request.requested_at + LOG_SLACK).date().isoformat()
+    return f"{rule} AND request_date BETWEEN DATE '{first}' AND DATE '{last}'"
 
 
 def _reappeared(spark: SparkSession, lake: Lake, done: dict[str, datetime]) -> set[str]:
@@ -150,7 +162,8 @@ def _reappeared(spark: SparkSession, lake: Lake, done: dict[str, datetime]) -> s
     found: set[str] = set()
     for table in _REAPPEARED:
         requests = [ErasureRequest(user, at) for user, at in done.items()]
-        hits = iceberg_tables.read(spark, lake, table).where(_predicate(table, requests))
+        predicate = " OR ".join(f"({_reappearance_rule(table, r)})" for r in requests)
+        hits = iceberg_tables.read(spark, lake, table).where(predicate)
         column = (
             F.expr(f"substring(pk, {len(USER_PREFIX) + 1})")
             if table is SILVER_DELETED_ITEMS
