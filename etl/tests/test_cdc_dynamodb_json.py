@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from todo_etl.cdc.dynamodb_json import (
     ConversionError,
     dumps,
+    dumps_string_keyed,
     image_to_canonical,
     image_to_client,
     image_to_plain,
@@ -215,3 +216,22 @@ def test_ddb_json_round_trip_is_identical(image: dict[str, Any]) -> None:
     assert {k: _deserializer.deserialize(_as_boto3(v)) for k, v in back.items()} == {
         k: _deserializer.deserialize(_as_boto3(v)) for k, v in image.items()
     }
+
+
+@settings(max_examples=150, deadline=None)
+@given(images)
+def test_the_c_encoder_path_writes_the_same_text_as_dumps(image: dict[str, Any]) -> None:
+    for value in (image_to_plain(image), image_to_canonical(image)):
+        assert dumps_string_keyed(value) == dumps(value)
+
+
+def test_the_c_encoder_path_is_exact_even_when_the_data_holds_its_marker() -> None:
+    marker = "\ue000"
+    value = {"a": marker, marker: [Decimal("1.50"), marker, Decimal(BIG)], "n": Decimal("1E-130")}
+    assert dumps_string_keyed(value) == dumps(value)
+    assert dumps_string_keyed({"s": marker}) == dumps({"s": marker})
+    assert dumps_string_keyed({"x": [Decimal("-0"), True, None, 3]}) == '{"x":[-0,true,null,3]}'
+    with pytest.raises(ValueError, match="no literal"):
+        dumps_string_keyed({"x": Decimal("NaN")})
+    with pytest.raises(TypeError):
+        dumps_string_keyed({"x": object()})

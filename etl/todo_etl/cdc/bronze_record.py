@@ -16,7 +16,7 @@ from todo_api.table_definition import (
     VERSION_ATTRIBUTE,
     EntityType,
 )
-from todo_etl.cdc.dynamodb_json import ConversionError, dumps, image_to_canonical, image_to_plain
+from todo_etl.cdc.dynamodb_json import ConversionError, dumps_string_keyed, image_to_canonical, image_to_plain
 from todo_etl.lake_layout import BRONZE_CDC
 
 EVENT_NAMES = frozenset({"INSERT", "MODIFY", "REMOVE"})
@@ -172,6 +172,6 @@ def build_bronze_record(raw: Mapping[str, Any], ingested_at: datetime) -> Bronze
         event_id=event_id,
         sequence_number=sequence_number,
         entity_type=entity_type,
-        line=(dumps(ordered) + "\n").encode("utf-8"),
+        line=(dumps_string_keyed(ordered) + "\n").encode("utf-8"),
         flow=_flow(entity_type, event_name, new_image, old_image),
     )
