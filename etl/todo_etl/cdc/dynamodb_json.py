@@ -21,6 +21,8 @@ Image = Mapping[str, AttributeValue]
 TYPE_DESCRIPTORS = frozenset({"S", "N", "B", "SS", "NS", "BS", "M", "L", "BOOL", "NULL"})
 # DynamoDB's number syntax; stricter than Decimal(), which also takes "NaN", "1_000" or " 1 ".
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER_MATCH = _NUMBER.fullmatch
+_ABSENT = object()
 
 
 class ConversionError(ValueError):
@@ -156,14 +158,50 @@ def to_client(value: AttributeValue) -> dict[str, Any]:
     return {descriptor: inner}
 
 
+def _entry_path(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
 def image_to_plain(image: Image, path: str = "") -> dict[str, Any]:
-    """A whole item image (attribute name → attribute value) as a plain JSON object."""
-    return {key: to_plain(v, p) for key, v, p in _entries(image, path)}
+    """A whole item image (attribute name → attribute value) as a plain JSON object.
+
+    Strings and numbers (most attributes) are converted in line, without building their path;
+    everything else, and anything that is not valid, goes through `to_plain` with its path, in
+    order, so the result and the first error are those of the general conversion."""
+    if type(image) is not dict:
+        return {key: to_plain(v, p) for key, v, p in _entries(image, path)}
+    out: dict[str, Any] = {}
+    for key, value in image.items():
+        if type(key) is str and type(value) is dict and len(value) == 1:
+            inner = value.get("S", _ABSENT)
+            if type(inner) is str:
+                out[key] = inner
+                continue
+            inner = value.get("N", _ABSENT)
+            if type(inner) is str and _NUMBER_MATCH(inner):
+                out[key] = Decimal(inner)
+                continue
+        out[_string(key, path)] = to_plain(value, _entry_path(path, key))
+    return out
 
 
 def image_to_canonical(image: Image, path: str = "") -> dict[str, Any]:
-    """A whole item image as canonical DynamoDB JSON."""
-    return {key: to_canonical(v, p) for key, v, p in _entries(image, path)}
+    """A whole item image as canonical DynamoDB JSON (strings and numbers in line, as above)."""
+    if type(image) is not dict:
+        return {key: to_canonical(v, p) for key, v, p in _entries(image, path)}
+    out: dict[str, Any] = {}
+    for key, value in image.items():
+        if type(key) is str and type(value) is dict and len(value) == 1:
+            inner = value.get("S", _ABSENT)
+            if type(inner) is str:
+                out[key] = {"S": inner}
+                continue
+            inner = value.get("N", _ABSENT)
+            if type(inner) is str and _NUMBER_MATCH(inner):
+                out[key] = {"N": inner}
+                continue
+        out[_string(key, path)] = to_canonical(value, _entry_path(path, key))
+    return out
 
 
 def image_to_client(image: Image) -> dict[str, Any]:
