@@ -59,6 +59,8 @@ class SkippedRecord:
 
 
 def _required(mapping: Mapping[str, Any], key: str, path: str) -> Any:
+    if type(mapping) is dict and key in mapping:  # the common case, without an ABC check
+        return mapping[key]
     if not isinstance(mapping, Mapping) or key not in mapping:
         raise ConversionError(path, f"missing {key}")
     return mapping[key]
@@ -81,6 +83,8 @@ def _creation_time(value: Any) -> str:
 
 def _entity_type(image: Mapping[str, Any] | None) -> str | None:
     attribute = (image or {}).get(ENTITY_TYPE_ATTRIBUTE)
+    if type(attribute) is dict and type(attribute.get("S")) is str:
+        return str(attribute["S"])
     if isinstance(attribute, Mapping) and isinstance(attribute.get("S"), str):
         return str(attribute["S"])
     return None
