@@ -15,10 +15,12 @@ from hypothesis import strategies as st
 from todo_etl.cdc.dynamodb_json import (
     ConversionError,
     dumps,
+    dumps_string_keyed,
     image_to_canonical,
     image_to_client,
     image_to_plain,
     loads,
+    to_canonical,
     to_plain,
 )
 
@@ -215,3 +217,50 @@ def test_ddb_json_round_trip_is_identical(image: dict[str, Any]) -> None:
     assert {k: _deserializer.deserialize(_as_boto3(v)) for k, v in back.items()} == {
         k: _deserializer.deserialize(_as_boto3(v)) for k, v in image.items()
     }
+
+
+@settings(max_examples=150, deadline=None)
+@given(images)
+def test_the_c_encoder_path_writes_the_same_text_as_dumps(image: dict[str, Any]) -> None:
+    for value in (image_to_plain(image), image_to_canonical(image)):
+        assert dumps_string_keyed(value) == dumps(value)
+
+
+def test_the_c_encoder_path_is_exact_even_when_the_data_holds_its_marker() -> None:
+    marker = "\ue000"
+    value = {"a": marker, marker: [Decimal("1.50"), marker, Decimal(BIG)], "n": Decimal("1E-130")}
+    assert dumps_string_keyed(value) == dumps(value)
+    assert dumps_string_keyed({"s": marker}) == dumps({"s": marker})
+    assert dumps_string_keyed({"x": [Decimal("-0"), True, None, 3]}) == '{"x":[-0,true,null,3]}'
+    with pytest.raises(ValueError, match="no literal"):
+        dumps_string_keyed({"x": Decimal("NaN")})
+    with pytest.raises(TypeError):
+        dumps_string_keyed({"x": object()})
+
+
+@settings(max_examples=150, deadline=None)
+@given(images)
+def test_whole_images_convert_as_their_attributes_do(image: dict[str, Any]) -> None:
+    """The in-line string and number path of the image conversions is the general conversion."""
+    plain = image_to_plain(image)
+    assert plain == {k: to_plain(v, k) for k, v in image.items()}
+    assert _number_texts(plain) == _number_texts({k: to_plain(v, k) for k, v in image.items()})
+    assert [str(v) for v in plain.values()] == [str(to_plain(v, k)) for k, v in image.items()]
+    assert image_to_canonical(image) == {k: to_canonical(v, k) for k, v in image.items()}
+
+
+@pytest.mark.parametrize(
+    ("image", "where"),
+    [
+        ({"a": {"S": "x"}, "b": {"N": "1_000"}}, "Top.b"),
+        ({"a": {"N": "NaN"}}, "Top.a"),
+        ({"a": {"S": 1}}, "Top.a"),
+        ({"a": {"S": "x", "N": "1"}}, "Top.a"),
+        ({1: {"S": "x"}}, "Top"),
+    ],
+)
+def test_invalid_images_raise_at_the_first_bad_attribute(image: dict[Any, Any], where: str) -> None:
+    for convert in (image_to_plain, image_to_canonical):
+        with pytest.raises(ConversionError) as raised:
+            convert(image, "Top")
+        assert raised.value.path == where

@@ -85,3 +85,26 @@ def test_the_lake_benchmark_edits_each_open_task_again_once_all_had_one() -> Non
         assert new["priority"] != old["priority"]
         versions.setdefault(new["SK"] + new["PK"], []).append(new["version"])
     assert sorted(versions.values()) == [[3, 4]] * 10
+
+
+def test_the_cdc_baseline_writes_the_rows_the_cdc_function_writes(tmp_path) -> None:
+    """The plain loop is a fair baseline only if it does the same job: the same bronze rows (numbers
+    as JSON numbers), to an identical delivery stream; nothing about time is asserted."""
+    import gzip
+    import json
+
+    from todo_local.bench import bench_cdc
+
+    result = bench_cdc(tmp_path / "lake", Workload(users=2, tasks=4).events())
+    assert result.ours > 0
+    assert result.baseline > 0
+
+    def rows(root):
+        lines = [
+            line for f in sorted(root.rglob("*.gz")) for line in gzip.decompress(f.read_bytes()).splitlines()
+        ]
+        return [{k: v for k, v in json.loads(line).items() if k != "ingested_at"} for line in lines]
+
+    ours, baseline = rows(tmp_path / "lake"), rows(tmp_path / "baseline-lake")
+    assert len(ours) == 2 * (1 + 4 + 4 + 2)  # per user: a profile, 4 tasks, 4 edits, tasks 0 and 3 done
+    assert baseline == ours

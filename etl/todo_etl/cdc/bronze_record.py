@@ -16,7 +16,7 @@ from todo_api.table_definition import (
     VERSION_ATTRIBUTE,
     EntityType,
 )
-from todo_etl.cdc.dynamodb_json import ConversionError, dumps, image_to_canonical, image_to_plain
+from todo_etl.cdc.dynamodb_json import ConversionError, dumps_string_keyed, image_to_canonical, image_to_plain
 from todo_etl.lake_layout import BRONZE_CDC
 
 EVENT_NAMES = frozenset({"INSERT", "MODIFY", "REMOVE"})
@@ -59,6 +59,8 @@ class SkippedRecord:
 
 
 def _required(mapping: Mapping[str, Any], key: str, path: str) -> Any:
+    if type(mapping) is dict and key in mapping:  # the common case, without an ABC check
+        return mapping[key]
     if not isinstance(mapping, Mapping) or key not in mapping:
         raise ConversionError(path, f"missing {key}")
     return mapping[key]
@@ -81,6 +83,8 @@ def _creation_time(value: Any) -> str:
 
 def _entity_type(image: Mapping[str, Any] | None) -> str | None:
     attribute = (image or {}).get(ENTITY_TYPE_ATTRIBUTE)
+    if type(attribute) is dict and type(attribute.get("S")) is str:
+        return str(attribute["S"])
     if isinstance(attribute, Mapping) and isinstance(attribute.get("S"), str):
         return str(attribute["S"])
     return None
@@ -172,6 +176,6 @@ def build_bronze_record(raw: Mapping[str, Any], ingested_at: datetime) -> Bronze
         event_id=event_id,
         sequence_number=sequence_number,
         entity_type=entity_type,
-        line=(dumps(ordered) + "\n").encode("utf-8"),
+        line=(dumps_string_keyed(ordered) + "\n").encode("utf-8"),
         flow=_flow(entity_type, event_name, new_image, old_image),
     )

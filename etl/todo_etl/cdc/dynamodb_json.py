@@ -21,6 +21,8 @@ Image = Mapping[str, AttributeValue]
 TYPE_DESCRIPTORS = frozenset({"S", "N", "B", "SS", "NS", "BS", "M", "L", "BOOL", "NULL"})
 # DynamoDB's number syntax; stricter than Decimal(), which also takes "NaN", "1_000" or " 1 ".
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER_MATCH = _NUMBER.fullmatch
+_ABSENT = object()
 
 
 class ConversionError(ValueError):
@@ -156,14 +158,50 @@ def to_client(value: AttributeValue) -> dict[str, Any]:
     return {descriptor: inner}
 
 
+def _entry_path(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
 def image_to_plain(image: Image, path: str = "") -> dict[str, Any]:
-    """A whole item image (attribute name → attribute value) as a plain JSON object."""
-    return {key: to_plain(v, p) for key, v, p in _entries(image, path)}
+    """A whole item image (attribute name → attribute value) as a plain JSON object.
+
+    Strings and numbers (most attributes) are converted in line, without building their path;
+    everything else, and anything that is not valid, goes through `to_plain` with its path, in
+    order, so the result and the first error are those of the general conversion."""
+    if type(image) is not dict:
+        return {key: to_plain(v, p) for key, v, p in _entries(image, path)}
+    out: dict[str, Any] = {}
+    for key, value in image.items():
+        if type(key) is str and type(value) is dict and len(value) == 1:
+            inner = value.get("S", _ABSENT)
+            if type(inner) is str:
+                out[key] = inner
+                continue
+            inner = value.get("N", _ABSENT)
+            if type(inner) is str and _NUMBER_MATCH(inner):
+                out[key] = Decimal(inner)
+                continue
+        out[_string(key, path)] = to_plain(value, _entry_path(path, key))
+    return out
 
 
 def image_to_canonical(image: Image, path: str = "") -> dict[str, Any]:
-    """A whole item image as canonical DynamoDB JSON."""
-    return {key: to_canonical(v, p) for key, v, p in _entries(image, path)}
+    """A whole item image as canonical DynamoDB JSON (strings and numbers in line, as above)."""
+    if type(image) is not dict:
+        return {key: to_canonical(v, p) for key, v, p in _entries(image, path)}
+    out: dict[str, Any] = {}
+    for key, value in image.items():
+        if type(key) is str and type(value) is dict and len(value) == 1:
+            inner = value.get("S", _ABSENT)
+            if type(inner) is str:
+                out[key] = {"S": inner}
+                continue
+            inner = value.get("N", _ABSENT)
+            if type(inner) is str and _NUMBER_MATCH(inner):
+                out[key] = {"N": inner}
+                continue
+        out[_string(key, path)] = to_canonical(value, _entry_path(path, key))
+    return out
 
 
 def image_to_client(image: Image) -> dict[str, Any]:
@@ -174,6 +212,50 @@ def image_to_client(image: Image) -> dict[str, Any]:
 def dumps(value: Any) -> str:
     """Compact JSON text where Decimals are number literals with every digit (json.dumps cannot)."""
     return "".join(_encode(value))
+
+
+# `dumps_string_keyed` hands Decimals to the C encoder as this marker and splices the digits back in.
+_MARK = "\ue000"
+_MARKED = json.dumps(_MARK, ensure_ascii=False)
+
+
+class _NotFastError(Exception):
+    """A value the fast path leaves to `dumps` (which encodes it, or raises the right error)."""
+
+
+def dumps_string_keyed(value: Any) -> str:
+    """`dumps` for values whose mapping keys are all strings and whose mappings are dicts (what the
+    image conversions and bronze records build), through the C JSON encoder: the same text.
+
+    Each Decimal is encoded as a marker string, then replaced by its digits in encoding order. A
+    marker character already in the data (so a count that does not add up) or any type the C
+    encoder does not know sends the value through `dumps` instead, so the text is always exact.
+    """
+    numbers: list[str] = []
+
+    def number(item: Any) -> str:
+        if type(item) is not Decimal:
+            raise _NotFastError
+        if not item.is_finite():
+            raise ValueError(f"JSON has no literal for {item}")
+        numbers.append(str(item))
+        return _MARK
+
+    encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=number)
+    try:
+        text = encoder.encode(value)
+    except _NotFastError:
+        return dumps(value)
+    if not numbers:
+        return text
+    pieces = text.split(_MARKED)
+    if len(pieces) != len(numbers) + 1 or text.count(_MARK) != len(numbers):
+        return dumps(value)
+    out = [pieces[0]]
+    for digits, piece in zip(numbers, pieces[1:], strict=True):
+        out.append(digits)
+        out.append(piece)
+    return "".join(out)
 
 
 def _encode(value: Any) -> Iterator[str]:

@@ -15,7 +15,8 @@ def register(subparsers: Any) -> None:
         description=(
             "Runs every benchmark in one process and prints ours / baseline ratios: api cold-start "
             "import and handler latency against bare FastAPI+Mangum, CDC records/second against a "
-            "plain deserialize-and-put loop, the silver job on Spark against DuckDB on the same "
+            "plain TypeDeserializer-and-json loop writing the same bronze rows to the same local Firehose, "
+            "the silver job on Spark against DuckDB on the same "
             "bronze, and the named queries through the local Athena engine against DuckDB; then the load "
             "benchmark: task creates, patches and lists through the local gateway from several clients "
             "(latency at the start and at the end, errors, the platform's memory before and after)."
