@@ -72,28 +72,33 @@ def import_time_ms(statement: str, repeat: int = 5) -> float:
     return median_time(run, repeat)
 
 
-def rest_event(path: str, claims: dict[str, str] | None = None) -> dict[str, Any]:
-    """A minimal REST (v1) proxy event, as API Gateway sends it."""
+def rest_event(
+    path: str, claims: dict[str, str] | None = None, method: str = "GET", body: Any = None
+) -> dict[str, Any]:
+    """A minimal REST (v1) proxy event, as API Gateway sends it; `body` is sent as JSON."""
     context: dict[str, Any] = {
         "requestId": "bench",
         "stage": "local",
         "path": path,
-        "httpMethod": "GET",
+        "httpMethod": method,
         "identity": {"sourceIp": "127.0.0.1"},
     }
     if claims:
         context["authorizer"] = {"claims": claims}
+    headers = {"Host": "localhost", "Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
     return {
         "resource": "/{proxy+}",
         "path": path,
-        "httpMethod": "GET",
-        "headers": {"Host": "localhost", "Accept": "application/json"},
-        "multiValueHeaders": {"Host": ["localhost"], "Accept": ["application/json"]},
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
         "queryStringParameters": None,
         "multiValueQueryStringParameters": None,
         "pathParameters": {"proxy": path.lstrip("/")},
         "requestContext": context,
-        "body": None,
+        "body": None if body is None else json.dumps(body),
         "isBase64Encoded": False,
     }
 
@@ -169,6 +174,145 @@ def bench_handler_latency(requests: int = 300) -> BenchResult:
         ours = median_time(lambda: ours_handler(event, context), requests)
         baseline = median_time(lambda: base_handler(event, context), requests)
     return BenchResult("api handler latency (GET /api/health)", "ms", ours, baseline, "median per request")
+
+
+# -- API: a task's GET and PATCH through the handler vs the same DynamoDB calls as raw boto3 -------
+
+
+class _RawTaskCalls:
+    """The DynamoDB calls of a task's GET and PATCH as raw boto3, on one task; tracks its version."""
+
+    def __init__(self, client: Any, table: str, key: dict[str, Any], version: int) -> None:
+        self.client, self.table, self.key, self.version = client, table, key, version
+        self.pk = next(iter(key))  # the partition key's name comes first in `key`
+        self._titles = iter(range(10**9))
+
+    def title(self) -> str:
+        return f"title {next(self._titles)}"
+
+    def get(self) -> None:
+        self.client.get_item(TableName=self.table, Key=self.key, ConsistentRead=True)
+
+    def update(self) -> None:
+        """PATCH as one conditional UpdateItem (the least a raw implementation needs)."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=self.key,
+            UpdateExpression="SET #title = :title, #updated = :now, #version = :next",
+            ConditionExpression="attribute_exists(#pk) AND #version = :expected",
+            ExpressionAttributeNames={
+                "#pk": self.pk,
+                "#title": "title",
+                "#updated": "updated_at",
+                "#version": "version",
+            },
+            ExpressionAttributeValues={
+                ":title": {"S": self.title()},
+                ":now": {"S": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())},
+                ":expected": {"N": str(self.version)},
+                ":next": {"N": str(self.version + 1)},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        self.version += 1
+
+    def read_then_put(self) -> None:
+        """What our PATCH sends, as raw calls: a consistent read, then a put conditioned on the version."""
+        item = self.client.get_item(TableName=self.table, Key=self.key, ConsistentRead=True)["Item"]
+        item["title"] = {"S": self.title()}
+        item["version"] = {"N": str(self.version + 1)}
+        self.client.put_item(
+            TableName=self.table,
+            Item=item,
+            ConditionExpression="attribute_exists(#pk) AND #version = :expected",
+            ExpressionAttributeNames={"#pk": self.pk, "#version": "version"},
+            ExpressionAttributeValues={":expected": {"N": str(self.version)}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        self.version += 1
+
+
+def bench_task_latency(requests: int = 200) -> list[BenchResult]:
+    """GET and PATCH of one task through the real handler (in process, DynamoDB on a moto server
+    reached through AWS_ENDPOINT_URL) against what raw boto3 needs for the same operation on the
+    same emulator: a consistent GetItem; an UpdateItem conditioned on the task existing at its version."""
+    import contextlib
+    import io
+    import logging
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from todo_api.table_definition import PARTITION_KEY, SORT_KEY, TABLE
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    table = "bench-tasks"
+    settings: dict[str, str | None] = {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ENDPOINT_URL_DYNAMODB": None,
+        "AWS_PROFILE": None,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "TABLE_NAME": table,
+        "STAGE": "local",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    try:
+        with _environment(settings), contextlib.redirect_stdout(io.StringIO()):  # access log lines
+            client = boto3.session.Session().client("dynamodb")
+            client.create_table(**TABLE.create_table_kwargs(table))
+            from todo_api.handler import handler
+
+            claims = {"sub": "bench-user-0001", "email": "bench@example.com"}
+            context = _Context()
+
+            def call(method: str, path: str, body: Any = None, expected: int = 200) -> dict[str, Any]:
+                response: dict[str, Any] = handler(rest_event(path, claims, method, body), context)
+                if response["statusCode"] != expected:
+                    raise RuntimeError(f"{method} {path}: {response['statusCode']} {response.get('body')}")
+                return response
+
+            call("POST", "/api/v1/users", {"name": "Bench"}, expected=201)
+            task = json.loads(call("POST", "/api/v1/tasks", {"title": "bench"}, expected=201)["body"])
+            path = f"/api/v1/tasks/{task['task_id']}"
+            key = {PARTITION_KEY: {"S": f"USER#{claims['sub']}"}, SORT_KEY: {"S": f"TASK#{task['task_id']}"}}
+            raw = _RawTaskCalls(client, table, key, int(task["version"]))
+
+            def ours_patch() -> None:
+                call("PATCH", path, {"title": raw.title()})
+                raw.version += 1
+
+            for _ in range(5):  # warm both: clients, connections, FastAPI's caches
+                call("GET", path)
+                ours_patch()
+                raw.get()
+                raw.update()
+                raw.read_then_put()
+            ours_get = median_time(lambda: call("GET", path), requests)
+            base_get = median_time(raw.get, requests)
+            ours_patch_ms = median_time(ours_patch, requests)
+            base_patch = median_time(raw.update, requests)
+            same_calls = median_time(raw.read_then_put, requests)
+            client.close()
+    finally:
+        server.stop()
+    note = f"median per request over {requests}, DynamoDB on a moto server"
+    return [
+        BenchResult("api GET task: handler vs raw boto3 GetItem", "ms", ours_get, base_get, note),
+        BenchResult(
+            "api PATCH task: handler vs raw boto3 conditional UpdateItem",
+            "ms",
+            ours_patch_ms,
+            base_patch,
+            note + f"; ours reads then puts: {ours_patch_ms / same_calls:.2f}x raw GetItem + conditional"
+            f" PutItem ({same_calls:.2f} ms)",
+        ),
+    ]
 
 
 # -- CDC: stream records → bronze ------------------------------------------------------------------
@@ -480,6 +624,8 @@ def run_benchmarks(
     results.append(bench_cold_start())
     say("api handler latency")
     results.append(bench_handler_latency())
+    say("api task GET and PATCH against raw boto3 (moto server)")
+    results += bench_task_latency()
     say("cdc handler → local Firehose → bronze")
     results.append(bench_cdc(lake, records))
     say("silver job on Spark, then DuckDB")
