@@ -32,3 +32,11 @@ def test_the_task_latency_bench_runs_get_and_patch_on_both_sides() -> None:
     assert dict(os.environ) == saved  # the bench puts the environment back
     assert min(get.ours, get.baseline, patch.ours, patch.baseline) > 0
     assert "GetItem + conditional PutItem" in patch.note
+
+
+def test_the_health_latency_bench_runs_both_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from todo_local.bench import bench_handler_latency
+
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)  # the baseline's client needs one anyway
+    result = bench_handler_latency(requests=3)
+    assert min(result.ours, result.baseline) > 0
