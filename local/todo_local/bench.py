@@ -20,9 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# The least a real API Lambda imports: FastAPI, Mangum and a DynamoDB client built at import (any app
+# that stores anything has one).
 BASELINE_APP = """
+import boto3
 from fastapi import FastAPI
 from mangum import Mangum
+dynamodb = boto3.client("dynamodb")
 app = FastAPI()
 @app.get("/api/health")
 def health() -> dict[str, str]:
@@ -56,8 +60,20 @@ def median_time(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(samples)
 
 
-def import_time_ms(statement: str, repeat: int = 5) -> float:
-    """Median wall time of a fresh interpreter running `statement` (a cold start's import phase)."""
+def alternating_medians(fns: list[Callable[[], Any]], repeat: int) -> list[float]:
+    """Median wall time in milliseconds of each of `fns`, called in turn `repeat` times: on a shared
+    machine, load that comes and goes then weighs on every side alike, not on whichever ran last."""
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, times in zip(fns, samples, strict=True):
+            started = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - started) * 1000)
+    return [statistics.median(times) for times in samples]
+
+
+def _fresh_interpreter(statement: str) -> Callable[[], None]:
+    """Run `statement` in a fresh interpreter, with the settings of a developer stage."""
     env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"}
     env.setdefault("TABLE_NAME", "bench")
     env.setdefault("STAGE", "local")
@@ -65,31 +81,36 @@ def import_time_ms(statement: str, repeat: int = 5) -> float:
     def run() -> None:
         subprocess.run([sys.executable, "-c", statement], check=True, env=env, capture_output=True)  # noqa: S603
 
-    return median_time(run, repeat)
+    return run
 
 
-def rest_event(path: str, claims: dict[str, str] | None = None) -> dict[str, Any]:
-    """A minimal REST (v1) proxy event, as API Gateway sends it."""
+def rest_event(
+    path: str, claims: dict[str, str] | None = None, method: str = "GET", body: Any = None
+) -> dict[str, Any]:
+    """A minimal REST (v1) proxy event, as API Gateway sends it; `body` is sent as JSON."""
     context: dict[str, Any] = {
         "requestId": "bench",
         "stage": "local",
         "path": path,
-        "httpMethod": "GET",
+        "httpMethod": method,
         "identity": {"sourceIp": "127.0.0.1"},
     }
     if claims:
         context["authorizer"] = {"claims": claims}
+    headers = {"Host": "localhost", "Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
     return {
         "resource": "/{proxy+}",
         "path": path,
-        "httpMethod": "GET",
-        "headers": {"Host": "localhost", "Accept": "application/json"},
-        "multiValueHeaders": {"Host": ["localhost"], "Accept": ["application/json"]},
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
         "queryStringParameters": None,
         "multiValueQueryStringParameters": None,
         "pathParameters": {"proxy": path.lstrip("/")},
         "requestContext": context,
-        "body": None,
+        "body": None if body is None else json.dumps(body),
         "isBase64Encoded": False,
     }
 
@@ -107,10 +128,42 @@ class _Context:
         return 30_000
 
 
-def bench_cold_start() -> BenchResult:
-    ours = import_time_ms("import todo_api.handler")
-    baseline = import_time_ms(BASELINE_APP)
-    return BenchResult("api cold-start import", "ms", ours, baseline, "vs bare FastAPI + Mangum")
+def first_request_statement(app_source: str) -> str:
+    """`app_source` (which defines `handler`), then one GET /api/health through it: a cold start as a
+    user feels it, the import and the first invocation in a fresh interpreter."""
+    event = json.dumps(rest_event("/api/health"))
+    return (
+        f"{app_source}\n"
+        "import json\n"
+        "class _Context:\n"
+        "    function_name = 'bench'\n"
+        "    function_version = '$LATEST'\n"
+        "    memory_limit_in_mb = 512\n"
+        "    invoked_function_arn = 'arn:aws:lambda:us-east-1:000000000000:function:bench'\n"
+        "    aws_request_id = 'bench'\n"
+        "    log_group_name = '/aws/lambda/bench'\n"
+        "    log_stream_name = 'bench'\n"
+        "    def get_remaining_time_in_millis(self):\n"
+        "        return 30000\n"
+        f"response = handler(json.loads({event!r}), _Context())\n"
+        "assert response['statusCode'] == 200, response\n"
+    )
+
+
+OURS_APP = "from todo_api.handler import handler"
+
+
+def bench_cold_start(repeat: int = 7) -> BenchResult:
+    ours, baseline = alternating_medians(
+        [_fresh_interpreter(first_request_statement(app)) for app in (OURS_APP, BASELINE_APP)], repeat
+    )
+    return BenchResult(
+        "api cold start (import + first request)",
+        "ms",
+        ours,
+        baseline,
+        "vs FastAPI + Mangum + a boto3 DynamoDB client, fresh interpreters",
+    )
 
 
 def bench_handler_latency(requests: int = 300) -> BenchResult:
@@ -122,7 +175,9 @@ def bench_handler_latency(requests: int = 300) -> BenchResult:
     sink = io.StringIO()
     # The access log line goes to stdout, as on Lambda: Powertools' Logger binds sys.stdout when the
     # handler module is imported, so the import happens inside the redirect too.
-    with contextlib.redirect_stdout(sink):
+    # The baseline builds a DynamoDB client at import, which needs a region (none is called).
+    region: dict[str, str | None] = {"AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    with _environment(region), contextlib.redirect_stdout(sink):
         from todo_api.handler import handler as ours_handler
 
         namespace: dict[str, Any] = {}
@@ -134,6 +189,144 @@ def bench_handler_latency(requests: int = 300) -> BenchResult:
         ours = median_time(lambda: ours_handler(event, context), requests)
         baseline = median_time(lambda: base_handler(event, context), requests)
     return BenchResult("api handler latency (GET /api/health)", "ms", ours, baseline, "median per request")
+
+
+# -- API: a task's GET and PATCH through the handler vs the same DynamoDB calls as raw boto3 -------
+
+
+class _RawTaskCalls:
+    """The DynamoDB calls of a task's GET and PATCH as raw boto3, on one task; tracks its version."""
+
+    def __init__(self, client: Any, table: str, key: dict[str, Any], version: int) -> None:
+        self.client, self.table, self.key, self.version = client, table, key, version
+        self.pk = next(iter(key))  # the partition key's name comes first in `key`
+        self._titles = iter(range(10**9))
+
+    def title(self) -> str:
+        return f"title {next(self._titles)}"
+
+    def get(self) -> None:
+        self.client.get_item(TableName=self.table, Key=self.key, ConsistentRead=True)
+
+    def update(self) -> None:
+        """PATCH as one conditional UpdateItem (the least a raw implementation needs)."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=self.key,
+            UpdateExpression="SET #title = :title, #updated = :now, #version = :next",
+            ConditionExpression="attribute_exists(#pk) AND #version = :expected",
+            ExpressionAttributeNames={
+                "#pk": self.pk,
+                "#title": "title",
+                "#updated": "updated_at",
+                "#version": "version",
+            },
+            ExpressionAttributeValues={
+                ":title": {"S": self.title()},
+                ":now": {"S": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())},
+                ":expected": {"N": str(self.version)},
+                ":next": {"N": str(self.version + 1)},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        self.version += 1
+
+    def read_then_put(self) -> None:
+        """What our PATCH sends, as raw calls: a consistent read, then a put conditioned on the version."""
+        item = self.client.get_item(TableName=self.table, Key=self.key, ConsistentRead=True)["Item"]
+        item["title"] = {"S": self.title()}
+        item["version"] = {"N": str(self.version + 1)}
+        self.client.put_item(
+            TableName=self.table,
+            Item=item,
+            ConditionExpression="attribute_exists(#pk) AND #version = :expected",
+            ExpressionAttributeNames={"#pk": self.pk, "#version": "version"},
+            ExpressionAttributeValues={":expected": {"N": str(self.version)}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        self.version += 1
+
+
+def bench_task_latency(requests: int = 200) -> list[BenchResult]:
+    """GET and PATCH of one task through the real handler (in process, DynamoDB on a moto server
+    reached through AWS_ENDPOINT_URL) against what raw boto3 needs for the same operation on the
+    same emulator: a consistent GetItem; an UpdateItem conditioned on the task existing at its version."""
+    import contextlib
+    import io
+    import logging
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from todo_api.table_definition import PARTITION_KEY, SORT_KEY, TABLE
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    table = "bench-tasks"
+    settings: dict[str, str | None] = {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ENDPOINT_URL_DYNAMODB": None,
+        "AWS_PROFILE": None,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "TABLE_NAME": table,
+        "STAGE": "local",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    try:
+        with _environment(settings), contextlib.redirect_stdout(io.StringIO()):  # access log lines
+            client = boto3.session.Session().client("dynamodb")
+            client.create_table(**TABLE.create_table_kwargs(table))
+            from todo_api.handler import handler
+
+            claims = {"sub": "bench-user-0001", "email": "bench@example.com"}
+            context = _Context()
+
+            def call(method: str, path: str, body: Any = None, expected: int = 200) -> dict[str, Any]:
+                response: dict[str, Any] = handler(rest_event(path, claims, method, body), context)
+                if response["statusCode"] != expected:
+                    raise RuntimeError(f"{method} {path}: {response['statusCode']} {response.get('body')}")
+                return response
+
+            call("POST", "/api/v1/users", {"name": "Bench"}, expected=201)
+            task = json.loads(call("POST", "/api/v1/tasks", {"title": "bench"}, expected=201)["body"])
+            path = f"/api/v1/tasks/{task['task_id']}"
+            key = {PARTITION_KEY: {"S": f"USER#{claims['sub']}"}, SORT_KEY: {"S": f"TASK#{task['task_id']}"}}
+            raw = _RawTaskCalls(client, table, key, int(task["version"]))
+
+            def ours_patch() -> None:
+                call("PATCH", path, {"title": raw.title()})
+                raw.version += 1
+
+            for _ in range(5):  # warm both: clients, connections, FastAPI's caches
+                call("GET", path)
+                ours_patch()
+                raw.get()
+                raw.update()
+                raw.read_then_put()
+            ours_get, base_get = alternating_medians([lambda: call("GET", path), raw.get], requests)
+            ours_patch_ms, base_patch, same_calls = alternating_medians(
+                [ours_patch, raw.update, raw.read_then_put], requests
+            )
+            client.close()
+    finally:
+        server.stop()
+    note = f"median per request over {requests}, DynamoDB on a moto server"
+    return [
+        BenchResult("api GET task: handler vs raw boto3 GetItem", "ms", ours_get, base_get, note),
+        BenchResult(
+            "api PATCH task: handler vs raw boto3 conditional UpdateItem",
+            "ms",
+            ours_patch_ms,
+            base_patch,
+            note + f"; ours reads then puts: {ours_patch_ms / same_calls:.2f}x raw GetItem + conditional"
+            f" PutItem ({same_calls:.2f} ms)",
+        ),
+    ]
 
 
 # -- CDC: stream records → bronze ------------------------------------------------------------------
@@ -501,6 +694,8 @@ def run_benchmarks(
     results.append(bench_cold_start())
     say("api handler latency")
     results.append(bench_handler_latency())
+    say("api task GET and PATCH against raw boto3 (moto server)")
+    results += bench_task_latency()
     say("cdc handler → local Firehose → bronze")
     results.append(bench_cdc(lake, records))
     say("silver job on Spark, then DuckDB")

@@ -13,9 +13,11 @@ def register(subparsers: Any) -> None:
         "bench",
         help="measure our overheads against baselines, then the local platform under load",
         description=(
-            "Runs every benchmark in one process and prints ours / baseline ratios: api cold-start "
-            "import and handler latency against bare FastAPI+Mangum, CDC records/second against a "
-            "plain TypeDeserializer-and-json loop writing the same bronze rows to the same local Firehose, "
+            "Runs every benchmark in one process and prints ours / baseline ratios: api cold start "
+            "(import and first request) against FastAPI+Mangum with a boto3 DynamoDB client, handler "
+            "latency against bare FastAPI+Mangum, a task's GET and PATCH through the handler against "
+            "raw boto3 calls on the same moto server, CDC records/second against a plain "
+            "TypeDeserializer-and-json loop writing the same bronze rows to the same local Firehose, "
             "the silver job on Spark against DuckDB on the same "
             "bronze, and the named queries through the local Athena engine against DuckDB; then the load "
             "benchmark: task creates, patches and lists through the local gateway from several clients "
