@@ -7,6 +7,7 @@ little, ratios say whether a change made our part heavier. Nothing here is asser
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import statistics
@@ -166,6 +167,20 @@ def bench_cold_start(repeat: int = 7) -> BenchResult:
     )
 
 
+@contextmanager
+def _lambda_event_loop() -> Iterator[None]:
+    """A current event loop for the block, as Lambda's main thread has one: Mangum runs each
+    request on `asyncio.get_event_loop()`, which fails where an earlier `asyncio.run` (a test, a
+    tool) left the thread without one."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
 def bench_handler_latency(requests: int = 300) -> BenchResult:
     """Per-request latency of the real handler on /api/health vs the bare baseline handler."""
     import contextlib
@@ -177,7 +192,7 @@ def bench_handler_latency(requests: int = 300) -> BenchResult:
     # handler module is imported, so the import happens inside the redirect too.
     # The baseline builds a DynamoDB client at import, which needs a region (none is called).
     region: dict[str, str | None] = {"AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
-    with _environment(region), contextlib.redirect_stdout(sink):
+    with _environment(region), contextlib.redirect_stdout(sink), _lambda_event_loop():
         from todo_api.handler import handler as ours_handler
 
         namespace: dict[str, Any] = {}
@@ -278,7 +293,8 @@ def bench_task_latency(requests: int = 200) -> list[BenchResult]:
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
     try:
-        with _environment(settings), contextlib.redirect_stdout(io.StringIO()):  # access log lines
+        # stdout: the access log lines
+        with _environment(settings), contextlib.redirect_stdout(io.StringIO()), _lambda_event_loop():
             client = boto3.session.Session().client("dynamodb")
             client.create_table(**TABLE.create_table_kwargs(table))
             from todo_api.handler import handler
