@@ -33,6 +33,7 @@ from todo_etl.lake_layout import ALL_TABLES, Column, LakeTable
 from todo_local.lake_catalog import HistoryTooShortError, LakeCatalogError, LocalLakeCatalog
 
 ATHENA = "athena"
+MAX_CACHED_TRANSLATIONS = 512
 DUCKDB = "duckdb"
 
 # Athena's format_datetime takes Joda-Time patterns; DuckDB's strftime takes C ones. Longest
@@ -403,6 +404,8 @@ class AthenaEngine:
                 raise QueryError(str(exc), athena_sql) from exc
             translated = translate_tree(tree, self._schema)
             if reads_current_views_only:
+                if len(self._translations) >= MAX_CACHED_TRANSLATIONS:  # a long session of ad-hoc SQL
+                    self._translations.clear()
                 self._translations[athena_sql] = translated
         try:
             cursor = self._connection.execute(translated)

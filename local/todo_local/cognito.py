@@ -8,13 +8,16 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import jwt
 from botocore.exceptions import ClientError
 
 from todo_local.endpoints import Endpoints, as_endpoints
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class UserExistsError(RuntimeError):
@@ -103,3 +106,23 @@ def sign_in(endpoints: Endpoints | Mapping[str, Any], email: str, password: str)
         sub=str(claims["sub"]),
         email=str(claims.get("email", email)),
     )
+
+
+def signed_in_client(
+    endpoints: Endpoints | Mapping[str, Any],
+    email: str,
+    password: str,
+    *,
+    name: str | None = None,
+    timeout: float,
+) -> tuple[Tokens, httpx.Client]:
+    """A new user signs up and in, as an app would: their tokens and an API client sending the ID token."""
+    import httpx
+
+    ep = as_endpoints(endpoints)
+    create_user(ep, email, password, name=name)
+    tokens = sign_in(ep, email, password)
+    client = httpx.Client(
+        base_url=ep.api_url, headers={"Authorization": f"Bearer {tokens.id_token}"}, timeout=timeout
+    )
+    return tokens, client

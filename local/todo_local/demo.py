@@ -24,7 +24,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from todo_local.cognito import create_user, generate_password, sign_in
+from todo_local.cognito import generate_password, signed_in_client
 from todo_local.demo_lake import (
     current_snapshot_id,
     print_snapshots,
@@ -94,14 +94,8 @@ def _summarise(response: httpx.Response) -> str:
 
 def sign_up(platform: LocalPlatform, name: str) -> DemoUser:
     """A user signs up through the Cognito API and gets an ID token, as an app would."""
-    endpoints = platform.endpoints
     email = f"{name.lower()}@example.com"
-    password = generate_password()
-    create_user(endpoints, email, password, name=name)
-    tokens = sign_in(endpoints, email, password)
-    client = httpx.Client(
-        base_url=endpoints["api_url"], headers={"Authorization": f"Bearer {tokens.id_token}"}, timeout=30
-    )
+    tokens, client = signed_in_client(platform.endpoints, email, generate_password(), name=name, timeout=30)
     return DemoUser(name, email, tokens.sub, client)
 
 

@@ -159,18 +159,11 @@ def _in_threads(count: int, work: Callable[[int], None]) -> None:
 
 
 def _sign_up(endpoints: dict[str, Any], name: str) -> _Client:
-    import httpx
-
-    from todo_local.cognito import create_user, generate_password, sign_in
+    from todo_local.cognito import generate_password, signed_in_client
 
     email = f"load-{uuid.uuid4().hex[:12]}@example.com"
-    password = generate_password()
-    create_user(endpoints, email, password, name=name)
-    tokens = sign_in(endpoints, email, password)
-    http = httpx.Client(
-        base_url=endpoints["api_url"],
-        headers={"Authorization": f"Bearer {tokens.id_token}"},
-        timeout=CLIENT_TIMEOUT_SECONDS,
+    _, http = signed_in_client(
+        endpoints, email, generate_password(), name=name, timeout=CLIENT_TIMEOUT_SECONDS
     )
     response = http.post("/api/v1/users", json={"name": name, "timezone": "UTC"})
     if response.status_code != 201:

@@ -330,11 +330,23 @@ def delete_rows(spark: SparkSession, lake: Lake, requests: list[ErasureRequest])
         wanted = requests
         if table is GOLD_USER_ENGAGEMENT:  # per live user: a re-created profile's row is theirs now
             wanted = [r for r in requests if r.user_id not in live]
-        frame = iceberg_tables.read(spark, lake, table)
-        for request in requests:
-            deleted[request.user_id][table.name] = (
-                frame.where(_predicate(table, [request])).count() if request in wanted else 0
+        # One scan per table counts every request's rows (a count per request would scan it N times).
+        counts = (
+            iceberg_tables.read(spark, lake, table)
+            .select(
+                *(
+                    F.sum(F.expr(f"CASE WHEN {_predicate(table, [r])} THEN 1 ELSE 0 END")).alias(f"r{i}")
+                    for i, r in enumerate(wanted)
+                )
             )
+            .first()
+            if wanted
+            else None
+        )
+        for request in requests:
+            deleted[request.user_id][table.name] = 0
+        for i, request in enumerate(wanted):
+            deleted[request.user_id][table.name] = int((counts[f"r{i}"] if counts else 0) or 0)
         if any(deleted[r.user_id][table.name] for r in wanted):
             # Ids and times are quoted literals (`_string`, `_timestamp`), never raw data.
             spark.sql(f"DELETE FROM {lake.identifier(table)} WHERE {_predicate(table, wanted)}")  # noqa: S608

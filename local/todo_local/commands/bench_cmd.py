@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,20 +83,16 @@ def run_command(args: argparse.Namespace) -> int:
 def run_load(args: argparse.Namespace, console: Any, creates: int, concurrency: int) -> int:
     from todo_local.load_bench import print_load_report, run_load_bench, write_load_report
 
-    scratch = args.out / "load-platform"
-    shutil.rmtree(scratch, ignore_errors=True)
-    with console.status("load benchmark…") as status:
+    scratch = _scratch(args.out / "load-platform", args.keep)
+    with scratch as folder, console.status("load benchmark…") as status:
         report = run_load_bench(
-            scratch,
+            folder,
             creates,
             concurrency,
             on_progress=lambda step: status.update(f"load benchmark: {step}…"),
         )
     print_load_report(report)
-    path = write_load_report(report, args.out)
-    console.print(f"results: {path}")
-    if not args.keep:
-        shutil.rmtree(scratch, ignore_errors=True)
+    console.print(f"results: {write_load_report(report, args.out)}")
     return 0
 
 
@@ -108,10 +106,7 @@ def run_ratios(args: argparse.Namespace, console: Any) -> int:
     if not 1_000 <= small < large:
         console.print("[bold red]error:[/] --history needs 1000 <= SMALL < LARGE")
         return 2
-    scratch = args.out / "scratch"
-    shutil.rmtree(scratch, ignore_errors=True)  # every run starts from an empty lake
-    scratch.mkdir(parents=True)
-    with console.status("benchmarking…") as status:
+    with _scratch(args.out / "scratch", args.keep) as scratch, console.status("benchmarking…") as status:
         results = run_benchmarks(
             scratch,
             Workload(users=args.users, tasks=args.tasks),
@@ -119,8 +114,16 @@ def run_ratios(args: argparse.Namespace, console: Any) -> int:
             lake_sizes=None if args.no_history else (small, large),
         )
     print_results(results)
-    path = write_results(results, args.out)
-    console.print(f"results: {path}")
-    if not args.keep:
-        shutil.rmtree(scratch, ignore_errors=True)
+    console.print(f"results: {write_results(results, args.out)}")
     return 0
+
+
+@contextmanager
+def _scratch(folder: Path, keep: bool) -> Iterator[Path]:
+    """An empty folder for one benchmark (every run starts from nothing), removed after a run
+    that finished unless `keep` (a failed run leaves it to look at)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    yield folder
+    if not keep:
+        shutil.rmtree(folder, ignore_errors=True)

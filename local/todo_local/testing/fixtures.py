@@ -64,17 +64,12 @@ class ApiUserFactory:
     def __call__(
         self, *, email: str | None = None, password: str | None = None, name: str | None = None
     ) -> ApiUser:
-        from todo_local.cognito import create_user, generate_password, sign_in
+        from todo_local.cognito import generate_password, signed_in_client
 
-        endpoints = self._platform.endpoints
         address = email or f"user-{uuid.uuid4().hex[:12]}@example.com"
         secret = password or generate_password()
-        create_user(endpoints, address, secret, name=name)
-        tokens = sign_in(endpoints, address, secret)
-        client = httpx.Client(
-            base_url=endpoints["api_url"],
-            headers={"Authorization": f"Bearer {tokens.id_token}"},
-            timeout=CLIENT_TIMEOUT_SECONDS,
+        tokens, client = signed_in_client(
+            self._platform.endpoints, address, secret, name=name, timeout=CLIENT_TIMEOUT_SECONDS
         )
         self._clients.append(client)
         return ApiUser(client, tokens.sub, tokens.email, tokens.id_token, tokens.access_token, secret)
