@@ -8,7 +8,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from todo_etl.lake_layout import ALL_TABLES
+from todo_contracts.lake_layout import ALL_TABLES
 from todo_etl.queries import QUERIES_DIR, QueryDefinitionError, get_query, load_queries, parse_query_file
 
 CATALOG = {t.name for t in ALL_TABLES}

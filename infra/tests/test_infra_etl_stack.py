@@ -6,9 +6,7 @@ import json
 
 import pytest
 
-from todo_etl.glue.catalog_settings import GLUE_CATALOG, ICEBERG_EXTENSIONS, SHARED_CATALOG_PROPERTIES
-from todo_etl.glue.entry import OPTIONAL_ARGUMENTS, REQUIRED_ARGUMENTS, JobArgumentError, job_arguments
-from todo_etl.lake_layout import (
+from todo_contracts.lake_layout import (
     BRONZE_TABLES,
     CDC_FOLDER,
     GOLD_TABLES,
@@ -19,6 +17,8 @@ from todo_etl.lake_layout import (
     firehose_error_prefix,
     firehose_prefix,
 )
+from todo_etl.glue.catalog_settings import GLUE_CATALOG, ICEBERG_EXTENSIONS, SHARED_CATALOG_PROPERTIES
+from todo_etl.glue.entry import OPTIONAL_ARGUMENTS, REQUIRED_ARGUMENTS, JobArgumentError, job_arguments
 from todo_etl.queries import load_queries
 from todo_infra.stage_config import stage_config
 

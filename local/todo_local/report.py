@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from todo_etl import lake_layout
+from todo_contracts import lake_layout
 from todo_local.reconcile import read_lake_table
 
 

@@ -20,10 +20,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from todo_etl.cdc.dead_letter import DEAD_LETTER_PREFIX
-from todo_etl.glue.catalog_settings import glue_catalog_settings, glue_conf_argument
-from todo_etl.glue.maintenance_policy import MaintenancePolicy
-from todo_etl.lake_layout import (
+from todo_contracts.lake_layout import (
     BRONZE_TABLES,
     CDC_FOLDER,
     ERRORS_FOLDER,
@@ -36,6 +33,9 @@ from todo_etl.lake_layout import (
     firehose_error_prefix,
     firehose_prefix,
 )
+from todo_etl.cdc.dead_letter import DEAD_LETTER_PREFIX
+from todo_etl.glue.catalog_settings import glue_catalog_settings, glue_conf_argument
+from todo_etl.glue.maintenance_policy import MaintenancePolicy
 from todo_etl.queries import NamedQuery, load_queries
 from todo_infra import nag
 from todo_infra.constructs.glue_job_role import LakeArea, glue_job_role, grant_catalog
