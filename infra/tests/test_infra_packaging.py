@@ -13,6 +13,7 @@ from todo_infra import packaging
 from todo_infra.packaging import (
     API_BUNDLE,
     CDC_BUNDLE,
+    INSIGHTS_BUNDLE,
     METRICS_BUNDLE,
     CodeSource,
     FunctionBundle,
@@ -174,6 +175,7 @@ def test_bundles_point_at_the_documented_handlers():
     assert API_BUNDLE.handler == "todo_api.handler.handler"
     assert CDC_BUNDLE.handler == "todo_etl.cdc.handler.handler"
     assert METRICS_BUNDLE.handler == "todo_etl.metrics.handler.handler"
+    assert INSIGHTS_BUNDLE.handler == "todo_etl.insights.handler.handler"
 
 
 @pytest.mark.infra
@@ -301,6 +303,29 @@ def test_cdc_and_metrics_assets_carry_only_their_packages_and_the_stdlib_definit
     metrics = _files(build_output.function("metrics").code_dir)
     assert {f.split("/")[0] for f in metrics} == {"todo_etl"}
     assert {f.split("/")[1] for f in metrics if f.count("/") > 1} == {"metrics"}
+
+
+@pytest.mark.infra
+def test_insights_asset_carries_its_package_and_the_stdlib_key_modules_only(build_output):
+    code = build_output.function("insights").code_dir
+    files = _files(code)
+    assert {f for f in files if f.startswith("todo_api/")} == {
+        "todo_api/__init__.py",
+        "todo_api/table_definition.py",
+        "todo_api/repository/__init__.py",
+        "todo_api/repository/keys.py",
+    }
+    assert {f.split("/")[1] for f in files if f.startswith("todo_etl/") and f.count("/") > 1} == {"insights"}
+    # The key builders import with the standard library alone (no boto3, no pydantic).
+    script = (
+        f"import sys; sys.path.insert(0, {str(code)!r}); "
+        "from todo_api.repository.keys import insights_key; print(insights_key('u1')['SK'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "INSIGHTS"
 
 
 @pytest.mark.infra

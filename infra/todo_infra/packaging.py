@@ -129,7 +129,20 @@ METRICS_BUNDLE = FunctionBundle(
     sources=(*_LAKE_LAYOUT, CodeSource(_etl("todo_etl", "metrics"), "todo_etl/metrics")),
     handler="todo_etl.metrics.handler.handler",
 )
-BUNDLES: tuple[FunctionBundle, ...] = (API_BUNDLE, CDC_BUNDLE, METRICS_BUNDLE)
+# The insights loader (ADR 0014) builds its item keys with the api's own key module (stdlib-only).
+INSIGHTS_BUNDLE = FunctionBundle(
+    family="insights",
+    requirements=_etl("requirements-insights.txt"),
+    sources=(
+        CodeSource(_etl("todo_etl", "__init__.py"), "todo_etl/__init__.py"),
+        CodeSource(_etl("todo_etl", "insights"), "todo_etl/insights"),
+        *_TABLE_DEFINITION,
+        CodeSource(_api("todo_api", "repository", "__init__.py"), "todo_api/repository/__init__.py"),
+        CodeSource(_api("todo_api", "repository", "keys.py"), "todo_api/repository/keys.py"),
+    ),
+    handler="todo_etl.insights.handler.handler",
+)
+BUNDLES: tuple[FunctionBundle, ...] = (API_BUNDLE, CDC_BUNDLE, METRICS_BUNDLE, INSIGHTS_BUNDLE)
 
 GLUE_SCRIPTS = (
     _etl("glue_jobs", "silver_job.py"),
