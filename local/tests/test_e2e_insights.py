@@ -7,7 +7,9 @@ the insights loader (the same handler EventBridge invokes on AWS) → the table 
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
+import json
 import statistics
 from collections import Counter
 from collections.abc import Iterator
@@ -17,9 +19,11 @@ from typing import Any
 
 import pytest
 
+from todo_etl.lake_layout import CDC_FOLDER, Layer
 from todo_local.ingestion import wire_ingestion
 from todo_local.pipeline import run_pipeline
 from todo_local.platform import LocalPlatform
+from todo_local.reconcile import reconcile
 
 pytestmark = [
     pytest.mark.spark,
@@ -144,3 +148,18 @@ def test_served_insights_equal_the_figures_of_the_users_own_tasks(
     assert body == expected
     # Bob sees his own, never Ada's.
     assert bob.client.get("/api/v1/users/me/insights").json()["total_tasks"] == 1
+
+    # The items are derived data: their stream records never reach bronze, and the lake still
+    # equals the table (reconcile compares the domain items only).
+    platform.drain()
+    cdc = Path(platform.lake_dir) / Layer.BRONZE.value / CDC_FOLDER
+    keys = {
+        json.loads(line)["sk"]
+        for path in cdc.rglob("*.gz")
+        for line in gzip.decompress(path.read_bytes()).splitlines()
+        if line.strip()
+    }
+    assert "PROFILE" in keys
+    assert "INSIGHTS" not in keys
+    report = reconcile(platform.endpoints["table_name"], Path(platform.lake_dir))
+    assert report.ok, report.differences
