@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,15 @@ import pytest
 
 from todo_api.repository.keys import insights_key
 
-AS_OF = "2026-12-03T14:00:00.000Z"
+
+def stamp(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# The loader writes only for profiles created no later than a run's as_of: these runs are "later
+# today", after every profile the tests create.
+NOW = datetime.now(UTC)
+AS_OF, LATER = stamp(NOW + timedelta(hours=6)), stamp(NOW + timedelta(hours=7))
 FIELDS = {
     "as_of",
     "total_tasks",
@@ -157,8 +166,7 @@ def test_if_none_match_with_the_current_etag_is_304_and_a_new_run_changes_it(
         == 200
     )
 
-    later = "2026-12-03T15:00:00.000Z"
-    loader.load([row(member.sub, later, total_tasks=5, open_tasks=2)], as_of=later)
+    loader.load([row(member.sub, LATER, total_tasks=5, open_tasks=2)], as_of=LATER)
     fresh = member.client.get("/api/v1/users/me/insights", headers={"If-None-Match": tag})
     assert fresh.status_code == 200
     assert fresh.headers["ETag"] != tag
@@ -207,13 +215,11 @@ def test_account_deletion_removes_the_item(
         TableName=local_platform.endpoints["table_name"], Key=key, ConsistentRead=True
     )
     assert "Item" not in stored
-    # And a later load of an export made before the deletion gives nothing back.
-    assert (
-        loader.load([row(user.sub, as_of="2026-12-03T16:00:00.000Z")], as_of="2026-12-03T16:00:00.000Z")[
-            "skipped_deleted"
-        ]
-        == 1
-    )
+    # A later load finds no profile and writes nothing back.
+    assert loader.load([row(user.sub, LATER)], as_of=LATER)["skipped_deleted"] == 1
+    # The same person signs up again (same sub): a run made before that is the old account's.
+    before = stamp(datetime.now(UTC) - timedelta(milliseconds=1))  # strictly before the profile
     api.create_profile(user.client)
+    assert loader.load([row(user.sub, before)], as_of=before)["skipped_deleted"] == 1
     assert api.error_code(user.client.get("/api/v1/users/me/insights")) == "INSIGHTS_NOT_READY"
     user.client.delete("/api/v1/users/me")

@@ -87,19 +87,23 @@ def test_the_insights_route_declares_its_fields_content_etag_304_and_404(documen
         assert headers["ETag"]["schema"]["pattern"] == '^"[0-9a-f]{32}"$'
         assert headers["Cache-Control"]["required"] is True
     schema = document["components"]["schemas"]["Insights"]
-    assert set(schema["required"]) == set(schema["properties"]) == {
-        "as_of",
-        "total_tasks",
-        "open_tasks",
-        "completed_tasks",
-        "overdue_tasks",
-        "completed_last_7_days",
-        "completed_last_30_days",
-        "completion_rate",
-        "current_streak_days",
-        "longest_streak_days",
-        "median_hours_to_complete",
-        "busiest_weekday",
-        "top_categories",
-    }
+    assert (
+        set(schema["required"])
+        == set(schema["properties"])
+        == {
+            "as_of",
+            "total_tasks",
+            "open_tasks",
+            "completed_tasks",
+            "overdue_tasks",
+            "completed_last_7_days",
+            "completed_last_30_days",
+            "completion_rate",
+            "current_streak_days",
+            "longest_streak_days",
+            "median_hours_to_complete",
+            "busiest_weekday",
+            "top_categories",
+        }
+    )
     assert schema["properties"]["completion_rate"]["maximum"] == 100

@@ -81,10 +81,15 @@ class World:
         self.s3.create_bucket(Bucket=BUCKET)
         self.ddb.create_table(**TABLE.create_table_kwargs(TABLE_NAME))
 
-    def profile(self, user: str) -> None:
+    def profile(self, user: str, created_at: str = "2026-01-01T00:00:00.000Z") -> None:
         self.ddb.put_item(
             TableName=TABLE_NAME,
-            Item={"PK": {"S": f"USER#{user}"}, "SK": {"S": "PROFILE"}, "entity_type": {"S": "USER"}},
+            Item={
+                "PK": {"S": f"USER#{user}"},
+                "SK": {"S": "PROFILE"},
+                "entity_type": {"S": "USER"},
+                "created_at": {"S": created_at},
+            },
         )
 
     def delete_profile(self, user: str) -> None:
@@ -248,6 +253,17 @@ def test_a_user_deleted_between_export_and_load_gets_no_item_back(
     assert world.insights("gone") is None
     assert world.insights("kept") is not None
     assert emitted(capsys)["InsightsSkippedDeleted"] == 1
+
+
+def test_an_account_created_again_after_the_run_gets_nothing_of_the_old_one(world: World) -> None:
+    world.profile("reborn", created_at="2026-12-03T13:30:00.000Z")  # deleted, then signed up again
+    world.profile("steady")
+    world.export("r1", EARLY, [insights_row("reborn", EARLY), insights_row("steady", EARLY)])
+
+    result = invoke()
+
+    assert (result["written"], result["skipped_deleted"]) == (1, 1)
+    assert world.insights("reborn") is None
 
 
 def test_a_partly_cancelled_transaction_drops_the_failed_users_and_retries_the_rest(world: World) -> None:

@@ -1,10 +1,11 @@
 """Conditional, batched writes of insights items into the single table (ADR 0014).
 
 Each user is two actions of one TransactWriteItems call: a ConditionCheck that the user's profile
-still exists, and a Put of the insights item conditioned on the stored `as_of` being older (or
-absent). So an older run never overwrites a newer one, the same run twice writes nothing, and a
-user whose account is deleted meanwhile gets no item back: account deletion removes the profile
-and the insights item in one transaction, and the two are serialized with this one.
+still exists (and was created no later than the run's `as_of`), and a Put of the insights item
+conditioned on the stored `as_of` being older (or absent). So an older run never overwrites a
+newer one, the same run twice writes nothing, and a user whose account is deleted meanwhile gets
+no item back: account deletion removes the profile and the insights item in one transaction, and
+the two are serialized with this one.
 
 A cancelled transaction names, per action, why (CancellationReasons): users whose condition
 failed are counted and dropped, and the rest are sent again. Throttling of whole calls is
@@ -51,7 +52,7 @@ class WriteOutcome:
 
     written: int = 0
     skipped_stale: int = 0  # the table already holds this run or a newer one
-    skipped_deleted: int = 0  # the profile is gone: the account was deleted
+    skipped_deleted: int = 0  # the profile is gone (or is a newer account): the account was deleted
     transactions: int = 0
     retries: int = 0
 
@@ -114,8 +115,12 @@ class InsightsWriter:
                     "ConditionCheck": {
                         "TableName": self.table_name,
                         "Key": _key(profile_key(row["user_id"])),
-                        "ConditionExpression": "attribute_exists(#pk)",
-                        "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+                        # The profile exists, and is the one the run saw: an account deleted and
+                        # created again after `as_of` (same Cognito sub) must not get the old
+                        # account's figures. Profile times have the same fixed-width format.
+                        "ConditionExpression": "attribute_exists(#pk) AND #created <= :as_of",
+                        "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#created": "created_at"},
+                        "ExpressionAttributeValues": {":as_of": {"S": row["as_of"]}},
                     }
                 }
             )
