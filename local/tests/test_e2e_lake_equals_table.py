@@ -234,6 +234,10 @@ def duplicate(objects: set[Path]) -> int:
     return copies
 
 
+# When a gold run computed a row (gold_user_insights' `as_of` is its run's instant too).
+SNAPSHOT_TIMES = frozenset({"snapshot_at", "as_of"})
+
+
 def lake_contents(lake: Path) -> dict[str, list[str]]:
     """Every silver and gold table's rows, order-free; run bookkeeping and snapshot times aside
     (a later run is a later snapshot), and of the KPI history only the latest snapshot."""
@@ -246,7 +250,7 @@ def lake_contents(lake: Path) -> dict[str, list[str]]:
             latest = max((row["snapshot_at"] for row in rows), default=None)
             rows = [row for row in rows if row["snapshot_at"] == latest]
         contents[table.name] = sorted(
-            repr(sorted((k, v) for k, v in row.items() if k != "snapshot_at")) for row in rows
+            repr(sorted((k, v) for k, v in row.items() if k not in SNAPSHOT_TIMES)) for row in rows
         )
     return contents
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from todo_api.models.task import Task, TaskListQuery
+from todo_api.models.task import Task, TaskListQuery, TaskStatus
 from todo_api.repository.dynamodb import (
     cancellation_codes,
     dynamodb_client,
@@ -51,6 +52,53 @@ Position = dict[str, str]
 
 class InvalidPositionError(ValueError):
     """A paging position that does not belong to this caller's query."""
+
+
+class UpdateRefusedError(Exception):
+    """An in-place update's condition failed: `current` is the task as stored (None: no such task)."""
+
+    def __init__(self, task_id: str, current: Task | None) -> None:
+        super().__init__(task_id)
+        self.current = current
+
+
+# DynamoDB's IN takes at most 100 operands; more If-Match versions go the read-then-write way.
+MAX_IN_OPERANDS = 100
+# The index key attributes that follow a field, with how to build them (see keys.task_index_keys).
+_INDEX_PK_OF = {"status": keys.STATUS_PK, "priority": keys.PRIORITY_PK, "category": keys.CATEGORY_PK}
+_INDEX_PK_VALUE = {"status": keys.status_pk, "priority": keys.priority_pk, "category": keys.category_pk}
+
+
+@dataclass
+class _Expression:
+    """An UpdateExpression with its condition, names and values, built clause by clause."""
+
+    sets: list[str] = field(default_factory=list)
+    removes: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def name(self, attribute: str) -> str:
+        placeholder = f"#a{len(self.names)}"
+        self.names[placeholder] = attribute
+        return placeholder
+
+    def value(self, value: Any) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = to_item({"v": value})["v"]
+        return placeholder
+
+    def set(self, attribute: str, value: Any) -> None:
+        self.sets.append(f"{self.name(attribute)} = {self.value(value)}")
+
+    def remove(self, attribute: str) -> None:
+        self.removes.append(self.name(attribute))
+
+    def update_expression(self) -> str:
+        clauses = [f"SET {', '.join(self.sets)}"]
+        if self.removes:
+            clauses.append(f"REMOVE {', '.join(self.removes)}")
+        return " ".join(clauses)
 
 
 def task_item(task: Task) -> dict[str, Any]:
@@ -167,6 +215,60 @@ def plan_query(user_id: str, query: TaskListQuery) -> QueryPlan:
     return QueryPlan(index, condition, names, values, " AND ".join(filters) or None)
 
 
+def _in_place_update(
+    user_id: str, task_id: str, changes: dict[str, Any], accepted: frozenset[int] | None, now: str
+) -> tuple[_Expression, str]:
+    """The UpdateExpression and condition of `TaskRepository.update_fields`."""
+    if not changes or (accepted is not None and not 0 < len(accepted) <= MAX_IN_OPERANDS):
+        raise ValueError("an in-place update needs changes and 1-100 accepted versions (or any)")
+    expression = _Expression()
+    differs: list[str] = []
+    for name, value in changes.items():
+        attribute = expression.name(name)
+        if value is None:
+            expression.removes.append(attribute)
+            differs.append(f"attribute_exists({attribute})")
+        else:
+            placeholder = expression.value(value)
+            expression.sets.append(f"{attribute} = {placeholder}")
+            differs.append(f"(attribute_not_exists({attribute}) OR {attribute} <> {placeholder})")
+        if name in _INDEX_PK_OF:
+            expression.set(_INDEX_PK_OF[name], _INDEX_PK_VALUE[name](user_id, value))
+    if "due_date" in changes:
+        due = changes["due_date"]
+        if due is None:
+            expression.remove(keys.DUE_PK)
+            expression.remove(keys.DUE_SK)
+        else:
+            expression.set(keys.DUE_PK, keys.due_pk(user_id))
+            expression.set(keys.DUE_SK, keys.due_sk(date.fromisoformat(due), task_id))
+    status, completed, completed_at = (
+        expression.name("status"),
+        expression.value(TaskStatus.COMPLETED.value),
+        expression.name("completed_at"),
+    )
+    now_value = expression.value(now)
+    if "status" in changes:
+        if changes["status"] == TaskStatus.COMPLETED.value:
+            expression.sets.append(f"{completed_at} = if_not_exists({completed_at}, {now_value})")
+        else:
+            expression.removes.append(completed_at)
+    expression.sets.append(f"{expression.name('updated_at')} = {now_value}")
+    version = expression.name("version")
+    expression.sets.append(f"{version} = {version} + {expression.value(1)}")
+    conditions = [f"attribute_exists({expression.name(PARTITION_KEY)})"]
+    if accepted is not None:
+        operands = ", ".join(expression.value(v) for v in sorted(accepted))
+        conditions.append(f"{version} IN ({operands})")
+    conditions.append(
+        f"(({status} = {completed} AND attribute_exists({completed_at}))"
+        f" OR ({status} <> {completed} AND attribute_not_exists({completed_at})))"
+    )
+    # DynamoDB refuses redundant parentheses, so a single alternative goes in as it is.
+    conditions.append(differs[0] if len(differs) == 1 else f"({' OR '.join(differs)})")
+    return expression, " AND ".join(conditions)
+
+
 class TaskRepository:
     """Reads, conditional writes and listing of task items."""
 
@@ -229,6 +331,46 @@ class TaskRepository:
         )
         item = response.get("Item")
         return task_from_item(item) if item else None
+
+    def update_fields(
+        self,
+        user_id: str,
+        task_id: str,
+        changes: dict[str, Any],
+        accepted: frozenset[int] | None,
+        now: str,
+    ) -> Task:
+        """Change some of a task's fields in place, in one conditional UpdateItem; the task before.
+
+        `changes` maps mutable fields to their JSON values (None: clear; only due_date may be None).
+        The item ends up exactly as `task_item` of the changed task would write it: the fields,
+        `updated_at = now`, the version one up, the index keys of the changed fields, and
+        `completed_at` set on completion (kept when already completed) or removed otherwise.
+
+        The write happens only if the task exists, is at a version in `accepted` (None: any),
+        keeps the invariant "completed_at is present exactly when completed" (which makes the
+        completed_at clause right without knowing the stored status), and at least one field
+        would change. Otherwise UpdateRefusedError carries the stored task (or None), for the
+        caller to tell 404, 412, "nothing to change" and a stored item needing the general path.
+        """
+        expression, condition = _in_place_update(user_id, task_id, changes, accepted, now)
+        try:
+            response = dynamodb_client().update_item(
+                TableName=self.table_name,
+                Key=key_values(keys.task_key(user_id, task_id)),
+                UpdateExpression=expression.update_expression(),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=expression.names,
+                ExpressionAttributeValues=expression.values,
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            item = error.response.get("Item")
+            raise UpdateRefusedError(task_id, task_from_item(item) if item else None) from None
+        return task_from_item(response["Attributes"])
 
     def replace(self, task: Task, expected_version: int) -> None:
         """Overwrite a task only if it is still at `expected_version`."""

@@ -16,8 +16,12 @@ from todo_api.services.preconditions import parse_if_match
 # token, and the identity is read from the claims it forwards, never from this header.
 _bearer = HTTPBearer(auto_error=False, description="Cognito ID token (verified by API Gateway)")
 
+# The dependencies below are `async def` although they await nothing: they only read the request,
+# and FastAPI runs a plain `def` dependency on a worker thread, a hop per dependency per request
+# (under Mangum a new thread each request, since AnyIO's workers end with the invocation's task).
 
-def current_identity(
+
+async def current_identity(
     request: Request, _token: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Identity:
     """The caller, from `requestContext.authorizer.claims`; 401 when the claims are missing."""
@@ -33,7 +37,7 @@ def current_identity(
 IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"
 
 
-def if_match(
+async def if_match(
     value: Annotated[
         str | None,
         Header(
@@ -47,7 +51,7 @@ def if_match(
     return parse_if_match(value)
 
 
-def idempotency_key(
+async def idempotency_key(
     value: Annotated[
         str | None,
         Header(

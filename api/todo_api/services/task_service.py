@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic_core import to_jsonable_python
 
 from todo_api.cursor_keys import CursorKeys, cursor_keys
 from todo_api.errors import ApiError, invalid_cursor, precondition_failed, task_not_found, write_conflict
@@ -19,7 +20,12 @@ from todo_api.repository.errors import (
     VersionMismatchError,
     WriteConflictError,
 )
-from todo_api.repository.task_repository import InvalidPositionError, TaskRepository
+from todo_api.repository.task_repository import (
+    MAX_IN_OPERANDS,
+    InvalidPositionError,
+    TaskRepository,
+    UpdateRefusedError,
+)
 from todo_api.services import idempotency
 from todo_api.services.clock import new_task_id, utc_now
 from todo_api.services.cursor import InvalidCursorError, decode_cursor_with_any, encode_cursor
@@ -118,35 +124,77 @@ def _decode(keys: CursorKeys, user_id: str, filters: dict[str, str], cursor: str
         raise invalid_cursor() from None
 
 
-def _apply(current: Task, changes: dict[str, Any]) -> Task | None:
+def _apply(current: Task, changes: dict[str, Any], now: str | None = None) -> Task | None:
     """The task after `changes`, or None when they change nothing (no write, no new version)."""
-    merged = {**current.model_dump(), **changes}
-    candidate = Task.model_validate(merged)
+    candidate = _merged(current, changes)
     if all(getattr(candidate, name) == getattr(current, name) for name in MUTABLE_FIELDS):
         return None
+    return _next_version(current, candidate, now or utc_now())
+
+
+def _merged(current: Task, changes: dict[str, Any]) -> Task:
+    return Task.model_validate({**current.model_dump(), **changes})
+
+
+def _next_version(current: Task, candidate: Task, now: str) -> Task:
+    """`candidate` as the next version of `current`, changed at `now`."""
     completed_at = current.completed_at
     if candidate.status is TaskStatus.COMPLETED and current.status is not TaskStatus.COMPLETED:
-        completed_at = utc_now()
+        completed_at = now
     elif candidate.status is not TaskStatus.COMPLETED:
         completed_at = None
     return candidate.model_copy(
-        update={"updated_at": utc_now(), "completed_at": completed_at, "version": current.version + 1}
+        update={"updated_at": now, "completed_at": completed_at, "version": current.version + 1}
     )
 
 
 def _modify(
     identity: Identity, task_id: str, changes: dict[str, Any], accepted: frozenset[int] | None
 ) -> Task:
+    if not TASK_ID.match(task_id):
+        raise task_not_found()
+    first_read: Task | None = None
+    if changes and (accepted is None or 0 < len(accepted) <= MAX_IN_OPERANDS):
+        # One round trip: an UpdateItem conditioned on what the read-check-write below would
+        # check (existence, If-Match, a real change), answering with the task as it was.
+        now = utc_now()
+        try:
+            previous = _repository().update_fields(
+                identity.sub, task_id, to_jsonable_python(changes), accepted, now
+            )
+        except UpdateRefusedError as refused:
+            if refused.current is None:
+                raise task_not_found() from None
+            # 412, nothing to change, or a stored item the in-place update does not cover: the
+            # general path decides, starting from the task the refusal returned (no second read).
+            first_read = refused.current
+        else:
+            # What the UpdateItem wrote, from the task as it was (the same rules as the general path).
+            updated = _next_version(previous, _merged(previous, changes), now)
+            _count_completion(previous, updated)
+            return updated
+
+    def read() -> Task:
+        nonlocal first_read
+        if first_read is not None:
+            task, first_read = first_read, None
+            return task
+        return get_task(identity, task_id)
+
     current, updated = update_versioned(
-        read=lambda: get_task(identity, task_id),
+        read=read,
         change=lambda task: _apply(task, changes),
         write=_repository().replace,
         accepted=accepted,
         not_found=task_not_found,
     )
+    _count_completion(current, updated)
+    return updated
+
+
+def _count_completion(current: Task, updated: Task) -> None:
     if updated.status is TaskStatus.COMPLETED and current.status is not TaskStatus.COMPLETED:
         _count("TasksCompleted")
-    return updated
 
 
 def replace_task(
