@@ -102,3 +102,38 @@ def test_odd_query_values_never_500(member: Any) -> None:
     ):
         response = member.client.get("/api/v1/tasks", params=params)
         assert response.status_code in {200, 400, 422}, (params, response.text)
+
+
+def test_every_refusal_of_the_services_has_exactly_one_http_answer() -> None:
+    """Services raise `services.failures`; `DOMAIN_ANSWERS` is the one map to HTTP (issue 13)."""
+    import inspect
+
+    from todo_api.error_handlers import DOMAIN_ANSWERS
+    from todo_api.services import failures
+
+    kinds = {
+        c
+        for _, c in inspect.getmembers(failures, inspect.isclass)
+        if issubclass(c, failures.DomainError) and c is not failures.DomainError
+    }
+    assert set(DOMAIN_ANSWERS) == kinds
+    for status, code in DOMAIN_ANSWERS.values():
+        assert 400 <= status < 500, code
+        assert code == code.upper(), code
+
+
+def test_no_service_module_speaks_http() -> None:
+    """The services know nothing of status codes: no ApiError, no HTTP factories."""
+    import ast
+    from pathlib import Path
+
+    import todo_api.services
+
+    folder = Path(todo_api.services.__file__).parent
+    speaking = {
+        f"{path.name}: {node.module}"
+        for path in sorted(folder.glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.module in {"todo_api.errors", "fastapi", "starlette"}
+    }
+    assert not speaking

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from todo_api.errors import ApiError
+from todo_api.error_handlers import DOMAIN_ANSWERS
+from todo_api.services.failures import PreconditionFailedError
 from todo_api.services.preconditions import check_version, etag, parse_if_match
 from todo_api.settings import DEV_CURSOR_SECRET, Settings, get_settings
 
@@ -74,14 +75,13 @@ def test_if_match_that_can_never_match_fails_the_precondition(header: str) -> No
     # parsed to "no version": the 412 comes when it is checked, after the body is validated
     accepted = parse_if_match(header)
     assert accepted == frozenset()
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(PreconditionFailedError):
         check_version(accepted, 1)
-    assert caught.value.status_code == 412
+    assert DOMAIN_ANSWERS[PreconditionFailedError] == (412, "PRECONDITION_FAILED")
 
 
 def test_check_version() -> None:
     check_version(None, 7)
     check_version(frozenset({7}), 7)
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(PreconditionFailedError):
         check_version(frozenset({6}), 7)
-    assert caught.value.code == "PRECONDITION_FAILED"

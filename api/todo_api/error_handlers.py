@@ -1,4 +1,8 @@
-"""Turn every error FastAPI or our code raises into the one error envelope."""
+"""Turn every error FastAPI or our code raises into the one error envelope.
+
+`DOMAIN_ANSWERS` is the one place where the services' refusals (`services.failures`) get their
+HTTP status and stable code; the message is the refusal's own.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from starlette.routing import Match
 from todo_api import cors
 from todo_api.errors import ApiError
 from todo_api.request_context import STATE_REQUEST_ID
+from todo_api.services import failures
 
 # A request can be wrong in thousands of ways at once (5,000 unknown query parameters): the body
 # lists the first MAX_DETAILS problems and the message says how many there were.
@@ -23,6 +28,23 @@ HTTP_CODES = {
     400: ("MALFORMED_JSON", "the request body is not valid JSON"),
     404: ("NOT_FOUND", "no such route"),
     405: ("METHOD_NOT_ALLOWED", "method not allowed on this route"),
+}
+
+
+DOMAIN_ANSWERS: dict[type[failures.DomainError], tuple[int, str]] = {
+    failures.MissingEmailClaimError: (401, "UNAUTHORIZED"),
+    failures.ProfileNotFoundError: (404, "USER_NOT_FOUND"),
+    failures.ProfileRequiredError: (404, "USER_NOT_FOUND"),
+    failures.AccountBeingDeletedError: (404, "USER_NOT_FOUND"),
+    failures.TaskNotFoundError: (404, "TASK_NOT_FOUND"),
+    failures.InsightsNotReadyError: (404, "INSIGHTS_NOT_READY"),
+    failures.ProfileExistsError: (409, "USER_EXISTS"),
+    failures.WriteConflictError: (409, "CONFLICT"),
+    failures.IdempotencyInProgressError: (409, "IDEMPOTENCY_IN_PROGRESS"),
+    failures.PreconditionFailedError: (412, "PRECONDITION_FAILED"),
+    failures.InvalidCursorError: (400, "INVALID_CURSOR"),
+    failures.InvalidIdempotencyKeyError: (422, "VALIDATION_ERROR"),
+    failures.IdempotencyKeyReusedError: (422, "IDEMPOTENCY_KEY_REUSED"),
 }
 
 
@@ -52,6 +74,12 @@ def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return envelope(request, exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, failures.DomainError)
+    status_code, code = DOMAIN_ANSWERS[type(exc)]
+    return envelope(request, status_code, code, str(exc), exc.details)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -105,6 +133,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     """Register the handlers on `app`."""
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(failures.DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

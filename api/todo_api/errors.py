@@ -1,4 +1,7 @@
-"""Errors the API answers with: each carries its HTTP status and stable UPPER_SNAKE code."""
+"""Errors the HTTP edge answers with by itself (identity, media type): status and stable code.
+
+The services' refusals are `services.failures`, mapped to HTTP in `error_handlers.DOMAIN_ANSWERS`.
+"""
 
 from __future__ import annotations
 
@@ -28,48 +31,9 @@ def unauthorized(message: str = "missing or invalid identity claims") -> ApiErro
     return ApiError(401, "UNAUTHORIZED", message)
 
 
-def user_not_found(message: str = "user not found") -> ApiError:
-    return ApiError(404, "USER_NOT_FOUND", message)
-
-
-def task_not_found() -> ApiError:
-    return ApiError(404, "TASK_NOT_FOUND", "task not found")
-
-
-def insights_not_ready() -> ApiError:
-    return ApiError(
-        404, "INSIGHTS_NOT_READY", "no insights yet: they appear after the next pipeline run that sees you"
-    )
-
-
-def user_exists() -> ApiError:
-    return ApiError(409, "USER_EXISTS", "you already have a profile")
-
-
-def precondition_failed() -> ApiError:
-    return ApiError(412, "PRECONDITION_FAILED", "If-Match does not match the current version (ETag)")
-
-
-def invalid_cursor() -> ApiError:
-    return ApiError(400, "INVALID_CURSOR", "the cursor is invalid for this caller and these filters")
-
-
-def write_conflict() -> ApiError:
-    return ApiError(409, "CONFLICT", "the resource changed concurrently; retry the request")
-
-
 def unsupported_media_type() -> ApiError:
     return ApiError(
         415,
         "UNSUPPORTED_MEDIA_TYPE",
         "the request body must be JSON: Content-Type application/json, no Content-Encoding",
-    )
-
-
-def validation_error(field: str, message: str) -> ApiError:
-    return ApiError(
-        422,
-        "VALIDATION_ERROR",
-        "the request is invalid",
-        [{"field": field, "message": message, "type": "value_error"}],
     )

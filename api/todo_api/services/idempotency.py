@@ -18,8 +18,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-from todo_api.errors import ApiError, validation_error
 from todo_api.repository.dynamodb import dynamodb_client
+from todo_api.services.failures import (
+    IdempotencyInProgressError,
+    IdempotencyKeyReusedError,
+    InvalidIdempotencyKeyError,
+)
 from todo_contracts.keys import IDEMPOTENCY_SORT_KEY
 from todo_contracts.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
@@ -79,7 +83,7 @@ def check_key(key: str | None) -> str | None:
     if key is None:
         return None
     if not KEY_PATTERN.match(key) or not key.strip():
-        raise validation_error(f"header.{IDEMPOTENCY_HEADER}", "must be 1-255 printable ASCII characters")
+        raise InvalidIdempotencyKeyError(IDEMPOTENCY_HEADER)
     return key
 
 
@@ -111,11 +115,7 @@ def run_once(
     try:
         outcome = once(request={"scope": f"{operation}#{user_id}#{key}", "payload": payload})
     except IdempotencyValidationError:
-        raise ApiError(
-            422, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different request body"
-        ) from None
+        raise IdempotencyKeyReusedError from None
     except IdempotencyAlreadyInProgressError:
-        raise ApiError(
-            409, "IDEMPOTENCY_IN_PROGRESS", "a request with this Idempotency-Key is still being processed"
-        ) from None
+        raise IdempotencyInProgressError from None
     return outcome["result"], bool(outcome["replayed"])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 
-from todo_api.errors import insights_not_ready
 from todo_api.identity import Identity
 from todo_api.models.insights import Insights
 from todo_api.repository.insights_repository import InsightsRepository
+from todo_api.services.failures import InsightsNotReadyError
 from todo_api.settings import get_settings
 
 
@@ -16,7 +16,7 @@ def get_insights(identity: Identity) -> Insights:
     """The caller's own insights (identity from the token only); 404 INSIGHTS_NOT_READY before a load."""
     insights = InsightsRepository(get_settings().table_name).get(identity.sub)
     if insights is None:
-        raise insights_not_ready()
+        raise InsightsNotReadyError()
     return insights
 
 

@@ -7,8 +7,8 @@ import re
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-from todo_api.errors import ApiError, precondition_failed, write_conflict
 from todo_api.repository.errors import ItemNotFoundError, VersionMismatchError
+from todo_api.services.failures import DomainError, PreconditionFailedError, WriteConflictError
 
 # At most 18 digits: int() of a huge digit string raises, and no version gets that large.
 STRONG_ETAG = re.compile(r'^"(\d{1,18})"$')
@@ -51,7 +51,7 @@ def parse_if_match(header: str | None) -> frozenset[int] | None:
 def check_version(accepted: frozenset[int] | None, current: int) -> None:
     """412 unless the current version is one `If-Match` accepts."""
     if accepted is not None and current not in accepted:
-        raise precondition_failed()
+        raise PreconditionFailedError()
 
 
 def update_versioned(
@@ -59,7 +59,7 @@ def update_versioned(
     change: Callable[[VersionedT], VersionedT | None],
     write: Callable[[VersionedT, int], None],
     accepted: frozenset[int] | None,
-    not_found: Callable[[], ApiError],
+    not_found: type[DomainError],
 ) -> tuple[VersionedT, VersionedT]:
     """Read, check `If-Match`, change and write conditioned on the version read; (read, written).
 
@@ -80,7 +80,7 @@ def update_versioned(
             raise not_found() from None
         except VersionMismatchError:
             if accepted is not None:
-                raise precondition_failed() from None  # a concurrent change beat this If-Match writer
+                raise PreconditionFailedError() from None  # a concurrent change beat this If-Match writer
             continue
         return current, updated
-    raise write_conflict()
+    raise WriteConflictError()

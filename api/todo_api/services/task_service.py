@@ -9,7 +9,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic_core import to_jsonable_python
 
 from todo_api.cursor_keys import CursorKeys, cursor_keys
-from todo_api.errors import ApiError, invalid_cursor, precondition_failed, task_not_found, write_conflict
 from todo_api.identity import Identity
 from todo_api.models.task import Task, TaskCreate, TaskListQuery, TaskPage, TaskPatch, TaskReplace, TaskStatus
 from todo_api.observability import metrics
@@ -26,7 +25,7 @@ from todo_api.repository.task_repository import (
     TaskRepository,
     UpdateRefusedError,
 )
-from todo_api.services import idempotency
+from todo_api.services import failures, idempotency
 from todo_api.services.clock import new_task_id, utc_now
 from todo_api.services.cursor import InvalidCursorError, decode_cursor_with_any, encode_cursor
 from todo_api.services.preconditions import check_version, update_versioned
@@ -61,11 +60,11 @@ def create_task(identity: Identity, body: TaskCreate, idempotency_key: str | Non
         try:
             _repository().create(task)
         except ProfileMissingError:
-            raise ApiError(404, "USER_NOT_FOUND", "create your profile first (POST /api/v1/users)") from None
+            raise failures.ProfileRequiredError() from None
         except AccountBeingDeletedError:
-            raise ApiError(404, "USER_NOT_FOUND", "your account is being deleted") from None
+            raise failures.AccountBeingDeletedError() from None
         except WriteConflictError:
-            raise write_conflict() from None
+            raise failures.WriteConflictError() from None
         _count("TasksCreated")
         if task.status is TaskStatus.COMPLETED:
             _count("TasksCompleted")
@@ -85,10 +84,10 @@ def create_task(identity: Identity, body: TaskCreate, idempotency_key: str | Non
 def get_task(identity: Identity, task_id: str) -> Task:
     """One of the caller's tasks; anyone else's (or a malformed id) is 404."""
     if not TASK_ID.match(task_id):
-        raise task_not_found()
+        raise failures.TaskNotFoundError()
     task = _repository().get(identity.sub, task_id)
     if task is None:
-        raise task_not_found()
+        raise failures.TaskNotFoundError()
     return task
 
 
@@ -102,7 +101,7 @@ def list_tasks(identity: Identity, query: TaskListQuery) -> TaskPage:
     try:
         items, position = _repository().list_tasks(identity.sub, query, start)
     except InvalidPositionError:
-        raise invalid_cursor() from None
+        raise failures.InvalidCursorError() from None
     next_cursor = encode_cursor(keys.signing_key(), identity.sub, filters, position) if position else None
     return TaskPage(items=items, next_cursor=next_cursor)
 
@@ -117,11 +116,11 @@ def _decode(keys: CursorKeys, user_id: str, filters: dict[str, str], cursor: str
         return decode_cursor_with_any(keys.verification_keys(), user_id, filters, cursor)
     except InvalidCursorError:
         if not keys.refresh():
-            raise invalid_cursor() from None
+            raise failures.InvalidCursorError() from None
     try:
         return decode_cursor_with_any(keys.verification_keys(), user_id, filters, cursor)
     except InvalidCursorError:
-        raise invalid_cursor() from None
+        raise failures.InvalidCursorError() from None
 
 
 def _apply(current: Task, changes: dict[str, Any], now: str | None = None) -> Task | None:
@@ -152,7 +151,7 @@ def _modify(
     identity: Identity, task_id: str, changes: dict[str, Any], accepted: frozenset[int] | None
 ) -> Task:
     if not TASK_ID.match(task_id):
-        raise task_not_found()
+        raise failures.TaskNotFoundError()
     first_read: Task | None = None
     if changes and (accepted is None or 0 < len(accepted) <= MAX_IN_OPERANDS):
         # One round trip: an UpdateItem conditioned on what the read-check-write below would
@@ -164,7 +163,7 @@ def _modify(
             )
         except UpdateRefusedError as refused:
             if refused.current is None:
-                raise task_not_found() from None
+                raise failures.TaskNotFoundError() from None
             # 412, nothing to change, or a stored item the in-place update does not cover: the
             # general path decides, starting from the task the refusal returned (no second read).
             first_read = refused.current
@@ -186,7 +185,7 @@ def _modify(
         change=lambda task: _apply(task, changes),
         write=_repository().replace,
         accepted=accepted,
-        not_found=task_not_found,
+        not_found=failures.TaskNotFoundError,
     )
     _count_completion(current, updated)
     return updated
@@ -212,7 +211,7 @@ def patch_task(identity: Identity, task_id: str, body: TaskPatch, accepted: froz
 def delete_task(identity: Identity, task_id: str, accepted: frozenset[int] | None) -> None:
     """Delete one of the caller's tasks, honouring If-Match."""
     if not TASK_ID.match(task_id):
-        raise task_not_found()
+        raise failures.TaskNotFoundError()
     expected = None
     if accepted is not None:
         expected = get_task(identity, task_id).version
@@ -220,7 +219,7 @@ def delete_task(identity: Identity, task_id: str, accepted: frozenset[int] | Non
     try:
         _repository().delete(identity.sub, task_id, expected)
     except ItemNotFoundError:
-        raise task_not_found() from None
+        raise failures.TaskNotFoundError() from None
     except VersionMismatchError:
-        raise precondition_failed() from None
+        raise failures.PreconditionFailedError() from None
     _count("TasksDeleted")

@@ -6,7 +6,6 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from todo_api.errors import unauthorized, user_exists, user_not_found
 from todo_api.identity import Identity
 from todo_api.models.user import User, UserCreate, UserUpdate
 from todo_api.observability import metrics
@@ -14,6 +13,7 @@ from todo_api.repository.errors import ItemAlreadyExistsError, ItemNotFoundError
 from todo_api.repository.user_repository import UserRepository
 from todo_api.services import idempotency
 from todo_api.services.clock import utc_now
+from todo_api.services.failures import MissingEmailClaimError, ProfileExistsError, ProfileNotFoundError
 from todo_api.services.preconditions import check_version, update_versioned
 from todo_api.settings import get_settings
 
@@ -26,7 +26,7 @@ def create_user(identity: Identity, body: UserCreate, idempotency_key: str | Non
     """Create the caller's profile; returns it and whether this was a replay of an earlier POST."""
     email = identity.email
     if email is None:
-        raise unauthorized("the token carries no email claim")
+        raise MissingEmailClaimError()
 
     def create() -> dict[str, Any]:
         now = utc_now()
@@ -42,7 +42,7 @@ def create_user(identity: Identity, body: UserCreate, idempotency_key: str | Non
         try:
             _repository().create(user)
         except ItemAlreadyExistsError:
-            raise user_exists() from None
+            raise ProfileExistsError() from None
         metrics.add_metric(name="UsersCreated", unit=MetricUnit.Count, value=1)
         return user.model_dump(mode="json")
 
@@ -61,14 +61,14 @@ def get_me(identity: Identity) -> User:
     """The caller's profile."""
     user = _repository().get(identity.sub)
     if user is None:
-        raise user_not_found()
+        raise ProfileNotFoundError()
     return user
 
 
 def get_user(identity: Identity, user_id: str) -> User:
     """A profile by id: only the caller's own; any other id is 404 so existence never leaks."""
     if user_id != identity.sub:
-        raise user_not_found()
+        raise ProfileNotFoundError()
     return get_me(identity)
 
 
@@ -86,7 +86,7 @@ def update_me(identity: Identity, body: UserUpdate, accepted_versions: frozenset
         change=change,
         write=_repository().replace,
         accepted=accepted_versions,
-        not_found=user_not_found,
+        not_found=ProfileNotFoundError,
     )
     return updated
 
@@ -99,7 +99,7 @@ def delete_me(identity: Identity, accepted_versions: frozenset[int] | None) -> N
     try:
         tasks_deleted = repository.delete_account(identity.sub)
     except ItemNotFoundError:
-        raise user_not_found() from None
+        raise ProfileNotFoundError() from None
     metrics.add_metric(name="UsersDeleted", unit=MetricUnit.Count, value=1)
     if tasks_deleted:
         metrics.add_metric(name="TasksDeleted", unit=MetricUnit.Count, value=tasks_deleted)
