@@ -99,7 +99,7 @@ class Persona:
     hours_to_complete: tuple[float, float]  # log-normal: median hours, sigma
     delete_share: float = 0.08
     reopen_share: float = 0.07
-    start_share: float = 0.3
+    start_share: float = 0.2
     edit_share: float = 0.12
     due_share: float = 0.6
     due_days: tuple[int, int] = (1, 7)
@@ -115,7 +115,7 @@ PERSONAS: dict[str, Persona] = {
             "daily finisher",
             "plans two or three tasks every morning and finishes most of them the same day",
             (0.97, 0.97, 0.97, 0.97, 0.95, 0.9, 0.9),
-            (1, 4),
+            (1, 3),
             (6.5, 11.0, 7.5),
             {"work": 4, "health": 2, "learning": 2, "home": 1},
             0.93,
@@ -336,7 +336,7 @@ def _plan_user_calls(
                     continue
                 calls += _plan_task(rng, user, persona, zone, task, created, day, last)
                 task += 1
-            if rng.random() < 0.35:  # a look at the open list, once on some active days
+            if rng.random() < 0.2:  # a look at the open list, once on some active days
                 seen = _local(day, rng.uniform(persona.hours[0], persona.hours[1]), zone)
                 if user.signup_at < seen <= last:
                     calls.append(HistoryCall(seen, user.key, "list tasks"))
