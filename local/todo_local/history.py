@@ -184,6 +184,9 @@ PERSONAS: dict[str, Persona] = {
 # The first six users are one of each (so a small history still has every habit); the rest are
 # drawn with these weights (one leaver only: the demo shows that one account's erasure).
 ARCHETYPES = ("daily finisher", "weekend batcher", "procrastinator", "churner", "leaver", "steady")
+# Beyond the churners, some of the later users drift away after a few weeks (retention decays).
+FADE_SHARE = 0.25
+FADE_AFTER_DAYS = (18.0, 35.0)
 LATER_WEIGHTS = {"daily finisher": 3, "weekend batcher": 2, "procrastinator": 2, "steady": 3, "churner": 2}
 
 
@@ -299,6 +302,8 @@ def _plan_users(rng: random.Random, count: int, days: int, start: datetime) -> l
             deleted_at = start + timedelta(days=days * 0.55, hours=rng.uniform(0, 10))
         if p.stops_after_days is not None:
             stops_at = signup_at + timedelta(days=p.stops_after_days)
+        elif index >= len(ARCHETYPES) and not p.deletes_account and rng.random() < FADE_SHARE:
+            stops_at = signup_at + timedelta(days=rng.uniform(*FADE_AFTER_DAYS))  # drifts away later
         first, last = names[index % len(names)]
         users.append(
             HistoryUser(
