@@ -75,7 +75,7 @@ test-fast: $(STAMP) ## Tests without Spark, end-to-end and CDK synth
 lint: $(STAMP) ## ruff (lint + format check) and mypy (strict on source)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy api/todo_api etl/todo_etl etl/glue_jobs local/todo_local infra/todo_infra infra/app.py
+	$(BIN)/mypy contracts/todo_contracts api/todo_api etl/todo_etl etl/glue_jobs local/todo_local infra/todo_infra infra/app.py
 	@$(MAKE) --no-print-directory $(NODE_STAMP)
 	$(ACTIONLINT)
 

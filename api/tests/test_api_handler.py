@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from todo_api.handler import handler
-from todo_local.gateway import HttpRequest, build_proxy_event
+from todo_local.gateway import build_proxy_event
+from todo_local.http_server import HttpRequest
 from todo_local.lambda_context import LambdaContext
 
 CLAIMS = {"sub": "11111111-2222-3333-4444-555555555555", "email": "someone@example.com", "token_use": "id"}

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from todo_api.models.task import TaskListQuery
 from todo_api.repository import keys
 from todo_api.repository.task_repository import plan_query
-from todo_api.table_definition import (
+from todo_contracts.table import (
     CATEGORY_INDEX,
     DUE_DATE_INDEX,
     PRIORITY_INDEX,

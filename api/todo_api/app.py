@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from todo_api import error_handlers, openapi
 from todo_api.request_context import RequestContextMiddleware
 from todo_api.routes import health, tasks, users
+from todo_contracts import routes
 
 API_VERSION = "1.0.0"
 
@@ -17,10 +18,10 @@ def create_app() -> FastAPI:
         title="Todo API",
         version=API_VERSION,
         description="Tasks and profiles of the signed-in user. Send a Cognito ID token as a Bearer token.",
-        openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        openapi_url=routes.OPENAPI,
+        docs_url=routes.DOCS,
         redoc_url=None,
-        swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
+        swagger_ui_oauth2_redirect_url=None,  # tokens are pasted as Bearer: no OAuth2 redirect page
         redirect_slashes=False,
     )
     app.include_router(health.router)

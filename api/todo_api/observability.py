@@ -13,8 +13,10 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.types import LogRecord
 
+from todo_contracts.metrics import NAMESPACE
+
 SERVICE_NAME = os.getenv("POWERTOOLS_SERVICE_NAME", "todo-api")
-METRICS_NAMESPACE = os.getenv("POWERTOOLS_METRICS_NAMESPACE", "TodoInsights")
+METRICS_NAMESPACE = os.getenv("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
 
 
 def _tracing_disabled() -> bool:

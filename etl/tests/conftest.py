@@ -16,17 +16,14 @@ from typing import Any, TypeVar
 
 import pytest
 
-from todo_etl.lake_layout import BRONZE_CDC, CDC_FOLDER, LOGS_FOLDER, LakeTable, object_key
+from todo_contracts.lake_layout import BRONZE_CDC, CDC_FOLDER, LOGS_FOLDER, LakeTable, object_key
+from todo_contracts.timestamps import rfc3339
 
 # Python turns Spark timestamps into naive local datetimes: make local mean UTC for every test.
 os.environ["TZ"] = "UTC"
 time.tzset()
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-
-
-def rfc3339(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def task_item(user: str, task_id: str, version: int, created_at: datetime, **fields: Any) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from todo_contracts.lake_layout import BRONZE_CDC
 from todo_etl.cdc.bronze_record import BronzeRecord, SkippedRecord, TaskFlow, build_bronze_record
 from todo_etl.cdc.dynamodb_json import ConversionError, loads
-from todo_etl.lake_layout import BRONZE_CDC
 from todo_local.testing.stream_records import stream_record
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, 123000, tzinfo=UTC)

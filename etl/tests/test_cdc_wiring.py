@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from todo_api.table_definition import LAKE_ENTITY_TYPES
+from todo_contracts.table import LAKE_ENTITY_TYPES
 from todo_etl.cdc.bronze_record import BronzeRecord, SkippedRecord, build_bronze_record
 from todo_etl.cdc.dead_letter import S3DeadLetters
 from todo_etl.cdc.handler import build_function, function_from_environment

@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from todo_etl.lake_layout import BUSINESS_KPI_METRICS, KPI_EXPORT_KEY
+from todo_contracts.lake_layout import BUSINESS_KPI_METRICS, KPI_EXPORT_KEY
 from todo_etl.metrics.kpi_publisher import SERVICE
 from todo_etl.metrics.kpi_snapshot import InvalidSnapshotError, parse_snapshot
 

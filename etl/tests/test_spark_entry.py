@@ -7,11 +7,11 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
+from todo_contracts.lake_layout import SILVER_TASKS
 from todo_etl.glue.entry import DEFAULT_CATALOG, JobArgumentError, JobArguments, job_arguments
 from todo_etl.glue.iceberg_tables import Lake
 from todo_etl.glue.jobs import DEFAULT_LOOKBACK_HOURS
 from todo_etl.glue.maintenance_policy import DEFAULT_POLICY, MaintenancePolicy
-from todo_etl.lake_layout import SILVER_TASKS
 
 pytestmark = pytest.mark.spark
 

@@ -19,12 +19,7 @@ from typing import Any
 
 import pytest
 
-from todo_etl.erasure_records import ERASED_PREFIX, REDACTED
-from todo_etl.glue import erasure
-from todo_etl.glue.erasure import ERASED_TABLES, run_erasure
-from todo_etl.glue.jobs import run_gold, run_silver
-from todo_etl.glue.run_log import FAILED
-from todo_etl.lake_layout import (
+from todo_contracts.lake_layout import (
     ERASURE_LOG,
     GOLD_USER_ENGAGEMENT,
     ICEBERG_TABLES,
@@ -34,6 +29,11 @@ from todo_etl.lake_layout import (
     SILVER_TABLES,
     SILVER_TASKS,
 )
+from todo_etl.erasure_records import ERASED_PREFIX, REDACTED
+from todo_etl.glue import erasure
+from todo_etl.glue.erasure import ERASED_TABLES, run_erasure
+from todo_etl.glue.jobs import run_gold, run_silver
+from todo_etl.glue.run_log import FAILED
 from todo_local.cli import main
 from todo_local.lake_search import find_in_lake, lake_files
 

@@ -19,9 +19,7 @@ from typing import Any
 
 import pytest
 
-from todo_etl.glue.jobs import run_gold, run_silver
-from todo_etl.glue.run_log import RunSummary
-from todo_etl.lake_layout import (
+from todo_contracts.lake_layout import (
     GOLD_BUSINESS_KPIS,
     GOLD_CATEGORY_TRENDS,
     GOLD_TABLES,
@@ -30,6 +28,8 @@ from todo_etl.lake_layout import (
     KPI_EXPORT_KEY,
     PIPELINE_RUNS,
 )
+from todo_etl.glue.jobs import run_gold, run_silver
+from todo_etl.glue.run_log import RunSummary
 from todo_etl.metrics.kpi_snapshot import parse_snapshot
 
 pytestmark = pytest.mark.spark

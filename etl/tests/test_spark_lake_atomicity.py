@@ -23,11 +23,11 @@ from typing import Any
 
 import pytest
 
+from todo_contracts.lake_layout import LOCAL_CATALOG_FILE, PIPELINE_RUNS, SILVER_TABLES, SILVER_TASKS
 from todo_etl.glue.jobs import run_silver
 from todo_etl.glue.maintenance import run_maintenance
 from todo_etl.glue.maintenance_policy import MaintenancePolicy
 from todo_etl.glue.run_log import FAILED, SUCCEEDED
-from todo_etl.lake_layout import LOCAL_CATALOG_FILE, PIPELINE_RUNS, SILVER_TABLES, SILVER_TASKS
 from todo_local.athena_engine import AthenaEngine
 
 pytestmark = pytest.mark.spark

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from todo_contracts.lake_layout import PIPELINE_RUNS, SILVER_TASK_EVENTS, SILVER_USERS
 from todo_etl.glue import iceberg_tables
 from todo_etl.glue.maintenance import RollbackError, rollback_table, run_maintenance
 from todo_etl.glue.maintenance_policy import MaintenancePolicy
 from todo_etl.glue.spark_schema import conform, struct_type
-from todo_etl.lake_layout import PIPELINE_RUNS, SILVER_TASK_EVENTS, SILVER_USERS
 from todo_local.athena_engine import AthenaEngine, QueryError
 from todo_local.cli import main
 from todo_local.lake_catalog import LocalLakeCatalog

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]
 
+from todo_contracts.lake_layout import PIPELINE_RUNS, SILVER_TABLES, SILVER_TASKS
 from todo_etl.glue.jobs import run_gold, run_silver
 from todo_etl.glue.run_log import FAILED, SUCCEEDED, PreviousRun, RunSummary, find_anomalies
-from todo_etl.lake_layout import PIPELINE_RUNS, SILVER_TABLES, SILVER_TASKS
 
 pytestmark = pytest.mark.spark
 

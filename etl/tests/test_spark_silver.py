@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from todo_etl.glue.jobs import run_silver
-from todo_etl.lake_layout import (
+from todo_contracts.lake_layout import (
     SILVER_API_REQUESTS,
     SILVER_QUARANTINE,
     SILVER_SCHEMA_DRIFT,
@@ -24,6 +23,7 @@ from todo_etl.lake_layout import (
     SILVER_TASKS,
     SILVER_USERS,
 )
+from todo_etl.glue.jobs import run_silver
 
 pytestmark = pytest.mark.spark
 

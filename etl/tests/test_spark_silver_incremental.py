@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from todo_etl.glue.jobs import run_silver
-from todo_etl.glue.run_log import RunSummary
-from todo_etl.lake_layout import (
+from todo_contracts.lake_layout import (
     SILVER_QUARANTINE,
     SILVER_SCHEMA_DRIFT,
     SILVER_TABLES,
     SILVER_TASK_EVENTS,
     SILVER_TASKS,
 )
+from todo_etl.glue.jobs import run_silver
+from todo_etl.glue.run_log import RunSummary
 
 pytestmark = pytest.mark.spark
 

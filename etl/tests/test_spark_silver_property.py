@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from todo_contracts.lake_layout import CDC_FOLDER, SILVER_TASK_EVENTS, SILVER_TASKS
 from todo_etl.glue import bronze_reader, iceberg_tables, silver_apply, silver_transform
 from todo_etl.glue.lake_fs import LakeFs, join
-from todo_etl.lake_layout import CDC_FOLDER, SILVER_TASK_EVENTS, SILVER_TASKS
 
 pytestmark = pytest.mark.spark
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from todo_etl import lake_layout as ll
+from todo_contracts import lake_layout as ll
 from todo_etl.queries import NamedQuery, load_queries
 from todo_local.athena_engine import AthenaEngine, QueryResult
 from todo_local.testing.iceberg_rows import append_rows

@@ -8,7 +8,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from todo_etl.lake_layout import ALL_TABLES
+from todo_contracts.lake_layout import ALL_TABLES
 from todo_etl.queries import QUERIES_DIR, QueryDefinitionError, get_query, load_queries, parse_query_file
 
 CATALOG = {t.name for t in ALL_TABLES}
@@ -82,6 +82,7 @@ def test_parse_reads_header_and_body_and_drops_the_semicolon(tmp_path: Path) -> 
         ("-- name: q\n-- name: q\n-- title: T\n-- question: Q?\nSELECT 1", "appears twice"),
         ("-- name: q\n-- title: T\n-- question: Q?\n", "no SQL"),
         ("-- name: q\n-- title: \n-- question: Q?\nSELECT 1", "lacks title"),
+        ("-- name: q\n-- title: T\n-- question: " + "Why" * 342 + "?\nSELECT 1", "longer than Athena's 1024"),
     ],
 )
 def test_malformed_query_files_are_refused(tmp_path: Path, text: str, message: str) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from todo_api.table_definition import (
+from todo_contracts.table import (
     ENTITY_TYPE_ATTRIBUTE,
     PARTITION_KEY,
     SORT_KEY,
@@ -28,6 +28,7 @@ from todo_api.table_definition import (
     TTL_ATTRIBUTE,
     USER_PREFIX,
 )
+from todo_contracts.timestamps import rfc3339
 from todo_etl.cdc.dynamodb_json import dumps, loads
 
 ERASED_KEY = "erased_at"
@@ -106,10 +107,6 @@ def _parse_time(text: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _redact_plain(value: Any) -> Any:

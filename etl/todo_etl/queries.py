@@ -19,6 +19,7 @@ from pathlib import Path
 
 QUERIES_DIR = Path(__file__).resolve().parents[1] / "queries"
 REQUIRED_KEYS = ("name", "title", "question")
+MAX_QUESTION = 1024  # Athena's limit on a named query's description, which is the question
 
 _HEADER_LINE = re.compile(r"^--\s*(?P<key>[a-z_]+)\s*:\s*(?P<value>.*?)\s*$")
 # Athena named-query names: letters, digits, underscores; we also make them the file's stem.
@@ -65,6 +66,8 @@ def parse_query_file(path: Path) -> NamedQuery:
         raise QueryDefinitionError(f"{path.name}: name '{name}' must be lowercase snake_case")
     if name != path.stem:
         raise QueryDefinitionError(f"{path.name}: name '{name}' must equal the file name '{path.stem}'")
+    if len(header["question"]) > MAX_QUESTION:
+        raise QueryDefinitionError(f"{path.name}: question longer than Athena's {MAX_QUESTION} characters")
     sql = "\n".join(lines[body_start:]).strip().rstrip(";").rstrip()
     if not sql:
         raise QueryDefinitionError(f"{path.name}: no SQL after the header")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from todo_api.table_definition import TABLE
+from todo_contracts.table import TABLE
 
 pytestmark = pytest.mark.infra
 

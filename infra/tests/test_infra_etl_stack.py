@@ -6,9 +6,7 @@ import json
 
 import pytest
 
-from todo_etl.glue.catalog_settings import GLUE_CATALOG, ICEBERG_EXTENSIONS, SHARED_CATALOG_PROPERTIES
-from todo_etl.glue.entry import OPTIONAL_ARGUMENTS, REQUIRED_ARGUMENTS, JobArgumentError, job_arguments
-from todo_etl.lake_layout import (
+from todo_contracts.lake_layout import (
     BRONZE_TABLES,
     CDC_FOLDER,
     GOLD_TABLES,
@@ -19,7 +17,9 @@ from todo_etl.lake_layout import (
     firehose_error_prefix,
     firehose_prefix,
 )
-from todo_infra.named_queries import load_named_queries
+from todo_etl.glue.catalog_settings import GLUE_CATALOG, ICEBERG_EXTENSIONS, SHARED_CATALOG_PROPERTIES
+from todo_etl.glue.entry import OPTIONAL_ARGUMENTS, REQUIRED_ARGUMENTS, JobArgumentError, job_arguments
+from todo_etl.queries import load_queries
 from todo_infra.stage_config import stage_config
 
 pytestmark = pytest.mark.infra
@@ -489,7 +489,7 @@ def test_one_named_query_per_sql_file(each_stage):
         q["Properties"]["Name"]: q["Properties"]
         for q in each_stage.resources("Etl", "AWS::Athena::NamedQuery").values()
     }
-    expected = {q.name: q for q in load_named_queries()}
+    expected = {q.name: q for q in load_queries()}
     assert expected, "the query folder must not be empty"
     assert set(queries) == set(expected)
     workgroup_id = next(iter(each_stage.resources("Etl", "AWS::Athena::WorkGroup")))

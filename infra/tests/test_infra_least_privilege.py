@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from todo_etl.lake_layout import KPI_EXPORT_KEY, PIPELINE_RUNS
+from todo_contracts.lake_layout import KPI_EXPORT_KEY, PIPELINE_RUNS
 from todo_infra.policy.evaluator import Principal, Request, evaluate
 from todo_infra.policy.template_values import Environment, TemplateValues
 from todo_infra.stacks.api_stack import API_ITEM_ACTIONS

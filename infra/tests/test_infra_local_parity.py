@@ -4,7 +4,10 @@ applies the same limit)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from todo_contracts import routes
+from todo_contracts.identity import PASSWORD_POLICY
 from todo_infra.stacks.api_stack import _RATE_LIMITED_BODY
 from todo_infra.stage_config import stage_config
 from todo_local.rate_limit import DEV_LIMITS, RATE_LIMITED_CODE, RATE_LIMITED_MESSAGE
@@ -103,6 +106,7 @@ def test_local_lake_maintenance_keeps_what_the_dev_stage_keeps() -> None:
 
 def test_local_and_glue_catalogs_behave_alike(tmp_path) -> None:
     """The settings that decide how a job sees its tables are the same in both catalogs."""
+    from todo_contracts.lake_layout import LOCAL_CATALOG
     from todo_etl.glue.catalog_settings import (
         GLUE_CATALOG,
         SHARED_CATALOG_PROPERTIES,
@@ -110,7 +114,6 @@ def test_local_and_glue_catalogs_behave_alike(tmp_path) -> None:
         glue_catalog_settings,
         local_catalog_settings,
     )
-    from todo_etl.lake_layout import LOCAL_CATALOG
 
     glue = glue_catalog_settings("s3://silver/")
     local = local_catalog_settings(tmp_path)
@@ -118,3 +121,47 @@ def test_local_and_glue_catalogs_behave_alike(tmp_path) -> None:
         assert settings[f"spark.sql.catalog.{name}"] == SPARK_CATALOG
         for key, value in SHARED_CATALOG_PROPERTIES.items():
             assert settings[f"spark.sql.catalog.{name}.{key}"] == value
+
+
+def _resource_paths(template_resources: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Logical id of each API Gateway resource -> its full path, from the parent chain."""
+    paths: dict[str, str] = {}
+
+    def path_of(logical_id: str) -> str:
+        if logical_id not in paths:
+            props = template_resources[logical_id]["Properties"]
+            parent = props["ParentId"]
+            prefix = path_of(parent["Ref"]) if "Ref" in parent else ""
+            paths[logical_id] = f"{prefix}/{props['PathPart']}"
+        return paths[logical_id]
+
+    for logical_id in template_resources:
+        path_of(logical_id)
+    return paths
+
+
+def test_public_routes_are_one_list_for_the_api_stack_the_local_gateway_and_the_app(dev) -> None:
+    """The unauthenticated methods the Api stack creates are exactly the contract's public routes,
+    the ones the local gateway lets through without a token and the app serves its docs at."""
+    from todo_api.app import create_app
+    from todo_local.gateway import PUBLIC_METHODS, PUBLIC_ROUTES
+
+    paths = _resource_paths(dev.resources("Api", "AWS::ApiGateway::Resource"))
+    public: set[tuple[str, str]] = set()
+    for method in dev.resources("Api", "AWS::ApiGateway::Method").values():
+        props = method["Properties"]
+        if props["HttpMethod"] != "OPTIONS" and props.get("AuthorizationType") == "NONE":
+            public.add((paths[props["ResourceId"]["Ref"]], props["HttpMethod"]))
+    assert public == {(r, m) for r in routes.PUBLIC_ROUTES for m in routes.PUBLIC_METHODS}
+    assert (set(routes.PUBLIC_ROUTES), set(routes.PUBLIC_METHODS)) == (PUBLIC_ROUTES, PUBLIC_METHODS)
+    app = create_app()
+    assert {app.openapi_url, app.docs_url, routes.HEALTH} == set(routes.PUBLIC_ROUTES)
+    assert app.swagger_ui_oauth2_redirect_url is None
+    assert routes.HEALTH in app.openapi()["paths"]
+
+
+def test_the_user_pool_password_policy_is_the_contracts_policy(dev) -> None:
+    """CDK renders the contract's policy; the local pool is created with it too (pinned in
+    local/tests/test_local_platform.py against a running pool)."""
+    (pool,) = dev.resources("Api", "AWS::Cognito::UserPool").values()
+    assert pool["Properties"]["Policies"]["PasswordPolicy"] == PASSWORD_POLICY.as_cognito_api()

@@ -288,25 +288,17 @@ def _files(folder: Path) -> set[str]:
 
 
 @pytest.mark.infra
-def test_cdc_and_metrics_assets_carry_only_their_packages_and_the_stdlib_definitions(build_output):
+def test_each_asset_carries_its_own_package_and_the_contracts_only(build_output):
     cdc = _files(build_output.function("cdc").code_dir)
-    assert {"todo_api/__init__.py", "todo_api/table_definition.py", "todo_etl/lake_layout.py"} <= cdc
-    assert {f.split("/")[0] for f in cdc} == {"todo_api", "todo_etl"}
-    assert {f for f in cdc if f.startswith("todo_api/")} == {
-        "todo_api/__init__.py",
-        "todo_api/table_definition.py",
-    }
+    assert {"todo_contracts/table.py", "todo_contracts/lake_layout.py"} <= cdc
+    assert {f.split("/")[0] for f in cdc} == {"todo_contracts", "todo_etl"}
     assert {f.split("/")[1] for f in cdc if f.startswith("todo_etl/") and f.count("/") > 1} == {"cdc"}
     assert "todo_etl/cdc/handler.py" in cdc
     metrics = _files(build_output.function("metrics").code_dir)
-    assert {f.split("/")[0] for f in metrics} == {"todo_etl"}
-    assert {f.split("/")[1] for f in metrics if f.count("/") > 1} == {"metrics"}
-
-
-@pytest.mark.infra
-def test_api_asset_is_the_api_package_only(build_output):
+    assert {f.split("/")[0] for f in metrics} == {"todo_contracts", "todo_etl"}
+    assert {f.split("/")[1] for f in metrics if f.startswith("todo_etl/") and f.count("/") > 1} == {"metrics"}
     api = _files(build_output.function("api").code_dir)
-    assert {f.split("/")[0] for f in api} == {"todo_api"}
+    assert {f.split("/")[0] for f in api} == {"todo_contracts", "todo_api"}
     assert "todo_api/handler.py" in api
     assert not [f for f in api if "/tests/" in f or f.endswith(".pyc")]
 
@@ -316,7 +308,7 @@ def test_shared_definitions_import_from_the_cdc_asset_with_the_stdlib_alone(buil
     code = build_output.function("cdc").code_dir
     script = (
         f"import sys; sys.path.insert(0, {str(code)!r}); "
-        "import todo_api.table_definition as t, todo_etl.lake_layout as l; print(t.TABLE.partition_key.name)"
+        "import todo_contracts.table as t, todo_contracts.lake_layout as l; print(t.TABLE.partition_key.name)"
     )
     done = subprocess.run(
         [sys.executable, "-I", "-S", "-B", "-c", script], capture_output=True, text=True, check=False

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from aws_cdk import App, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from todo_infra.named_queries import NamedQuery
+from todo_etl.queries import NamedQuery
 from todo_infra.packaging import BuildOutput
 from todo_infra.stacks.api_stack import ApiStack
 from todo_infra.stacks.data_stack import DataStack

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from todo_contracts.metrics import NAMESPACE
 from todo_infra.stage_config import StageConfig
 
-METRICS_NAMESPACE = "TodoInsights"  # POWERTOOLS_METRICS_NAMESPACE of every function
+METRICS_NAMESPACE = NAMESPACE  # POWERTOOLS_METRICS_NAMESPACE of every function
 BUSINESS_METRICS = (
     "TotalUsers",
     "ActiveUsers",

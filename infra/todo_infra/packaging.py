@@ -101,32 +101,26 @@ def _etl(*parts: str) -> Path:
     return REPO_ROOT.joinpath("etl", *parts)
 
 
-# The CDC and metrics bundles carry only stdlib-only shared modules next to their own package.
-_TABLE_DEFINITION = (
-    CodeSource(_api("todo_api", "__init__.py"), "todo_api/__init__.py"),
-    CodeSource(_api("todo_api", "table_definition.py"), "todo_api/table_definition.py"),
-)
-_LAKE_LAYOUT = (
-    CodeSource(_etl("todo_etl", "__init__.py"), "todo_etl/__init__.py"),
-    CodeSource(_etl("todo_etl", "lake_layout.py"), "todo_etl/lake_layout.py"),
-)
+# Every bundle carries the shared contracts (standard library only) next to its own package.
+_CONTRACTS = (CodeSource(REPO_ROOT / "contracts" / "todo_contracts", "todo_contracts"),)
+_ETL_PACKAGE = CodeSource(_etl("todo_etl", "__init__.py"), "todo_etl/__init__.py")
 
 API_BUNDLE = FunctionBundle(
     family="api",
     requirements=_api("requirements.txt"),
-    sources=(CodeSource(_api("todo_api"), "todo_api"),),
+    sources=(*_CONTRACTS, CodeSource(_api("todo_api"), "todo_api")),
     handler="todo_api.handler.handler",
 )
 CDC_BUNDLE = FunctionBundle(
     family="cdc",
     requirements=_etl("requirements-cdc.txt"),
-    sources=(*_LAKE_LAYOUT, CodeSource(_etl("todo_etl", "cdc"), "todo_etl/cdc"), *_TABLE_DEFINITION),
+    sources=(*_CONTRACTS, _ETL_PACKAGE, CodeSource(_etl("todo_etl", "cdc"), "todo_etl/cdc")),
     handler="todo_etl.cdc.handler.handler",
 )
 METRICS_BUNDLE = FunctionBundle(
     family="metrics",
     requirements=_etl("requirements-metrics.txt"),
-    sources=(*_LAKE_LAYOUT, CodeSource(_etl("todo_etl", "metrics"), "todo_etl/metrics")),
+    sources=(*_CONTRACTS, _ETL_PACKAGE, CodeSource(_etl("todo_etl", "metrics"), "todo_etl/metrics")),
     handler="todo_etl.metrics.handler.handler",
 )
 BUNDLES: tuple[FunctionBundle, ...] = (API_BUNDLE, CDC_BUNDLE, METRICS_BUNDLE)
@@ -137,13 +131,13 @@ GLUE_SCRIPTS = (
     _etl("glue_jobs", "maintenance_job.py"),
 )
 GLUE_LIBRARY_SOURCES = (
-    *_LAKE_LAYOUT,
+    *_CONTRACTS,
+    _ETL_PACKAGE,
     CodeSource(_etl("todo_etl", "glue"), "todo_etl/glue"),
     # The erase step's record redaction (ADR 0013) and the exact JSON it writes bronze with.
     CodeSource(_etl("todo_etl", "erasure_records.py"), "todo_etl/erasure_records.py"),
     CodeSource(_etl("todo_etl", "cdc", "__init__.py"), "todo_etl/cdc/__init__.py"),
     CodeSource(_etl("todo_etl", "cdc", "dynamodb_json.py"), "todo_etl/cdc/dynamodb_json.py"),
-    *_TABLE_DEFINITION,
 )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from todo_etl import lake_layout as ll
+from todo_contracts import lake_layout as ll
 from todo_local.athena_engine import AthenaEngine, QueryError, duckdb_type, translate
 from todo_local.testing.iceberg_rows import append_rows
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from todo_etl.lake_layout import GOLD_BUSINESS_KPIS
+from todo_contracts.lake_layout import GOLD_BUSINESS_KPIS
 from todo_local.commands import sql_cmd
 from todo_local.testing.iceberg_rows import append_rows
 

@@ -33,7 +33,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from todo_etl.lake_layout import (
+from todo_contracts.lake_layout import (
     ALL_TABLES,
     CDC_FOLDER,
     GOLD_BUSINESS_KPIS,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from todo_etl.lake_layout import object_key
+from todo_contracts.lake_layout import object_key
 from todo_local.delivery_stream import DeliveryStreamError, LocalDeliveryStream
 
 T0 = datetime(2026, 11, 23, 13, 59, 58, tzinfo=UTC).timestamp()
@@ -193,7 +193,7 @@ def test_local_keys_are_the_expansion_of_the_prefix_the_cdk_stack_gives_firehose
     tmp_path: Path, folder: str, arrival: datetime
 ) -> None:
     """One definition (`lake_layout`) for both: the Etl stack's Firehose prefix and the local keys."""
-    from todo_etl.lake_layout import firehose_prefix, partition_prefix
+    from todo_contracts.lake_layout import firehose_prefix, partition_prefix
 
     expected = _expand_firehose_prefix(firehose_prefix(folder), arrival)
     assert partition_prefix(folder, arrival) == expected

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from todo_etl.lake_layout import BRONZE_LOGS
+from todo_contracts.lake_layout import BRONZE_LOGS
 from todo_local.delivery_stream import LocalDeliveryStream
 from todo_local.log_shipper import LogShipper
 

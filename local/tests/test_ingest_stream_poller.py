@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from todo_api.table_definition import TABLE
+from todo_contracts.table import TABLE
 from todo_local.stream_poller import StreamPoller
 
 

@@ -13,9 +13,9 @@ from typing import Any
 import boto3
 import pytest
 
-from todo_api.table_definition import TABLE
+from todo_contracts.lake_layout import BRONZE_LOGS
+from todo_contracts.table import TABLE
 from todo_etl.cdc.dynamodb_json import loads
-from todo_etl.lake_layout import BRONZE_LOGS
 from todo_local.cli import main
 from todo_local.ingestion import DEAD_LETTER_BUCKET, Ingestion, wire_ingestion
 from todo_local.restore import (

@@ -10,11 +10,11 @@ import pytest
 
 from todo_local.gateway import (
     MAX_BODY_BYTES,
-    HttpRequest,
     MalformedProxyResponseError,
     build_proxy_event,
     http_response_from_proxy,
 )
+from todo_local.http_server import HttpRequest
 from todo_local.lambda_context import LambdaContext
 
 

@@ -12,6 +12,7 @@ import boto3
 import httpx
 import pytest
 
+from todo_contracts.identity import PASSWORD_POLICY
 from todo_local.cognito import create_user, generate_password
 from todo_local.endpoints import read_endpoints
 from todo_local.platform import HandlerLoadError, LocalPlatform, PortInUseError
@@ -129,6 +130,7 @@ def test_the_pool_signs_in_by_email_and_enforces_its_password_policy(make_platfo
         cognito = boto3.client("cognito-idp")
         pool = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
         assert pool["UsernameAttributes"] == ["email"]
+        assert pool["Policies"]["PasswordPolicy"] == PASSWORD_POLICY.as_cognito_api()
         client = cognito.describe_user_pool_client(
             UserPoolId=pool_id, ClientId=platform.endpoints["user_pool_client_id"]
         )["UserPoolClient"]

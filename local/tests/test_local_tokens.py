@@ -75,9 +75,7 @@ def test_the_access_token_the_pool_issued_is_genuine_but_refused(api_user):
     assert claims["sub"] == api_user.sub
 
 
-@pytest.mark.parametrize(
-    "path", ["/api/health", "/api/docs", "/api/openapi.json", "/api/docs/oauth2-redirect"]
-)
+@pytest.mark.parametrize("path", ["/api/health", "/api/docs", "/api/openapi.json"])
 def test_public_routes_need_no_token_and_carry_no_claims(path, anon_client, recording_handler):
     response = anon_client.get(path)
     assert response.status_code == 200

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from todo_etl.lake_layout import CDC_FOLDER, Layer
+from todo_contracts.lake_layout import CDC_FOLDER, Layer
 from todo_local.cli import main
 from todo_local.ingestion import wire_ingestion
 from todo_local.platform import LocalPlatform

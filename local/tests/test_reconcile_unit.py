@@ -177,7 +177,7 @@ def test_only_the_latest_kpi_snapshot_counts() -> None:
 def test_lake_tables_are_read_below_a_hidden_state_folder(tmp_path: Path) -> None:
     """`make demo` keeps its state in `.local-demo`: a hidden folder above the lake is no reason
     to skip anything (a regression once: every row was skipped, so reconcile failed)."""
-    from todo_etl.lake_layout import SILVER_USERS
+    from todo_contracts.lake_layout import SILVER_USERS
     from todo_local.reconcile import read_lake_table
     from todo_local.testing.iceberg_rows import append_rows
 

@@ -21,8 +21,8 @@ from todo_api.models.task import Task, TaskPriority, TaskStatus
 from todo_api.models.user import User
 from todo_api.repository.task_repository import task_item
 from todo_api.repository.user_repository import profile_item
-from todo_api.table_definition import TABLE
-from todo_etl import lake_layout
+from todo_contracts import lake_layout
+from todo_contracts.table import TABLE
 from todo_local.cli import main
 from todo_local.stage_reconcile import (
     AthenaLakeReader,

@@ -1,6 +1,6 @@
 """The local Athena: DuckDB views named like the catalog tables, Athena SQL translated with sqlglot.
 
-Every table of `todo_etl.lake_layout` becomes a view typed as the catalog types it, so a query
+Every table of `todo_contracts.lake_layout` becomes a view typed as the catalog types it, so a query
 written for Athena runs here unchanged: bronze over its gzip JSON Lines folders, silver and gold
 over the data files of their current Iceberg snapshot (planned by pyiceberg, cached per snapshot
 id, so a view is rebuilt only when its table committed). `FOR VERSION AS OF` / `FOR TIMESTAMP AS
@@ -29,7 +29,7 @@ from sqlglot.schema import MappingSchema
 from sqlglot.time import format_time
 from sqlglot.trie import new_trie
 
-from todo_etl.lake_layout import ALL_TABLES, Column, LakeTable
+from todo_contracts.lake_layout import ALL_TABLES, Column, LakeTable
 from todo_local.lake_catalog import HistoryTooShortError, LakeCatalogError, LocalLakeCatalog
 
 ATHENA = "athena"

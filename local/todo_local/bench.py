@@ -273,7 +273,7 @@ def bench_task_latency(requests: int = 200) -> list[BenchResult]:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from todo_api.table_definition import PARTITION_KEY, SORT_KEY, TABLE
+    from todo_contracts.table import PARTITION_KEY, SORT_KEY, TABLE
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -359,7 +359,7 @@ class Workload:
     def events(self) -> list[dict[str, Any]]:
         from boto3.dynamodb.types import TypeSerializer
 
-        from todo_api.table_definition import ENTITY_TYPE_ATTRIBUTE, TABLE, EntityType
+        from todo_contracts.table import ENTITY_TYPE_ATTRIBUTE, TABLE, EntityType
         from todo_local.testing.stream_records import stream_record
 
         serializer = TypeSerializer()
@@ -489,7 +489,7 @@ def _baseline_line(record: dict[str, Any], deserializer: Any, ingested_at: str) 
     """One stream record as its bronze row, the plain way: `TypeDeserializer`, a dict, `json`."""
     from datetime import UTC, datetime
 
-    from todo_api.table_definition import ENTITY_TYPE_ATTRIBUTE, PARTITION_KEY, SORT_KEY, VERSION_ATTRIBUTE
+    from todo_contracts.table import ENTITY_TYPE_ATTRIBUTE, PARTITION_KEY, SORT_KEY, VERSION_ATTRIBUTE
 
     stream = record["dynamodb"]
     new, old = stream.get("NewImage"), stream.get("OldImage")
@@ -530,8 +530,8 @@ def bench_cdc(lake_dir: Path, records: list[dict[str, Any]]) -> BenchResult:
     import boto3
     from boto3.dynamodb.types import TypeDeserializer
 
+    from todo_contracts.lake_layout import CDC_FOLDER
     from todo_etl.cdc import handler as cdc
-    from todo_etl.lake_layout import CDC_FOLDER
     from todo_local.delivery_stream import LocalDeliveryStream
     from todo_local.firehose_endpoint import FirehoseEndpoint
 
@@ -621,9 +621,9 @@ def bench_silver(lake_dir: Path, events: int) -> BenchResult:
     core of it (dedupe, latest version per item, deletes applied, one Parquet table)."""
     import duckdb
 
+    from todo_contracts.lake_layout import CDC_FOLDER, Layer
     from todo_etl.glue.jobs import run_silver
     from todo_etl.glue.local_session import lake_session
-    from todo_etl.lake_layout import CDC_FOLDER, Layer
 
     spark, lake = lake_session(lake_dir)
     run_silver(spark, lake, full_rebuild=True)  # warm up: JIT, caches

@@ -25,18 +25,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from todo_contracts.lake_layout import BRONZE_CDC, CDC_FOLDER, object_key
+from todo_contracts.timestamps import rfc3339
 from todo_etl.cdc.dynamodb_json import dumps
-from todo_etl.lake_layout import BRONZE_CDC, CDC_FOLDER, object_key
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 LINES_PER_OBJECT = 20_000
 USER_SPACING = timedelta(minutes=10)  # users sign up one after another: history spans days
 PRIORITIES = ("low", "medium", "high")
 CATEGORIES = ("work", "home", "errands", "health")
-
-
-def _stamp(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _ddb(value: Any) -> dict[str, Any]:
@@ -75,7 +72,7 @@ def bronze_line(
         "event_id": f"{sequence:x}",
         "event_name": event_name,
         "sequence_number": str(sequence),
-        "approximate_creation_time": _stamp(at),
+        "approximate_creation_time": rfc3339(at),
         "pk": image["PK"],
         "sk": image["SK"],
         "entity_type": image["entity_type"],
@@ -85,7 +82,7 @@ def bronze_line(
         "new_image": new,
         "old_image": old,
         "new_image_ddb": None if new is None else {k: _ddb(v) for k, v in new.items()},
-        "ingested_at": _stamp(at),
+        "ingested_at": rfc3339(at),
     }
     ordered = {name: values[name] for name in BRONZE_CDC.column_names()}
     return (dumps(ordered) + "\n").encode("utf-8")
@@ -100,8 +97,8 @@ def _profile(user_id: str, at: datetime) -> dict[str, Any]:
         "email": f"{user_id}@example.com",
         "name": f"User {user_id}",
         "timezone": "UTC",
-        "created_at": _stamp(at),
-        "updated_at": _stamp(at),
+        "created_at": rfc3339(at),
+        "updated_at": rfc3339(at),
         "version": 1,
     }
 
@@ -120,8 +117,8 @@ def _task(user_id: str, n: int, created: datetime) -> dict[str, Any]:
         "priority": PRIORITIES[n % 3],
         "category": CATEGORIES[n % 4],
         "tags": ["bench"],
-        "created_at": _stamp(created),
-        "updated_at": _stamp(created),
+        "created_at": rfc3339(created),
+        "updated_at": rfc3339(created),
         "version": 1,
     }
 
@@ -152,15 +149,15 @@ class History:
             task = _task(user_id, n, created)
             yield ("INSERT", task, None, created)
             edited_at = created + timedelta(seconds=30)
-            edited = {**task, "priority": "high", "updated_at": _stamp(edited_at), "version": 2}
+            edited = {**task, "priority": "high", "updated_at": rfc3339(edited_at), "version": 2}
             yield ("MODIFY", edited, task, edited_at)
             if n % 3 == 0:
                 done_at = created + timedelta(hours=1)
                 done = {
                     **edited,
                     "status": "completed",
-                    "completed_at": _stamp(done_at),
-                    "updated_at": _stamp(done_at),
+                    "completed_at": rfc3339(done_at),
+                    "updated_at": rfc3339(done_at),
                     "version": 3,
                 }
                 yield ("MODIFY", done, edited, done_at)
@@ -178,13 +175,13 @@ class History:
             u, n = every[index]
             user_id = f"user-{u:06d}"
             created = START + u * USER_SPACING + timedelta(seconds=60 + n)
-            edited_at = _stamp(created + timedelta(seconds=30))
+            edited_at = rfc3339(created + timedelta(seconds=30))
             task = {**_task(user_id, n, created), "updated_at": edited_at, "version": 2 + rounds}
             before = {**task, "priority": "high" if rounds % 2 == 0 else "low"}
             after = {
                 **before,
                 "priority": "low" if rounds % 2 == 0 else "high",
-                "updated_at": _stamp(at),
+                "updated_at": rfc3339(at),
                 "version": 3 + rounds,
             }
             yield ("MODIFY", after, before, at)

@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from todo_contracts.lake_layout import Layer, object_key
 from todo_etl.cdc.firehose_sender import MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES
-from todo_etl.lake_layout import Layer, object_key
 
 LOG = logging.getLogger("todo_local.delivery_stream")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from todo_etl.lake_layout import ICEBERG_TABLES, SILVER_TASKS
+from todo_contracts.lake_layout import ICEBERG_TABLES, SILVER_TASKS
 from todo_local.athena_engine import AthenaEngine, QueryResult
 from todo_local.lake_catalog import LocalLakeCatalog, SnapshotRow
 

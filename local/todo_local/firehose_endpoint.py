@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from todo_local.delivery_stream import DeliveryStreamError, LocalDeliveryStream
-from todo_local.gateway import HttpResponse, QuietRequestHandler, ServingThread
+from todo_local.http_server import HttpResponse, QuietRequestHandler, ServingThread
 
 LOG = logging.getLogger("todo_local.firehose_endpoint")
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from todo_etl.lake_layout import CDC_FOLDER, LOGS_FOLDER
+from todo_contracts.lake_layout import CDC_FOLDER, LOGS_FOLDER
 from todo_local.delivery_stream import LocalDeliveryStream
 from todo_local.firehose_endpoint import FirehoseEndpoint
 from todo_local.log_shipper import LogShipper

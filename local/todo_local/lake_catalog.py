@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from todo_etl.lake_layout import LOCAL_CATALOG, LOCAL_CATALOG_FILE, LOCAL_DATABASE, LakeTable
+from todo_contracts.lake_layout import LOCAL_CATALOG, LOCAL_CATALOG_FILE, LOCAL_DATABASE, LakeTable
 
 if TYPE_CHECKING:
     from pyiceberg.catalog.sql import SqlCatalog

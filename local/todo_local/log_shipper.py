@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from todo_contracts.lake_layout import BRONZE_LOGS
 from todo_etl.cdc.firehose_sender import FirehoseSender, Outbound
-from todo_etl.lake_layout import BRONZE_LOGS
 from todo_local.delivery_stream import LocalDeliveryStream
 
 LOG = logging.getLogger("todo_local.log_shipper")

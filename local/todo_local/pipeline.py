@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from todo_etl.lake_layout import Layer
+from todo_contracts.lake_layout import Layer
 
 Drain = Callable[[], Mapping[str, Any]]
 StageListener = Callable[[str, str], None]  # (stage, "start" | "done")

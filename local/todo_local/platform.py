@@ -24,20 +24,14 @@ from typing import Any, ClassVar, Self
 import boto3
 from moto.server import ThreadedMotoServer
 
-from todo_api.table_definition import TABLE
+from todo_contracts.identity import PASSWORD_POLICY
+from todo_contracts.metrics import NAMESPACE
+from todo_contracts.table import TABLE
 from todo_local import dynamodb_emulation
 from todo_local.authorizer import CognitoAuthorizer
 from todo_local.endpoints import ENDPOINTS_FILE, Endpoints, write_endpoints
-from todo_local.gateway import (
-    DEFAULT_HANDLER,
-    DEV_CORS_ORIGINS,
-    POLL_SECONDS,
-    HttpResponse,
-    LambdaHandler,
-    LocalGateway,
-    QuietRequestHandler,
-    ServingThread,
-)
+from todo_local.gateway import DEFAULT_HANDLER, DEV_CORS_ORIGINS, LambdaHandler, LocalGateway
+from todo_local.http_server import POLL_SECONDS, HttpResponse, QuietRequestHandler, ServingThread
 from todo_local.log_capture import STDOUT_ROUTER, LogSink, RecordListener
 from todo_local.rate_limit import RateLimiter, RateLimits
 
@@ -47,14 +41,6 @@ REGION = "us-east-1"
 HOST = "127.0.0.1"
 FRESH_SUBDIRS = ("lake", "logs", "dlq", "state")
 # Cognito password policy of the local pool (the CDK pool uses the same rules).
-PASSWORD_POLICY = {
-    "MinimumLength": 12,
-    "RequireUppercase": True,
-    "RequireLowercase": True,
-    "RequireNumbers": True,
-    "RequireSymbols": True,
-    "TemporaryPasswordValidityDays": 7,
-}
 CLIENT_AUTH_FLOWS = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
 
 
@@ -279,7 +265,7 @@ class LocalPlatform:
             "CURSOR_SECRET_ID": cursor_secret,
             # the function adds CORS headers for the origins the gateway's preflight allows
             "CORS_ALLOWED_ORIGINS": ",".join(DEV_CORS_ORIGINS),
-            "POWERTOOLS_METRICS_NAMESPACE": "TodoInsights",
+            "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
         for key in [*values, *_UNSET_VARS]:
@@ -315,7 +301,7 @@ class LocalPlatform:
                 PoolName=pool_name,
                 UsernameAttributes=["email"],  # users sign in with their email; the ID token carries it
                 AutoVerifiedAttributes=["email"],
-                Policies={"PasswordPolicy": PASSWORD_POLICY},
+                Policies={"PasswordPolicy": PASSWORD_POLICY.as_cognito_api()},
                 Schema=[{"Name": "email", "AttributeDataType": "String", "Required": True, "Mutable": True}],
             )["UserPool"]
             client = cognito.create_user_pool_client(

@@ -11,13 +11,14 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from todo_api.table_definition import ENTITY_TYPE_ATTRIBUTE, TABLE, TTL_ATTRIBUTE, EntityType
-from todo_etl import lake_layout
+from todo_contracts import lake_layout
+from todo_contracts.table import ENTITY_TYPE_ATTRIBUTE, TABLE, TTL_ATTRIBUTE, EntityType
+from todo_contracts.timestamps import rfc3339
 
 # Attributes that exist for DynamoDB's sake (keys, index keys, TTL), not domain data.
 _STORAGE_ATTRIBUTES = frozenset(
@@ -66,8 +67,7 @@ def _timestamp(value: Any) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        at = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return rfc3339(value)
     text = str(value)
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return _timestamp(parsed)

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from todo_etl import lake_layout
+from todo_contracts import lake_layout
 from todo_local.reconcile import read_lake_table
 
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from todo_api.table_definition import ENTITY_TYPE_ATTRIBUTE, LAKE_ENTITY_TYPES, TABLE
+from todo_contracts.lake_layout import BRONZE_CDC
+from todo_contracts.table import ENTITY_TYPE_ATTRIBUTE, LAKE_ENTITY_TYPES, TABLE
 from todo_etl.cdc.dead_letter import DEAD_LETTER_PREFIX
 from todo_etl.cdc.dynamodb_json import image_to_client, image_to_plain, loads
-from todo_etl.lake_layout import BRONZE_CDC
 
 ProgressListener = Callable[[str, int, int], None]  # (phase, done, total)
 BATCH_WRITE_ITEMS = 25

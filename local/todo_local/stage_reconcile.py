@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from todo_api.table_definition import ENTITY_TYPE_ATTRIBUTE, EntityType
-from todo_etl import lake_layout
-from todo_etl.lake_layout import LakeTable
+from todo_contracts import lake_layout
+from todo_contracts.lake_layout import LakeTable
+from todo_contracts.table import ENTITY_TYPE_ATTRIBUTE, EntityType
 from todo_local.reconcile import ReconcileReport, compare_gold, compare_state
 
 DEFAULT_SEGMENTS = 4

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from todo_contracts.timestamps import rfc3339
 from todo_local.lambda_context import LambdaContext
 from todo_local.log_capture import STDOUT_ROUTER, LogSink
 
@@ -352,7 +353,7 @@ class StreamPoller:
         self, shard_id: str, records: Sequence[StreamRecord], outcome: _Outcome, retries: int
     ) -> None:
         entry = {
-            "failed_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "failed_at": rfc3339(datetime.now(UTC)),
             "function": self.function_name,
             "stream_arn": self.stream_arn,
             "shard_id": shard_id,

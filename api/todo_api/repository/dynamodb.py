@@ -15,7 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from todo_api.repository.errors import ItemNotFoundError, VersionMismatchError
-from todo_api.table_definition import PARTITION_KEY
+from todo_contracts.table import PARTITION_KEY
 
 # "standard" retries back off with jitter on throttling and transient errors, for every call.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)

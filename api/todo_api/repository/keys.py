@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
-from todo_api.table_definition import (
+from todo_contracts.table import (
     PARTITION_KEY,
     PROFILE_SORT_KEY,
     SORT_KEY,

@@ -25,7 +25,7 @@ from todo_api.repository.errors import (
     ProfileMissingError,
     WriteConflictError,
 )
-from todo_api.table_definition import (
+from todo_contracts.table import (
     CATEGORY_INDEX,
     DUE_DATE_INDEX,
     ENTITY_TYPE_ATTRIBUTE,

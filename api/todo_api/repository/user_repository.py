@@ -23,7 +23,7 @@ from todo_api.repository.errors import (
     WriteConflictError,
 )
 from todo_api.repository.keys import deletion_marker_key, profile_key, user_pk
-from todo_api.table_definition import (
+from todo_contracts.table import (
     ENTITY_TYPE_ATTRIBUTE,
     PARTITION_KEY,
     SORT_KEY,

@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from todo_api.errors import ApiError, validation_error
 from todo_api.repository.dynamodb import dynamodb_client
 from todo_api.repository.keys import IDEMPOTENCY_SORT_KEY
-from todo_api.table_definition import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+from todo_contracts.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"^[\x20-\x7e]{1,255}$")

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from todo_api.table_definition import (
+from todo_contracts.lake_layout import BRONZE_CDC
+from todo_contracts.table import (
     ENTITY_TYPE_ATTRIBUTE,
     LAKE_ENTITY_TYPES,
     PARTITION_KEY,
@@ -16,18 +17,13 @@ from todo_api.table_definition import (
     VERSION_ATTRIBUTE,
     EntityType,
 )
+from todo_contracts.timestamps import rfc3339
 from todo_etl.cdc.dynamodb_json import ConversionError, dumps_string_keyed, image_to_canonical, image_to_plain
-from todo_etl.lake_layout import BRONZE_CDC
 
 EVENT_NAMES = frozenset({"INSERT", "MODIFY", "REMOVE"})
 COMPLETED_STATUS = "completed"
 # How a TTL expiry shows up in a stream record (a user's delete carries no userIdentity).
 TTL_PRINCIPAL = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
-
-
-def rfc3339(moment: datetime) -> str:
-    """UTC, millisecond precision, `Z` suffix: the timestamp format of the whole project."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -69,7 +65,7 @@ def _required(mapping: Mapping[str, Any], key: str, path: str) -> Any:
 def _creation_time(value: Any) -> str:
     """Lambda events carry epoch seconds; tolerate a datetime (what boto3 parses it into)."""
     if isinstance(value, datetime):
-        return rfc3339(value if value.tzinfo else value.replace(tzinfo=UTC))
+        return rfc3339(value)
     try:
         seconds = Decimal(str(value))
     except InvalidOperation as exc:

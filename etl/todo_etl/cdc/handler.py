@@ -21,11 +21,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from todo_contracts.metrics import NAMESPACE
 from todo_etl.cdc.batch_processor import BatchTally, BronzeBatchProcessor, service_name
 from todo_etl.cdc.dead_letter import DeadLetterStore, S3DeadLetters
 from todo_etl.cdc.firehose_sender import FirehoseSender
 
-NAMESPACE = "TodoInsights"
 STREAM_VARIABLE = "CDC_DELIVERY_STREAM"
 DEAD_LETTER_VARIABLE = "CDC_DEAD_LETTER_BUCKET"
 # A change to any of these (only ever locally, between platforms) means new clients.

@@ -14,11 +14,11 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark idiom)
 from pyspark.sql import types as T  # noqa: N812 (the PySpark idiom)
 
+from todo_contracts.lake_layout import BRONZE_CDC, BRONZE_LOGS, SILVER_API_REQUESTS, SILVER_QUARANTINE
 from todo_etl.erasure_records import ERASED_PREFIX
 from todo_etl.glue import item_schema
 from todo_etl.glue.lake_fs import HourPartition
 from todo_etl.glue.spark_schema import conform, struct_type
-from todo_etl.lake_layout import BRONZE_CDC, BRONZE_LOGS, SILVER_API_REQUESTS, SILVER_QUARANTINE
 
 CORRUPT = "_corrupt_record"
 EVENT_NAMES = ("INSERT", "MODIFY", "REMOVE")

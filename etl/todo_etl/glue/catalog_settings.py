@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from todo_etl.lake_layout import LOCAL_CATALOG, LOCAL_CATALOG_FILE
+from todo_contracts.lake_layout import LOCAL_CATALOG, LOCAL_CATALOG_FILE
 
 ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
 SPARK_CATALOG = "org.apache.iceberg.spark.SparkCatalog"

@@ -31,7 +31,20 @@ from typing import Any
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark idiom)
 
-from todo_api.table_definition import USER_PREFIX
+from todo_contracts.lake_layout import (
+    CDC_FOLDER,
+    ERASURE_LOG,
+    GOLD_USER_ENGAGEMENT,
+    LOGS_FOLDER,
+    SILVER_API_REQUESTS,
+    SILVER_DELETED_ITEMS,
+    SILVER_QUARANTINE,
+    SILVER_TASK_EVENTS,
+    SILVER_TASKS,
+    SILVER_USERS,
+    LakeTable,
+)
+from todo_contracts.table import USER_PREFIX
 from todo_etl.erasure_records import (
     ERASED_PREFIX,
     LOG_SLACK,
@@ -47,19 +60,6 @@ from todo_etl.glue.jobs import Outcome, recorded_run
 from todo_etl.glue.lake_fs import LakeFs, join
 from todo_etl.glue.run_log import RunSummary
 from todo_etl.glue.spark_schema import conform
-from todo_etl.lake_layout import (
-    CDC_FOLDER,
-    ERASURE_LOG,
-    GOLD_USER_ENGAGEMENT,
-    LOGS_FOLDER,
-    SILVER_API_REQUESTS,
-    SILVER_DELETED_ITEMS,
-    SILVER_QUARANTINE,
-    SILVER_TASK_EVENTS,
-    SILVER_TASKS,
-    SILVER_USERS,
-    LakeTable,
-)
 
 ERASURE_JOB = "erasure"
 PENDING = "pending"

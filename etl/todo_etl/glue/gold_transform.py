@@ -12,14 +12,15 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark idiom)
 from pyspark.sql import types as T  # noqa: N812 (the PySpark idiom)
 
-from todo_etl.glue.spark_schema import conform
-from todo_etl.lake_layout import (
+from todo_contracts.lake_layout import (
     BUSINESS_KPI_METRICS,
     GOLD_BUSINESS_KPIS,
     GOLD_CATEGORY_TRENDS,
     GOLD_TASK_COMPLETION_DAILY,
     GOLD_USER_ENGAGEMENT,
 )
+from todo_contracts.timestamps import rfc3339
+from todo_etl.glue.spark_schema import conform
 
 COMPLETED = "completed"
 ACTIVE_WINDOW = timedelta(days=7)
@@ -143,8 +144,7 @@ class KpiSnapshot:
         for name in BUSINESS_KPI_METRICS:
             value = self.metrics[name]
             values[name] = int(value) if name in COUNT_METRICS else value
-        at = self.snapshot_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        return {"snapshot_at": at, "metrics": values}
+        return {"snapshot_at": rfc3339(self.snapshot_at), "metrics": values}
 
 
 def _flags(df: DataFrame, *flags: Column) -> DataFrame:

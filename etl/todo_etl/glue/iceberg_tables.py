@@ -19,8 +19,8 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark idiom)
 
+from todo_contracts.lake_layout import ICEBERG_TABLES, LakeTable, Layer
 from todo_etl.glue.lake_fs import join
-from todo_etl.lake_layout import ICEBERG_TABLES, LakeTable, Layer
 
 # Format v2 because Athena engine v3 reads and writes v2 only. Copy-on-write for every row-level
 # operation: readers (Athena, DuckDB locally) then only ever see plain data files, never delete

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pyspark.sql import types as T  # noqa: N812 (the PySpark idiom)
 
-from todo_api.table_definition import (
+from todo_contracts.lake_layout import SILVER_TASKS, SILVER_USERS
+from todo_contracts.table import (
     ENTITY_TYPE_ATTRIBUTE,
     LAKE_ENTITY_TYPES,
     TABLE,
     TTL_ATTRIBUTE,
     EntityType,
 )
-from todo_etl.lake_layout import SILVER_TASKS, SILVER_USERS
 
 EXTRA_COLUMN = "extra"
 

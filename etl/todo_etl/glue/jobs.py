@@ -18,21 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark idiom)
 from pyspark.storagelevel import StorageLevel
 
-from todo_etl.glue import bronze_reader, gold_transform, iceberg_tables, silver_apply, silver_transform
-from todo_etl.glue.checkpoint import Checkpoint, partitions_to_read, read_checkpoint, write_checkpoint
-from todo_etl.glue.iceberg_tables import Lake, SnapshotInfo
-from todo_etl.glue.lake_fs import HourPartition, LakeFs, join
-from todo_etl.glue.run_log import (
-    FAILED,
-    SUCCEEDED,
-    RunSummary,
-    append_run,
-    find_anomalies,
-    iso,
-    new_run_id,
-    previous_run,
-)
-from todo_etl.lake_layout import (
+from todo_contracts.lake_layout import (
     CDC_FOLDER,
     GOLD_BUSINESS_KPIS,
     GOLD_CATEGORY_TRENDS,
@@ -49,6 +35,20 @@ from todo_etl.lake_layout import (
     SILVER_TASKS,
     SILVER_USERS,
     LakeTable,
+)
+from todo_contracts.timestamps import rfc3339
+from todo_etl.glue import bronze_reader, gold_transform, iceberg_tables, silver_apply, silver_transform
+from todo_etl.glue.checkpoint import Checkpoint, partitions_to_read, read_checkpoint, write_checkpoint
+from todo_etl.glue.iceberg_tables import Lake, SnapshotInfo
+from todo_etl.glue.lake_fs import HourPartition, LakeFs, join
+from todo_etl.glue.run_log import (
+    FAILED,
+    SUCCEEDED,
+    RunSummary,
+    append_run,
+    find_anomalies,
+    new_run_id,
+    previous_run,
 )
 
 SILVER_JOB = "silver"
@@ -100,8 +100,8 @@ def recorded_run(
         job=job,
         run_id=run,
         status=SUCCEEDED,
-        started_at=iso(started),
-        ended_at=iso(started),
+        started_at=rfc3339(started),
+        ended_at=rfc3339(started),
         previous_run_id=previous.run_id if previous else None,
     )
     try:
@@ -109,7 +109,7 @@ def recorded_run(
     except Exception as error:
         summary.status = FAILED
         summary.error = f"{type(error).__name__}: {error}"[:2000]
-        summary.ended_at = iso(started + timedelta(seconds=time.monotonic() - clock))
+        summary.ended_at = rfc3339(started + timedelta(seconds=time.monotonic() - clock))
         append_run(spark, lake, summary)
         raise
     summary.rows_in = outcome.rows_in
@@ -119,7 +119,7 @@ def recorded_run(
     summary.details = outcome.details
     summary.snapshots = outcome.snapshots
     summary.anomalies = find_anomalies(previous, outcome.rows_in, outcome.rows_out, outcome.quarantined)
-    summary.ended_at = iso(started + timedelta(seconds=time.monotonic() - clock))
+    summary.ended_at = rfc3339(started + timedelta(seconds=time.monotonic() - clock))
     append_run(spark, lake, summary)
     return summary
 
@@ -238,7 +238,7 @@ def _silver(
             "full_rebuild": read_all,
             "cdc_partitions_read": len(cdc_parts),
             "logs_partitions_read": len(log_parts),
-            "high_water": {k: iso(v) for k, v in sorted(marks.items())},
+            "high_water": {k: rfc3339(v) for k, v in sorted(marks.items())},
             "changes": changed,
         },
     )
@@ -313,7 +313,7 @@ def _gold(spark: SparkSession, lake: Lake, as_of: datetime) -> Outcome:
         rows_out={name: iceberg_tables.rows(s) for name, s in sorted(after.items())},
         snapshots=_snapshot_ids(after),
         details={
-            "as_of": iso(as_of),
+            "as_of": rfc3339(as_of),
             "kpis": export["metrics"],
             "silver_snapshots": _snapshot_ids(inputs),
             "changes": _changes(before, after),

@@ -18,7 +18,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from todo_etl.lake_layout import HOUR_PARTITIONS
+from todo_contracts.lake_layout import HOUR_PARTITIONS
 
 _HOUR_DIR = re.compile(r"year=(\d{4})/month=(\d{2})/day=(\d{2})/hour=(\d{2})/?$")
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from todo_contracts.lake_layout import LOCAL_CATALOG, LOCAL_CATALOG_FILE, LOCAL_DATABASE, Layer
 from todo_etl.glue.catalog_settings import ICEBERG_EXTENSIONS, local_catalog_settings
 from todo_etl.glue.iceberg_tables import Lake
-from todo_etl.lake_layout import LOCAL_CATALOG, LOCAL_CATALOG_FILE, LOCAL_DATABASE, Layer
 
 DEFAULT_SHUFFLE_PARTITIONS = 4
 PROJECT_ROOT = Path(__file__).resolve().parents[3]

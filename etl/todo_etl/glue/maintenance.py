@@ -14,12 +14,12 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from todo_contracts.lake_layout import ICEBERG_TABLES, LakeTable
 from todo_etl.glue import iceberg_tables
 from todo_etl.glue.iceberg_tables import Lake
 from todo_etl.glue.jobs import Outcome, recorded_run
 from todo_etl.glue.maintenance_policy import DEFAULT_POLICY, MaintenancePolicy
 from todo_etl.glue.run_log import RunSummary
-from todo_etl.lake_layout import ICEBERG_TABLES, LakeTable
 
 MAINTENANCE_JOB = "maintenance"
 

@@ -10,10 +10,10 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark idiom)
 
+from todo_contracts.lake_layout import PIPELINE_RUNS
 from todo_etl.glue import iceberg_tables
 from todo_etl.glue.iceberg_tables import Lake
 from todo_etl.glue.spark_schema import conform, struct_type
-from todo_etl.lake_layout import PIPELINE_RUNS
 
 SUCCEEDED = "succeeded"
 FAILED = "failed"
@@ -55,11 +55,6 @@ class PreviousRun:
     rows_in: int
     rows_out: dict[str, int]
     quarantined: int
-
-
-def iso(at: datetime) -> str:
-    """RFC 3339 UTC with milliseconds and a `Z`, as everywhere else in the project."""
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def new_run_id(job: str, at: datetime) -> str:

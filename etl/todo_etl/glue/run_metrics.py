@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
+from todo_contracts.metrics import NAMESPACE
 from todo_etl.glue.run_log import RunSummary
 
-NAMESPACE = "TodoInsights"  # the namespace of every function's metrics (infra observability)
 ANOMALIES_METRIC = "PipelineRunAnomalies"
 ROWS_WRITTEN_METRIC = "PipelineRowsWritten"
 QUARANTINED_METRIC = "PipelineRowsQuarantined"

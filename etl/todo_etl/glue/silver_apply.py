@@ -27,10 +27,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark idiom)
 from pyspark.storagelevel import StorageLevel
 
-from todo_etl.glue import iceberg_tables, silver_transform
-from todo_etl.glue.iceberg_tables import Lake
-from todo_etl.glue.silver_transform import IS_REMOVE, newer
-from todo_etl.lake_layout import (
+from todo_contracts.lake_layout import (
     SILVER_API_REQUESTS,
     SILVER_DELETED_ITEMS,
     SILVER_QUARANTINE,
@@ -40,6 +37,9 @@ from todo_etl.lake_layout import (
     SILVER_USERS,
     LakeTable,
 )
+from todo_etl.glue import iceberg_tables, silver_transform
+from todo_etl.glue.iceberg_tables import Lake
+from todo_etl.glue.silver_transform import IS_REMOVE, newer
 
 
 @dataclass(frozen=True)

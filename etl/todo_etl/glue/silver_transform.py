@@ -13,11 +13,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark idiom)
 from pyspark.sql import types as T  # noqa: N812 (the PySpark idiom)
 
-from todo_api.table_definition import EntityType
-from todo_etl.glue import item_schema
-from todo_etl.glue.image_extras import extra_attributes
-from todo_etl.glue.spark_schema import conform
-from todo_etl.lake_layout import (
+from todo_contracts.lake_layout import (
     SILVER_API_REQUESTS,
     SILVER_DELETED_ITEMS,
     SILVER_QUARANTINE,
@@ -27,6 +23,10 @@ from todo_etl.lake_layout import (
     SILVER_USERS,
     LakeTable,
 )
+from todo_contracts.table import EntityType
+from todo_etl.glue import item_schema
+from todo_etl.glue.image_extras import extra_attributes
+from todo_etl.glue.spark_schema import conform
 
 ITEM = ("pk", "sk")
 # An item's changes in order: incarnation (created_at), version, a delete after the image it

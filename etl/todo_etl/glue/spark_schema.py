@@ -9,7 +9,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark idiom)
 from pyspark.sql import types as T  # noqa: N812 (the PySpark idiom)
 
-from todo_etl.lake_layout import LakeTable
+from todo_contracts.lake_layout import LakeTable
 
 _PRIMITIVES: dict[str, T.DataType] = {
     "string": T.StringType(),

@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from todo_etl.lake_layout import KPI_EXPORT_KEY
+from todo_contracts.lake_layout import KPI_EXPORT_KEY
 from todo_etl.metrics.kpi_publisher import NAMESPACE, SERVICE, publish_latest_snapshot
 from todo_etl.metrics.snapshot_store import read_snapshot
 

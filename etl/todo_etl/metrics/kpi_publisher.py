@@ -10,6 +10,7 @@ from datetime import datetime
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from todo_contracts.metrics import NAMESPACE as METRICS_NAMESPACE
 from todo_etl.metrics.kpi_snapshot import InvalidSnapshotError, parse_snapshot
 from todo_etl.metrics.snapshot_store import SnapshotUnavailableError
 
@@ -26,7 +27,7 @@ AGE_METRIC = "KpiSnapshotAgeSeconds"
 READ_FAILURE_METRIC = "KpiSnapshotReadFailures"
 
 # The stack sets both (its service name is stage-qualified); the defaults serve local runs.
-NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TodoInsights")
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", METRICS_NAMESPACE)
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "metrics")
 
 logger = Logger(service=SERVICE, child=True)

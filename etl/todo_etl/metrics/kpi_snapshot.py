@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from todo_etl.lake_layout import BUSINESS_KPI_METRICS
+from todo_contracts.lake_layout import BUSINESS_KPI_METRICS
 
 
 class InvalidSnapshotError(ValueError):

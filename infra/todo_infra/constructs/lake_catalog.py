@@ -1,4 +1,4 @@
-"""Glue Data Catalog database and the bronze tables, read from `todo_etl.lake_layout`.
+"""Glue Data Catalog database and the bronze tables, read from `todo_contracts.lake_layout`.
 
 Silver and gold are Iceberg tables the Glue jobs create in this database (`CREATE TABLE IF NOT
 EXISTS`): an Iceberg table declared here would lose its metadata pointer on the next stack update
@@ -14,7 +14,7 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from todo_etl.lake_layout import BRONZE_TABLES, HOUR_PARTITIONS, LakeTable, Layer, TableFormat
+from todo_contracts.lake_layout import BRONZE_TABLES, HOUR_PARTITIONS, LakeTable, Layer, TableFormat
 
 JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
 TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"

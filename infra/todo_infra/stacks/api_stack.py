@@ -19,6 +19,8 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from todo_api import cors
+from todo_contracts import routes
+from todo_contracts.identity import PASSWORD_POLICY
 from todo_infra import nag
 from todo_infra.constructs.python_function import PythonFunction
 from todo_infra.constructs.trust import restrict_trust_to_account
@@ -26,8 +28,6 @@ from todo_infra.observability import METRICS_NAMESPACE, runbook_description, ser
 from todo_infra.packaging import BuiltBundle
 from todo_infra.stage_config import StageConfig
 
-PUBLIC_ROUTES = ("health", "docs", "openapi.json")
-PUBLIC_METHODS = ("GET", "HEAD")
 API_TIMEOUT = Duration.seconds(15)
 # What the api code calls on items (repository + Powertools idempotency), as IAM names them.
 API_ITEM_ACTIONS = (
@@ -117,12 +117,12 @@ class ApiStack(Stack):
             auto_verify=cognito.AutoVerifiedAttrs(email=True),
             self_sign_up_enabled=True,
             password_policy=cognito.PasswordPolicy(
-                min_length=12,
-                require_lowercase=True,
-                require_uppercase=True,
-                require_digits=True,
-                require_symbols=True,
-                temp_password_validity=Duration.days(3),
+                min_length=PASSWORD_POLICY.min_length,
+                require_lowercase=PASSWORD_POLICY.require_lowercase,
+                require_uppercase=PASSWORD_POLICY.require_uppercase,
+                require_digits=PASSWORD_POLICY.require_digits,
+                require_symbols=PASSWORD_POLICY.require_symbols,
+                temp_password_validity=Duration.days(PASSWORD_POLICY.temporary_password_days),
             ),
             mfa=cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
@@ -333,9 +333,9 @@ class ApiStack(Stack):
         )
         integration = apigw.LambdaIntegration(self.alias, proxy=True)
         api = self.rest_api.root.add_resource("api", default_cors_preflight_options=self._cors_preflight())
-        for route in PUBLIC_ROUTES:
-            resource = api.add_resource(route)
-            for http_method in PUBLIC_METHODS:  # HEAD on every GET route (the function answers it)
+        for route in routes.PUBLIC_ROUTES:
+            resource = api.resource_for_path(route.removeprefix(f"{routes.API_BASE}/"))
+            for http_method in routes.PUBLIC_METHODS:  # HEAD on every GET route (the function answers it)
                 method = resource.add_method(
                     http_method, integration, authorization_type=apigw.AuthorizationType.NONE
                 )
@@ -343,9 +343,7 @@ class ApiStack(Stack):
                     ("AwsSolutions-APIG4", "public by design: health check and API documentation"),
                     ("AwsSolutions-COG4", "public by design: health check and API documentation"),
                 ):
-                    nag.acknowledge(
-                        method, rule, f"{http_method} /api/{route} is {why}; it reads no user data."
-                    )
+                    nag.acknowledge(method, rule, f"{http_method} {route} is {why}; it reads no user data.")
         proxy = api.add_resource("v1").add_resource("{proxy+}")
         proxy.add_method(
             "ANY",

@@ -9,7 +9,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from todo_api.table_definition import TABLE, KeyAttribute
+from todo_contracts.table import TABLE, KeyAttribute
 from todo_infra.stage_config import StageConfig
 
 _ATTRIBUTE_TYPES = {

@@ -20,10 +20,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from todo_etl.cdc.dead_letter import DEAD_LETTER_PREFIX
-from todo_etl.glue.catalog_settings import glue_catalog_settings, glue_conf_argument
-from todo_etl.glue.maintenance_policy import MaintenancePolicy
-from todo_etl.lake_layout import (
+from todo_contracts.lake_layout import (
     BRONZE_TABLES,
     CDC_FOLDER,
     ERRORS_FOLDER,
@@ -36,13 +33,16 @@ from todo_etl.lake_layout import (
     firehose_error_prefix,
     firehose_prefix,
 )
+from todo_etl.cdc.dead_letter import DEAD_LETTER_PREFIX
+from todo_etl.glue.catalog_settings import glue_catalog_settings, glue_conf_argument
+from todo_etl.glue.maintenance_policy import MaintenancePolicy
+from todo_etl.queries import NamedQuery, load_queries
 from todo_infra import nag
 from todo_infra.constructs.glue_job_role import LakeArea, glue_job_role, grant_catalog
 from todo_infra.constructs.lake_catalog import LakeCatalog
 from todo_infra.constructs.python_function import PythonFunction
 from todo_infra.constructs.secure_bucket import secure_bucket
 from todo_infra.constructs.trust import restrict_provider_roles
-from todo_infra.named_queries import NamedQuery, load_named_queries
 from todo_infra.observability import METRICS_NAMESPACE, glue_database_name, service_name
 from todo_infra.packaging import BuiltBundle, GlueArtifacts
 from todo_infra.stage_config import GlueWorkers, StageConfig
@@ -97,7 +97,7 @@ class EtlStack(Stack):
             tables=BRONZE_TABLES,
         )
         self._build_glue(glue_artifacts)
-        self._build_athena(load_named_queries() if named_queries is None else named_queries)
+        self._build_athena(tuple(load_queries()) if named_queries is None else named_queries)
         # dev's buckets are emptied on delete by CDK's provider function: bind its role too.
         restrict_provider_roles(self, ("Custom::S3AutoDeleteObjectsCustomResourceProvider",))
         for name, value in (

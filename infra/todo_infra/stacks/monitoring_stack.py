@@ -26,7 +26,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.interfaces import aws_events as events_refs
 from constructs import Construct
 
-from todo_etl.lake_layout import KPI_EXPORT_KEY
+from todo_contracts.lake_layout import KPI_EXPORT_KEY
 from todo_infra.constructs.python_function import PythonFunction
 from todo_infra.observability import (
     BUSINESS_METRICS,

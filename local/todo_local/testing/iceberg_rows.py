@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from todo_etl.lake_layout import LOCAL_DATABASE, LakeTable
+from todo_contracts.lake_layout import LOCAL_DATABASE, LakeTable
 from todo_local.lake_catalog import LocalLakeCatalog
 
 ARROW_TYPES: dict[str, pa.DataType] = {

@@ -413,14 +413,6 @@ ALL_TABLES: tuple[LakeTable, ...] = BRONZE_TABLES + SILVER_TABLES + GOLD_TABLES 
 ICEBERG_TABLES: tuple[LakeTable, ...] = tuple(t for t in ALL_TABLES if t.is_iceberg)
 
 
-def table(name: str) -> LakeTable:
-    """Look a table up by its catalog name."""
-    for t in ALL_TABLES:
-        if t.name == name:
-            return t
-    raise KeyError(name)
-
-
 # --- the local Iceberg catalog ---------------------------------------------------------------------
 # Locally, Spark (Iceberg's JdbcCatalog) and the local Athena engine (pyiceberg) share one catalog:
 # a SQLite file under the lake folder, holding each table's current metadata pointer (ADR 0009).
