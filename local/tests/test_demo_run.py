@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from todo_etl import lake_layout
+from todo_contracts import lake_layout
 from todo_local.athena_engine import AthenaEngine
 from todo_local.demo import run_demo
 from todo_local.reconcile import read_lake_table

@@ -48,7 +48,8 @@ from zoneinfo import ZoneInfo
 from todo_api.services import clock as api_clock
 from todo_local import dynamodb_emulation
 from todo_local.cognito import create_user, generate_password, sign_in
-from todo_local.gateway import HttpRequest, LocalGateway
+from todo_local.gateway import LocalGateway
+from todo_local.http_server import HttpRequest
 from todo_local.traffic import OBJECTS, TAGS, VERBS
 
 DEFAULT_USERS = 36

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+from todo_contracts.timestamps import rfc3339
+
 TimeSource = Callable[[], float]
 """A clock: the current time as POSIX seconds (what `time.time` answers)."""
 
@@ -62,8 +64,7 @@ def use_time_source(source: TimeSource) -> Iterator[None]:
 
 def utc_now() -> str:
     """The current time as RFC 3339 UTC with millisecond precision, e.g. 2026-11-23T12:00:00.123Z."""
-    now = datetime.fromtimestamp(now_seconds(), UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    return rfc3339(datetime.fromtimestamp(now_seconds(), UTC))
 
 
 def new_task_id() -> str:
