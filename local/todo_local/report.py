@@ -242,7 +242,13 @@ def percentiles_section(lake_dir: Path) -> ReportSection:
         ax.plot(weeks, p90, color="#c44e52", marker="o", label="p90")
         ax.plot(weeks, p50, color="#4c72b0", marker="o", label="p50")
         ax.fill_between(weeks, p50, p90, color="#c44e52", alpha=0.08)
+        from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
         ax.set_yscale("log")
+        # Plain hours at 1-2-5 steps (not 5x10^1, and no crowded minor labels).
+        ax.yaxis.set_major_locator(FixedLocator([0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
         ax.set_ylabel("hours to complete (log scale)")
         ax.legend(frameon=False, loc="upper left")
         _week_axis(ax)
