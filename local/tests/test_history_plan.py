@@ -122,3 +122,10 @@ def test_the_simulated_clock_only_moves_forward_and_never_past_real_time() -> No
     with pytest.raises(ValueError, match="ahead"):
         SimulatedClock(datetime.now(UTC) + timedelta(minutes=5))
     assert default_end() < datetime.fromtimestamp(time.time(), UTC)
+
+
+def test_the_cli_defaults_are_the_history_defaults() -> None:
+    from todo_local import history
+    from todo_local.commands import demo_cmd
+
+    assert (demo_cmd.DEFAULT_USERS, demo_cmd.DEFAULT_WEEKS) == (history.DEFAULT_USERS, history.DEFAULT_WEEKS)
