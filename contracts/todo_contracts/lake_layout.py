@@ -338,6 +338,81 @@ GOLD_BUSINESS_KPIS = LakeTable(
     ),
 )
 
+GOLD_USER_INSIGHTS = LakeTable(
+    layer=Layer.GOLD,
+    folder="user_insights",
+    description=(
+        "Per live user (silver_users; a user without tasks gets zeros): the figures of "
+        "GET /api/v1/users/me/insights, over live tasks only (no personal text). Calendar days are "
+        "the user's own (silver_users.timezone, an IANA name; null or unknown means UTC). A "
+        "completion is a live task with status completed and a completed_at at or before as_of."
+    ),
+    columns=(
+        Column("user_id", "string"),
+        Column("as_of", "timestamp", "the gold run's instant every figure is computed at (UTC)"),
+        Column("total_tasks", "bigint", "live tasks"),
+        Column("open_tasks", "bigint", "live tasks not completed"),
+        Column("completed_tasks", "bigint", "live tasks with status completed"),
+        Column(
+            "overdue_tasks",
+            "bigint",
+            "open live tasks whose due_date is before the as_of date in the user's time zone",
+        ),
+        Column("completed_last_7_days", "bigint", "completions with completed_at in (as_of - 7 days, as_of]"),
+        Column(
+            "completed_last_30_days", "bigint", "completions with completed_at in (as_of - 30 days, as_of]"
+        ),
+        Column("completion_rate", "double", "percent 0-100 of live tasks completed; 0 when there are none"),
+        Column(
+            "current_streak_days",
+            "int",
+            "consecutive days with a completion (user's time zone) in the run ending on the as_of "
+            "date or the day before (today may still come), else 0",
+        ),
+        Column("longest_streak_days", "int", "longest run of consecutive days with a completion"),
+        Column(
+            "median_hours_to_complete",
+            "double",
+            "median of completed_at - created_at in hours over live completed tasks; null when none",
+        ),
+        Column(
+            "busiest_weekday",
+            "string",
+            "English day name (Monday ... Sunday) of the weekday, in the user's time zone, with the "
+            "most completions; a tie goes to the earliest day Monday-first; null without completions",
+        ),
+        Column(
+            "top_categories",
+            "array<struct<category:string,created:bigint,completed:bigint>>",
+            "up to 3 categories of the user's live tasks: created = live tasks in it, completed = "
+            "those completed; by created desc, completed desc, category asc; [] without tasks",
+        ),
+    ),
+)
+
+GOLD_API_USAGE_DAILY = LakeTable(
+    layer=Layer.GOLD,
+    folder="api_usage_daily",
+    description=(
+        "Per request day (UTC), method and route template, from silver_api_requests: traffic, "
+        "callers, 4xx/5xx counts and rates and latency percentiles."
+    ),
+    columns=(
+        Column("date", "date", "request_date (UTC)"),
+        Column("method", "string", "HTTP method"),
+        Column("route", "string", "route template, e.g. /api/v1/tasks/{task_id}"),
+        Column("requests", "bigint"),
+        Column("distinct_callers", "bigint", "distinct user_id (unauthenticated requests not counted)"),
+        Column("client_errors", "bigint", "responses 400-499"),
+        Column("server_errors", "bigint", "responses 500-599"),
+        Column("client_error_rate", "double", "percent 0-100 of requests answered 4xx"),
+        Column("server_error_rate", "double", "percent 0-100 of requests answered 5xx"),
+        Column("p50_latency_ms", "double", "exact percentile (linear interpolation) of latency_ms"),
+        Column("p95_latency_ms", "double"),
+        Column("p99_latency_ms", "double"),
+    ),
+)
+
 PIPELINE_RUNS = LakeTable(
     layer=Layer.GOLD,
     folder="pipeline_runs",
@@ -405,6 +480,8 @@ GOLD_TABLES = (
     GOLD_TASK_COMPLETION_DAILY,
     GOLD_CATEGORY_TRENDS,
     GOLD_BUSINESS_KPIS,
+    GOLD_USER_INSIGHTS,
+    GOLD_API_USAGE_DAILY,
     PIPELINE_RUNS,
 )
 # The erase step's own log: in the gold bucket next to pipeline_runs, written only by that step.
@@ -425,3 +502,19 @@ LOCAL_CATALOG_FILE = "_catalog/iceberg_catalog.db"  # inside lake_dir; `_` keeps
 # The gold job also writes the latest KPI snapshot as one small JSON object, so the metrics
 # Lambda can publish business metrics without a Parquet reader and without scanning the table.
 KPI_EXPORT_KEY = "exports/business_kpis_latest.json"
+
+# After each commit of gold_user_insights the gold job exports its rows for the loader that puts
+# them into the API's table: gzip JSON Lines (`part-*.json.gz`, one object per user, field names =
+# column names, as_of as RFC 3339 UTC with milliseconds and `Z`) under
+# `{INSIGHTS_EXPORT_PREFIX}run=<run_id>/`, then, last, the manifest at INSIGHTS_EXPORT_MANIFEST:
+# {"as_of": ..., "run_id": ..., "prefix": "exports/user_insights/run=<run_id>/", "users": <rows>}.
+INSIGHTS_EXPORT_PREFIX = "exports/user_insights/"
+INSIGHTS_EXPORT_MANIFEST = "exports/user_insights/latest.json"
+# Export folders kept (the newest ones; the manifest's is always among them): a loader still
+# reading the previous manifest's folder finds it, older ones go with the gold run that follows.
+INSIGHTS_EXPORTS_KEPT = 3
+
+
+def insights_export_prefix(run_id: str) -> str:
+    """The key prefix (relative to the gold base) of one gold run's insights export."""
+    return f"{INSIGHTS_EXPORT_PREFIX}run={run_id}/"

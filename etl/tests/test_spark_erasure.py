@@ -22,7 +22,10 @@ import pytest
 from todo_contracts.lake_layout import (
     ERASURE_LOG,
     GOLD_USER_ENGAGEMENT,
+    GOLD_USER_INSIGHTS,
     ICEBERG_TABLES,
+    INSIGHTS_EXPORT_MANIFEST,
+    INSIGHTS_EXPORT_PREFIX,
     PIPELINE_RUNS,
     SILVER_API_REQUESTS,
     SILVER_QUARANTINE,
@@ -70,6 +73,10 @@ class Scenario:
     gold_before: list[dict[str, Any]]  # other users' engagement rows
     gold_after: list[dict[str, Any]]  # every engagement row right after the erasure
     engagement_before: list[str]  # users in gold_user_engagement before erasure
+    insights_before: list[str]  # users in gold_user_insights before erasure
+    export_before: list[str]  # users in the insights export files before erasure
+    export_after: list[str]  # ... and right after it
+    manifest_after: dict[str, Any]
     crashed_log: list[dict[str, Any]]
     crashed_bronze: dict[str, bytes]
     crashed_runs: list[dict[str, Any]]
@@ -166,6 +173,16 @@ def others_rows(kit: Any, session: Any, lake: Any) -> dict[str, list[dict[str, A
     }
 
 
+def export_users(root: Path) -> list[str]:
+    """The user id of every line of every insights export file."""
+    return sorted(
+        json.loads(line)["user_id"]
+        for path in (root / "gold" / INSIGHTS_EXPORT_PREFIX).glob("run=*/part-*.json.gz")
+        for line in gzip.decompress(path.read_bytes()).decode().splitlines()
+        if line
+    )
+
+
 def log_rows(kit: Any, session: Any, lake: Any) -> list[dict[str, Any]]:
     return kit.table_rows(session, lake, ERASURE_LOG)
 
@@ -181,6 +198,8 @@ def scenario(spark: Any, kit: Any, tmp_path_factory: pytest.TempPathFactory) -> 
     run_gold(session, lake, as_of=RUN_1, run_id="g1")
     engagement_before = sorted(r["user_id"] for r in kit.table_rows(session, lake, GOLD_USER_ENGAGEMENT))
     gold_before = [r for r in kit.table_rows(session, lake, GOLD_USER_ENGAGEMENT) if r["user_id"] != GONE]
+    insights_before = sorted(r["user_id"] for r in kit.table_rows(session, lake, GOLD_USER_INSIGHTS))
+    export_before = export_users(root)
     parked.rename(third_hour)
     run_silver(session, lake, run_id="s2", now=RUN_1 + timedelta(hours=1))
     bronze_before = bronze_objects(root)
@@ -200,6 +219,8 @@ def scenario(spark: Any, kit: Any, tmp_path_factory: pytest.TempPathFactory) -> 
 
     first = run_erasure(session, lake, run_id="e1", now=RUN_1 + timedelta(hours=2, minutes=5))
     gold_after = kit.table_rows(session, lake, GOLD_USER_ENGAGEMENT)
+    export_after = export_users(root)
+    manifest_after = json.loads((root / "gold" / INSIGHTS_EXPORT_MANIFEST).read_text())
     snapshots_before_noop = kit.snapshot_ids(session, lake, ICEBERG_TABLES)
     log_before_noop = log_rows(kit, session, lake)
     bronze_before_noop = bronze_objects(root)
@@ -246,6 +267,10 @@ def scenario(spark: Any, kit: Any, tmp_path_factory: pytest.TempPathFactory) -> 
         gold_before=gold_before,
         gold_after=gold_after,
         engagement_before=engagement_before,
+        insights_before=insights_before,
+        export_before=export_before,
+        export_after=export_after,
+        manifest_after=manifest_after,
         crashed_log=crashed_log,
         crashed_bronze=crashed_bronze,
         crashed_runs=crashed_runs,
@@ -346,7 +371,7 @@ def test_silver_and_gold_hold_no_row_of_the_person_and_every_other_row_is_unchan
     scenario: Scenario,
 ) -> None:
     session, lake = scenario.session, scenario.lake
-    for table in (*SILVER_TABLES, GOLD_USER_ENGAGEMENT):
+    for table in (*SILVER_TABLES, GOLD_USER_ENGAGEMENT, GOLD_USER_INSIGHTS):
         rows = session.table(lake.identifier(table)).collect()
         assert not [r for r in rows if GONE in json.dumps(r.asDict(recursive=True), default=str)], table.name
     assert GONE in scenario.engagement_before  # gold had a row for them before
@@ -369,7 +394,19 @@ def test_silver_and_gold_hold_no_row_of_the_person_and_every_other_row_is_unchan
         "silver_deleted_items": 3,
         "silver_quarantine": 1,
         "gold_user_engagement": 1,
+        "gold_user_insights": 1,
     }
+
+
+def test_the_insights_row_and_its_export_lines_go_and_the_manifest_count_follows(scenario: Scenario) -> None:
+    assert scenario.insights_before == sorted((GONE, *KEEP))
+    assert scenario.export_before == sorted((GONE, *KEEP))  # the gold run's export, before the deletion
+    assert scenario.export_after == sorted(KEEP)
+    assert scenario.first.details["export_rows_deleted"] == 1
+    assert scenario.manifest_after["run_id"] == "g1"
+    assert scenario.manifest_after["users"] == len(KEEP)
+    (row,) = scenario.log_before_noop
+    assert json.loads(row["details"])["export_rows_deleted"] == 1
 
 
 def test_other_users_silver_rows_survive_erasure_unchanged(scenario: Scenario) -> None:
@@ -445,7 +482,9 @@ def test_a_late_record_of_an_erased_user_reopens_the_request_and_is_erased_too(s
     assert row["objects_rewritten"] == 6
     assert row["records_redacted"] == 12
     assert scenario.third.details["rows_deleted"]["silver_tasks"] == 1  # the resurrected task
-    assert row["rows_deleted"] == 13 + sum(scenario.third.details["rows_deleted"].values())
+    # The first completion's 14 rows (the gold_user_insights row among them), then this run's.
+    assert sum(scenario.first.details["rows_deleted"].values()) == 14
+    assert row["rows_deleted"] == 14 + sum(scenario.third.details["rows_deleted"].values())
 
 
 def test_a_late_access_log_record_alone_reopens_the_request_and_loses_the_user_id(

@@ -7,10 +7,12 @@ The scenario (as of 2026-11-23 12:00 UTC, activity window 7 days):
       11-10 09:00, completed 21:00 (12 h), outside the window.
   u3: t6 work created 11-21 11:00; whole account deleted 11-22 14:00.
   u4: no tasks.
+Insights (all users in UTC here; time zones, streaks and ties are in test_spark_insights.py).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -25,6 +27,9 @@ from todo_contracts.lake_layout import (
     GOLD_TABLES,
     GOLD_TASK_COMPLETION_DAILY,
     GOLD_USER_ENGAGEMENT,
+    GOLD_USER_INSIGHTS,
+    INSIGHTS_EXPORT_MANIFEST,
+    INSIGHTS_EXPORT_PREFIX,
     KPI_EXPORT_KEY,
     PIPELINE_RUNS,
 )
@@ -54,6 +59,10 @@ class Gold:
     later_export: str
     gold_uri: str
     columns: dict[str, list[str]]
+    first_manifest: dict[str, Any]
+    first_export_files: dict[str, list[dict[str, Any]]]  # file name -> JSON objects, run gold-1
+    later_manifest: dict[str, Any]
+    export_folders: list[str]  # what exports/user_insights/ holds after the third run
 
 
 def _scenario(kit: Any, bronze: Any) -> None:
@@ -90,6 +99,18 @@ def _scenario(kit: Any, bronze: Any) -> None:
     bronze.write(records, nov(23, 11))
 
 
+def _export_files(folder: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every file of an export folder: data files parsed as gzip JSON Lines, others as None."""
+    files: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.endswith(".json.gz"):
+            text = gzip.decompress(path.read_bytes()).decode()
+            files[path.name] = [json.loads(line) for line in text.splitlines() if line]
+        else:
+            files[path.name] = []
+    return files
+
+
 def _gold_tables(session: Any, kit: Any, ref: Any) -> dict[str, list[dict[str, Any]]]:
     return {t.name: kit.table_rows(session, ref, t) for t in GOLD_TABLES if t is not PIPELINE_RUNS}
 
@@ -104,10 +125,13 @@ def _build(spark: Any, kit: Any, folder: Path) -> Gold:
     lake = kit.Lake(folder / "lake")
     _scenario(kit, kit.Bronze(Path(lake.bronze)))
     export = Path(lake.gold) / KPI_EXPORT_KEY
+    manifest = Path(lake.gold) / INSIGHTS_EXPORT_MANIFEST
     session, ref = lake.open(spark)
     run_silver(session, ref, run_id="silver-1", now=AS_OF)
     summary = run_gold(session, ref, as_of=AS_OF, run_id="gold-1")
     first, first_export = _gold_tables(session, kit, ref), export.read_text()
+    first_manifest = json.loads(manifest.read_text())
+    first_export_files = _export_files(Path(lake.gold) / INSIGHTS_EXPORT_PREFIX / "run=gold-1")
     run_gold(session, ref, as_of=AS_OF, run_id="gold-2")
     again = _gold_tables(session, kit, ref)
     run_gold(session, ref, as_of=LATER, run_id="gold-3")
@@ -121,6 +145,10 @@ def _build(spark: Any, kit: Any, folder: Path) -> Gold:
         export.read_text(),
         lake.gold,
         columns,
+        first_manifest,
+        first_export_files,
+        json.loads(manifest.read_text()),
+        sorted(p.name for p in (Path(lake.gold) / INSIGHTS_EXPORT_PREFIX).iterdir()),
     )
 
 
@@ -249,9 +277,114 @@ def test_the_kpi_export_has_the_shape_the_metrics_function_reads(gold: Gold) -> 
     assert dict(snapshot.values) == pytest.approx(EXPECTED_KPIS)
     assert parse_snapshot(gold.later_export.encode()).snapshot_at == LATER
     # Written by atomic replacement: no temporary file is left beside it.
-    assert [p.name for p in (Path(gold.gold_uri) / KPI_EXPORT_KEY).parent.iterdir()] == [
+    assert [p.name for p in (Path(gold.gold_uri) / KPI_EXPORT_KEY).parent.iterdir() if p.is_file()] == [
         Path(KPI_EXPORT_KEY).name
     ]
+
+
+def _insight(user: str, as_of: Any, **figures: Any) -> dict[str, Any]:
+    row = {
+        "user_id": user,
+        "as_of": as_of,
+        "total_tasks": 0,
+        "open_tasks": 0,
+        "completed_tasks": 0,
+        "overdue_tasks": 0,
+        "completed_last_7_days": 0,
+        "completed_last_30_days": 0,
+        "completion_rate": 0.0,
+        "current_streak_days": 0,
+        "longest_streak_days": 0,
+        "median_hours_to_complete": None,
+        "busiest_weekday": None,
+        "top_categories": [],
+    }
+    row.update(figures)
+    assert list(row) == GOLD_USER_INSIGHTS.column_names()
+    return row
+
+
+def _expected_insights(as_of: Any) -> list[dict[str, Any]]:
+    # u1: t1 (work) completed 11-20 (a Friday) after 6 h, t2 (home) open and overdue, t3 deleted.
+    # u2: t4 (home) reopened, so open; t5 (work) completed 11-10 (a Tuesday) after 12 h, inside
+    #     30 days but not 7. Neither has completed anything on 11-22 or 11-23: no current streak.
+    # u3's account is gone; u4 has no tasks.
+    return [
+        _insight(
+            "u1",
+            as_of,
+            total_tasks=2,
+            open_tasks=1,
+            completed_tasks=1,
+            overdue_tasks=1,
+            completed_last_7_days=1,
+            completed_last_30_days=1,
+            completion_rate=50.0,
+            longest_streak_days=1,
+            median_hours_to_complete=6.0,
+            busiest_weekday="Friday",
+            top_categories=[
+                {"category": "work", "created": 1, "completed": 1},
+                {"category": "home", "created": 1, "completed": 0},
+            ],
+        ),
+        _insight(
+            "u2",
+            as_of,
+            total_tasks=2,
+            open_tasks=1,
+            completed_tasks=1,
+            completed_last_30_days=1,
+            completion_rate=50.0,
+            longest_streak_days=1,
+            median_hours_to_complete=12.0,
+            busiest_weekday="Tuesday",
+            top_categories=[
+                {"category": "work", "created": 1, "completed": 1},
+                {"category": "home", "created": 1, "completed": 0},
+            ],
+        ),
+        _insight("u4", as_of),
+    ]
+
+
+def test_user_insights_hold_one_row_per_live_user(gold: Gold, kit: Any) -> None:
+    rows = sorted(gold.first[GOLD_USER_INSIGHTS.name], key=lambda r: str(r["user_id"]))
+    assert rows == _expected_insights(kit.naive(AS_OF))
+    later = sorted(gold.later[GOLD_USER_INSIGHTS.name], key=lambda r: str(r["user_id"]))
+    assert {r["as_of"] for r in later} == {kit.naive(LATER)}
+    # Four days later t1's completion (11-20 15:00) is still within 7 days (after 11-20 12:00).
+    assert [(r["completed_last_7_days"], r["completed_last_30_days"]) for r in later] == [
+        (1, 1),
+        (0, 1),
+        (0, 0),
+    ]
+
+
+def test_the_insights_export_is_the_committed_table_as_gzip_json_lines_with_a_manifest(
+    gold: Gold, kit: Any
+) -> None:
+    assert gold.first_manifest == {
+        "as_of": "2026-11-23T12:00:00.000Z",
+        "run_id": "gold-1",
+        "prefix": "exports/user_insights/run=gold-1/",
+        "users": 3,
+    }
+    # Data files only: no _SUCCESS marker beside them (locally Hadoop adds hidden .crc files).
+    names = [n for n in gold.first_export_files if not n.startswith(".")]
+    assert names
+    assert all(n.startswith("part-") and n.endswith(".json.gz") for n in names)
+    objects = sorted((o for n in names for o in gold.first_export_files[n]), key=lambda o: str(o["user_id"]))
+    assert objects == _expected_insights("2026-11-23T12:00:00.000Z")
+    # Every field is present, nulls included, in column order.
+    assert [list(o) for o in objects] == [GOLD_USER_INSIGHTS.column_names()] * 3
+    assert gold.later_manifest == {
+        "as_of": "2026-11-27T12:00:00.000Z",
+        "run_id": "gold-3",
+        "prefix": "exports/user_insights/run=gold-3/",
+        "users": 3,
+    }
+    assert gold.export_folders == ["latest.json", "run=gold-1", "run=gold-2", "run=gold-3"]
 
 
 def test_gold_holds_no_personal_text(gold: Gold) -> None:

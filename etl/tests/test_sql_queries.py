@@ -202,6 +202,62 @@ def generate_lake(path: Path) -> Lake:
             kpis.append({"snapshot_at": snapshot, "metric": metric, "value": scale * (len(metric) + 0.5)})
     lake.add(ll.GOLD_BUSINESS_KPIS, kpis)
 
+    usage = []
+    for offset in range(40):  # days beyond both the 30-day and the 7-day windows too
+        for method, route in ROUTES:
+            if rng.random() < 0.2:
+                continue  # a route without traffic that day has no row
+            requests_n = rng.randrange(1, 3000)
+            server = rng.choice((0, 0, rng.randrange(0, 12)))
+            client = rng.randrange(0, requests_n // 10 + 1)
+            p95 = float(rng.randrange(20, 900))
+            usage.append(
+                {
+                    "date": today - timedelta(days=offset),
+                    "method": method,
+                    "route": route,
+                    "requests": requests_n,
+                    "distinct_callers": rng.randrange(1, 10),
+                    "client_errors": client,
+                    "server_errors": server,
+                    "client_error_rate": 100.0 * client / requests_n,
+                    "server_error_rate": 100.0 * server / requests_n,
+                    "p50_latency_ms": p95 / 3,
+                    "p95_latency_ms": p95,
+                    "p99_latency_ms": p95 * 1.5,
+                }
+            )
+    lake.add(ll.GOLD_API_USAGE_DAILY, usage)
+
+    insights = []
+    as_of = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+    for i in range(14):
+        total = rng.randrange(0, 20)
+        completed = rng.randrange(0, total + 1)
+        active = completed > 0
+        longest = rng.randrange(1, 15) if active else 0
+        insights.append(
+            {
+                "user_id": f"i{i}",
+                "as_of": as_of,
+                "total_tasks": total,
+                "open_tasks": total - completed,
+                "completed_tasks": completed,
+                "overdue_tasks": rng.randrange(0, total - completed + 1),
+                "completed_last_7_days": min(completed, rng.randrange(0, 4)),
+                "completed_last_30_days": completed,
+                "completion_rate": 100.0 * completed / total if total else 0.0,
+                "current_streak_days": rng.randrange(0, longest + 1),
+                "longest_streak_days": longest,
+                "median_hours_to_complete": rng.randrange(1, 400) / 4 if active else None,
+                "busiest_weekday": rng.choice(("Monday", "Tuesday", "Sunday")) if active else None,
+                "top_categories": [{"category": "work", "created": total, "completed": completed}]
+                if total
+                else [],
+            }
+        )
+    lake.add(ll.GOLD_USER_INSIGHTS, insights)
+
     runs = []
     for job, count in (("silver", 3), ("gold", 2)):
         for n in range(count):
@@ -572,3 +628,102 @@ def test_kpis_as_of_yesterday_reads_the_table_as_it_stood_a_day_ago(
     assert {r[0]: (r[1], r[2]) for r in result.rows} == expected
     assert all(r[3] == pytest.approx(r[2] - r[1]) for r in result.rows)
     assert {(r[4], r[5]) for r in result.rows} == {(naive(two_days_ago), naive(now))}
+
+
+def _usage_by_route(lake: Lake, days: int) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    since = lake.today - timedelta(days=days - 1)
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in lake.rows["gold_api_usage_daily"]:
+        if row["date"] >= since:
+            groups[(row["method"], row["route"])].append(row)
+    assert [r for r in lake.rows["gold_api_usage_daily"] if r["date"] < since], "rows outside the window"
+    return groups
+
+
+@covers("error_budget_burn_by_route")
+def test_error_budget_burn_by_route(lake: Lake, engine: AthenaEngine, queries: dict[str, NamedQuery]) -> None:
+    groups = _usage_by_route(lake, 30)
+    expected = {}
+    for key, rows in groups.items():
+        requests_n = sum(r["requests"] for r in rows)
+        errors = sum(r["server_errors"] for r in rows)
+        expected[key] = (requests_n, errors, 100 * errors / requests_n, errors / requests_n / 0.001)
+    assert any(e[3] > 1 for e in expected.values()), "some route must burn faster than the budget"
+    order = sorted(expected, key=lambda k: (-round(expected[k][3], 2), -expected[k][0], k[1], k[0]))
+
+    result = run(engine, queries, "error_budget_burn_by_route")
+
+    assert result.columns == [
+        "method",
+        "route",
+        "requests",
+        "server_errors",
+        "server_error_rate_pct",
+        "burn_rate",
+    ]
+    assert [(r[0], r[1]) for r in result.rows] == order
+    for method, route, requests_n, errors, rate, burn in result.rows:
+        want = expected[(method, route)]
+        assert (requests_n, errors) == want[:2]
+        assert float(rate) == pytest.approx(want[2], abs=0.00006)
+        assert float(burn) == pytest.approx(want[3], abs=0.006)
+
+
+@covers("slowest_routes")
+def test_slowest_routes(lake: Lake, engine: AthenaEngine, queries: dict[str, NamedQuery]) -> None:
+    groups = _usage_by_route(lake, 7)
+    expected = {
+        key: (
+            sum(r["requests"] for r in rows),
+            max(r["p95_latency_ms"] for r in rows),
+            sum(r["p95_latency_ms"] * r["requests"] for r in rows) / sum(r["requests"] for r in rows),
+            max(r["p99_latency_ms"] for r in rows),
+            len(rows),
+        )
+        for key, rows in groups.items()
+    }
+    order = sorted(expected, key=lambda k: (-expected[k][1], -expected[k][0], k[1], k[0]))
+
+    result = run(engine, queries, "slowest_routes").as_dicts()
+
+    assert [(r["method"], r["route"]) for r in result] == order
+    for row in result:
+        requests_n, worst, weighted, worst_p99, days = expected[(row["method"], row["route"])]
+        assert (row["requests"], row["worst_daily_p95_ms"], row["days_with_traffic"]) == (
+            requests_n,
+            worst,
+            days,
+        )
+        assert float(row["weighted_p95_ms"]) == pytest.approx(weighted, abs=0.006)
+        assert row["worst_daily_p99_ms"] == pytest.approx(worst_p99)
+
+
+@covers("user_insights_overview")
+def test_user_insights_overview(lake: Lake, engine: AthenaEngine, queries: dict[str, NamedQuery]) -> None:
+    rows = lake.rows["gold_user_insights"]
+    order = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "none yet"]
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[row["busiest_weekday"] or "none yet"].append(row)
+    assert "none yet" in groups
+    assert len(groups) > 2
+
+    result = run(engine, queries, "user_insights_overview").as_dicts()
+
+    assert [r["busiest_weekday"] for r in result] == sorted(groups, key=order.index)
+    for row in result:
+        members = groups[row["busiest_weekday"]]
+        assert row["users"] == len(members)
+        assert float(row["avg_completion_rate_pct"]) == pytest.approx(
+            sum(m["completion_rate"] for m in members) / len(members), abs=0.006
+        )
+        assert row["users_on_a_streak"] == sum(m["current_streak_days"] > 0 for m in members)
+        assert row["longest_streak_days"] == max(m["longest_streak_days"] for m in members)
+        assert row["overdue_tasks"] == sum(m["overdue_tasks"] for m in members)
+        assert row["as_of"] == naive(members[0]["as_of"])
+        hours = [m["median_hours_to_complete"] for m in members if m["median_hours_to_complete"] is not None]
+        if hours:
+            low, high = percentile_bounds(hours, 0.5)
+            assert round(low, 2) <= float(row["median_of_median_hours"]) <= round(high, 2)
+        else:
+            assert row["median_of_median_hours"] is None

@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from todo_contracts.lake_layout import KPI_EXPORT_KEY, PIPELINE_RUNS
+from todo_contracts.lake_layout import (
+    INSIGHTS_EXPORT_MANIFEST,
+    KPI_EXPORT_KEY,
+    PIPELINE_RUNS,
+    insights_export_prefix,
+)
 from todo_infra.policy.evaluator import Principal, Request, evaluate
 from todo_infra.policy.template_values import Environment, TemplateValues
 from todo_infra.stacks.api_stack import API_ITEM_ACTIONS
@@ -161,9 +166,15 @@ def test_maintenance_rewrites_lake_files_but_not_the_kpi_export(each_stage):
     for table in tables:  # compaction writes new files, expiry and orphan removal delete old ones
         for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
             assert _may(document, role, action, f"{table}/data/part-0.parquet")
-    # The erase step (ADR 0013) replaces bronze objects in place.
+    # The erase step (ADR 0013) replaces bronze objects in place, and the insights export files
+    # and their manifest.
     assert _may(document, role, "s3:PutObject", f"{arn['bronze']}/cdc/x.gz")
+    export_file = f"{arn['gold']}/{insights_export_prefix('gold-1')}part-00000.json.gz"
+    for action in ("s3:GetObject", "s3:PutObject"):
+        assert _may(document, role, action, export_file)
+        assert _may(document, role, action, f"{arn['gold']}/{INSIGHTS_EXPORT_MANIFEST}")
     assert not _may(document, role, "s3:GetObject", f"{arn['gold']}/{KPI_EXPORT_KEY}")
+    assert not _may(document, role, "s3:PutObject", f"{arn['gold']}/exports/other.json")
 
 
 def test_gold_reads_silver_writes_gold_and_never_touches_bronze(each_stage):
@@ -176,6 +187,17 @@ def test_gold_reads_silver_writes_gold_and_never_touches_bronze(each_stage):
         assert _may(document, role, action, f"{arn['gold']}/{PIPELINE_RUNS.folder}/part-0.parquet")
     assert not _may(document, role, "s3:GetObject", f"{arn['bronze']}/cdc/x.gz")
     assert not _may(document, role, "s3:ListBucket", arn["bronze"])
+
+
+def test_gold_writes_lists_and_prunes_the_insights_export(each_stage):
+    values, document, role = _identity(each_stage, "Etl", each_stage.todo.etl.glue_roles["gold"])
+    gold = _layer_arns(each_stage, values)["gold"]
+    export_file = f"{gold}/{insights_export_prefix('gold-20261203T140000000000Z')}part-00000.json.gz"
+    # Spark's writer reads back what it wrote; old run folders are deleted by the job.
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+        assert _may(document, role, action, export_file), action
+        assert _may(document, role, action, f"{gold}/{INSIGHTS_EXPORT_MANIFEST}"), action
+    assert _may(document, role, "s3:ListBucket", gold, **{"s3:prefix": insights_export_prefix("x")})
 
 
 @pytest.mark.parametrize("job", ["silver", "gold", "maintenance"])

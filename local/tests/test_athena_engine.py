@@ -178,6 +178,9 @@ DESCRIBED_TYPES = {
     "timestamp": "TIMESTAMP",
     "date": "DATE",
     "array<string>": "VARCHAR[]",
+    "array<struct<category:string,created:bigint,completed:bigint>>": (
+        "STRUCT(category VARCHAR, created BIGINT, completed BIGINT)[]"
+    ),
 }
 
 # --- catalog views -------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ in the erasure log. Per run, in an order that a crash anywhere leaves resumable:
    silver skips redacted lines from now on, so no later run (lookback, full rebuild) brings the
    rows back; the counts go into the pending log row;
 3. silver and gold: `DELETE` the users' remaining rows from every table that holds per-user rows
-   (copy-on-write: the files holding them are rewritten without them);
+   (copy-on-write: the files holding them are rewritten without them), and rewrite the insights
+   export files (`insights_export`) without their lines;
 4. history: rewrite each such table's manifests (no manifest entry of a removed file keeps its
    column bounds), expire every older snapshot and remove orphan files, so no data or metadata
    file of the table still holds the rows (time travel on those tables restarts here);
@@ -35,6 +36,7 @@ from todo_contracts.lake_layout import (
     CDC_FOLDER,
     ERASURE_LOG,
     GOLD_USER_ENGAGEMENT,
+    GOLD_USER_INSIGHTS,
     LOGS_FOLDER,
     SILVER_API_REQUESTS,
     SILVER_DELETED_ITEMS,
@@ -53,7 +55,7 @@ from todo_etl.erasure_records import (
     profile_remove_sequence,
     rewrite_object,
 )
-from todo_etl.glue import iceberg_tables
+from todo_etl.glue import iceberg_tables, insights_export
 from todo_etl.glue.bronze_reader import SEQUENCE_DIGITS
 from todo_etl.glue.iceberg_tables import Lake
 from todo_etl.glue.jobs import Outcome, recorded_run
@@ -93,6 +95,7 @@ ERASED_ROWS: dict[str, Callable[[str, ErasureRequest], str]] = {
     ),
     SILVER_QUARANTINE.name: lambda user, _r: f"instr(raw, {user}) > 0",
     GOLD_USER_ENGAGEMENT.name: lambda user, _r: f"user_id = {user}",
+    GOLD_USER_INSIGHTS.name: lambda user, _r: f"user_id = {user}",
 }
 ERASED_TABLES: tuple[LakeTable, ...] = (
     SILVER_TASKS,
@@ -102,7 +105,11 @@ ERASED_TABLES: tuple[LakeTable, ...] = (
     SILVER_DELETED_ITEMS,
     SILVER_QUARANTINE,
     GOLD_USER_ENGAGEMENT,
+    GOLD_USER_INSIGHTS,
 )
+# Gold's per-live-user tables: a profile re-created after the deletion is a live user again, and
+# the row (recomputed from silver by the next gold run) is theirs, so it is kept.
+PER_LIVE_USER: tuple[LakeTable, ...] = (GOLD_USER_ENGAGEMENT, GOLD_USER_INSIGHTS)
 
 
 @dataclass
@@ -115,6 +122,7 @@ class ErasureResult:
     records_redacted: int = 0
     rows_deleted: dict[str, int] = field(default_factory=dict)
     snapshots_expired: dict[str, int] = field(default_factory=dict)
+    export_rows_deleted: int = 0  # lines of the insights export files removed
 
 
 def _string(text: str) -> str:
@@ -315,20 +323,25 @@ def _predicate(table: LakeTable, requests: list[ErasureRequest]) -> str:
     return " OR ".join(f"({rule(_string(r.user_id), r)})" for r in requests)
 
 
-def delete_rows(spark: SparkSession, lake: Lake, requests: list[ErasureRequest]) -> dict[str, dict[str, int]]:
-    """DELETE the requests' rows from every per-user table (one commit per table that has any; none
-    when nothing matches); rows deleted per user and table."""
-    deleted: dict[str, dict[str, int]] = {r.user_id: {} for r in requests}
-    live = {
+def live_users(spark: SparkSession, lake: Lake, requests: list[ErasureRequest]) -> set[str]:
+    """The requests' users who have a live profile again (re-created after the deletion)."""
+    return {
         r["user_id"]
         for r in iceberg_tables.read(spark, lake, SILVER_USERS)
         .where(F.col("user_id").isin([q.user_id for q in requests]))
         .select("user_id")
         .collect()
     }
+
+
+def delete_rows(spark: SparkSession, lake: Lake, requests: list[ErasureRequest]) -> dict[str, dict[str, int]]:
+    """DELETE the requests' rows from every per-user table (one commit per table that has any; none
+    when nothing matches); rows deleted per user and table."""
+    deleted: dict[str, dict[str, int]] = {r.user_id: {} for r in requests}
+    live = live_users(spark, lake, requests)
     for table in ERASED_TABLES:
         wanted = requests
-        if table is GOLD_USER_ENGAGEMENT:  # per live user: a re-created profile's row is theirs now
+        if table in PER_LIVE_USER:  # a re-created profile's row is theirs now
             wanted = [r for r in requests if r.user_id not in live]
         # One scan per table counts every request's rows (a count per request would scan it N times).
         counts = (
@@ -438,6 +451,10 @@ def erase(spark: SparkSession, lake: Lake, started: datetime) -> ErasureResult:
     for counts in per_user.values():
         for name, count in counts.items():
             result.rows_deleted[name] = result.rows_deleted.get(name, 0) + count
+    # The export files are copies of gold_user_insights rows: they go the way the rows went.
+    gone = {r.user_id for r in requests} - live_users(spark, lake, requests)
+    export_lines = insights_export.erase_users(spark, lake.gold_uri, gone)
+    result.export_rows_deleted = sum(export_lines.values())
     result.snapshots_expired = expire_history(spark, lake, ERASED_TABLES)
     completed_at = max(started, datetime.now(UTC))
     for user, entry in rows.items():
@@ -447,6 +464,7 @@ def erase(spark: SparkSession, lake: Lake, started: datetime) -> ErasureResult:
                 details.get("rows_deleted", {}).get(name, 0) + count
             )
         details["snapshots_expired"] = result.snapshots_expired
+        details["export_rows_deleted"] = details.get("export_rows_deleted", 0) + export_lines.get(user, 0)
         entry["details"] = json.dumps(details, sort_keys=True)
         entry["rows_deleted"] = sum(details["rows_deleted"].values())
         entry["status"] = COMPLETED
@@ -475,6 +493,7 @@ def run_erasure(
                 "records_redacted": result.records_redacted,
                 "rows_deleted": result.rows_deleted,
                 "snapshots_expired": result.snapshots_expired,
+                "export_rows_deleted": result.export_rows_deleted,
             },
         )
 

@@ -20,14 +20,17 @@ from pyspark.storagelevel import StorageLevel
 
 from todo_contracts.lake_layout import (
     CDC_FOLDER,
+    GOLD_API_USAGE_DAILY,
     GOLD_BUSINESS_KPIS,
     GOLD_CATEGORY_TRENDS,
     GOLD_TABLES,
     GOLD_TASK_COMPLETION_DAILY,
     GOLD_USER_ENGAGEMENT,
+    GOLD_USER_INSIGHTS,
     KPI_EXPORT_KEY,
     LOGS_FOLDER,
     PIPELINE_RUNS,
+    SILVER_API_REQUESTS,
     SILVER_QUARANTINE,
     SILVER_SCHEMA_DRIFT,
     SILVER_TABLES,
@@ -37,7 +40,16 @@ from todo_contracts.lake_layout import (
     LakeTable,
 )
 from todo_contracts.timestamps import rfc3339
-from todo_etl.glue import bronze_reader, gold_transform, iceberg_tables, silver_apply, silver_transform
+from todo_etl.glue import (
+    api_usage_transform,
+    bronze_reader,
+    gold_transform,
+    iceberg_tables,
+    insights_export,
+    insights_transform,
+    silver_apply,
+    silver_transform,
+)
 from todo_etl.glue.checkpoint import Checkpoint, partitions_to_read, read_checkpoint, write_checkpoint
 from todo_etl.glue.iceberg_tables import Lake, SnapshotInfo
 from todo_etl.glue.lake_fs import HourPartition, LakeFs, join
@@ -264,25 +276,27 @@ def run_gold(
     as_of: datetime | None = None,
     run_id: str | None = None,
 ) -> RunSummary:
-    """Silver to gold: engagement, daily completion, category trends and a KPI snapshot at `as_of`
-    (default: now), plus the latest snapshot as JSON at `{gold_uri}/{KPI_EXPORT_KEY}`."""
+    """Silver to gold: engagement, daily completion, category trends, user insights, API usage and
+    a KPI snapshot at `as_of` (default: now), plus the latest KPI snapshot as JSON at
+    `{gold_uri}/{KPI_EXPORT_KEY}` and the insights export for the loader (`insights_export`)."""
 
     def body(started: datetime, run: str) -> Outcome:
-        return _gold(spark, lake, (as_of or started).astimezone(UTC))
+        return _gold(spark, lake, (as_of or started).astimezone(UTC), run)
 
     return recorded_run(spark, lake, GOLD_JOB, run_id, as_of, body)
 
 
-def _gold(spark: SparkSession, lake: Lake, as_of: datetime) -> Outcome:
-    inputs = iceberg_tables.snapshots_of(spark, lake, (SILVER_TASKS, SILVER_USERS, SILVER_TASK_EVENTS))
-    tasks, users, events = (
-        _read_pinned(spark, lake, t, inputs[t.name]) for t in (SILVER_TASKS, SILVER_USERS, SILVER_TASK_EVENTS)
-    )
+_GOLD_INPUTS = (SILVER_TASKS, SILVER_USERS, SILVER_TASK_EVENTS, SILVER_API_REQUESTS)
+
+
+def _gold(spark: SparkSession, lake: Lake, as_of: datetime, run: str) -> Outcome:
+    inputs = iceberg_tables.snapshots_of(spark, lake, _GOLD_INPUTS)
+    tasks, users, events, requests = (_read_pinned(spark, lake, t, inputs[t.name]) for t in _GOLD_INPUTS)
     rows_in = sum(iceberg_tables.rows(s) for s in inputs.values())
     before = iceberg_tables.snapshots_of(spark, lake, GOLD_OUTPUTS)
 
-    # Small tables (a row per user, per day, per day and category): recomputed and replaced in
-    # one snapshot each (ADR 0009 says why that beats per-day merges at this size).
+    # Small tables (a row per user, per day, per day and category, per day and route): recomputed
+    # and replaced in one snapshot each (ADR 0009 says why that beats per-day merges at this size).
     engagement = gold_transform.user_engagement(users, tasks, events, as_of).persist(
         StorageLevel.MEMORY_AND_DISK
     )
@@ -295,6 +309,10 @@ def _gold(spark: SparkSession, lake: Lake, as_of: datetime) -> Outcome:
         snapshot = gold_transform.business_kpis(users, tasks, engagement, as_of)
     finally:
         engagement.unpersist()
+    iceberg_tables.overwrite(
+        lake, GOLD_USER_INSIGHTS, insights_transform.user_insights(spark, users, tasks, as_of)
+    )
+    iceberg_tables.overwrite(lake, GOLD_API_USAGE_DAILY, api_usage_transform.api_usage_daily(requests))
     # KPI snapshots accumulate; a re-run at the same instant replaces its own rows.
     iceberg_tables.merge(
         spark,
@@ -308,6 +326,17 @@ def _gold(spark: SparkSession, lake: Lake, as_of: datetime) -> Outcome:
     after = iceberg_tables.snapshots_of(spark, lake, GOLD_OUTPUTS)
     export = snapshot.export()
     LakeFs(spark).write_text(join(lake.gold_uri, KPI_EXPORT_KEY), json.dumps(export, sort_keys=True))
+    # The export is the committed snapshot itself (not the frame that produced it): the loader
+    # gets exactly what an analyst reads in gold_user_insights at that snapshot.
+    insights = after[GOLD_USER_INSIGHTS.name]
+    manifest = insights_export.write_export(
+        spark,
+        lake.gold_uri,
+        _read_pinned(spark, lake, GOLD_USER_INSIGHTS, insights),
+        iceberg_tables.rows(insights),
+        rfc3339(as_of),
+        run,
+    )
     return Outcome(
         rows_in=rows_in,
         rows_out={name: iceberg_tables.rows(s) for name, s in sorted(after.items())},
@@ -315,6 +344,7 @@ def _gold(spark: SparkSession, lake: Lake, as_of: datetime) -> Outcome:
         details={
             "as_of": rfc3339(as_of),
             "kpis": export["metrics"],
+            "insights_export": manifest.prefix,
             "silver_snapshots": _snapshot_ids(inputs),
             "changes": _changes(before, after),
         },

@@ -51,6 +51,16 @@ def parse_hour(path: str) -> datetime | None:
         return None
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One child of a listed folder: a file or a folder, with its modification time (ms)."""
+
+    uri: str
+    name: str
+    is_dir: bool
+    modified_ms: int
+
+
 class LakeFs:
     """A thin wrapper over the JVM Hadoop FileSystem of the active SparkSession."""
 
@@ -94,6 +104,10 @@ class LakeFs:
             staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
             staging.write_bytes(data)
             os.replace(staging, target)
+            # A file Spark wrote locally has a Hadoop checksum beside it (`.<name>.crc`); after a
+            # replacement outside Hadoop it would no longer match and every later read through
+            # the FileSystem would fail. Without one, Hadoop reads the file unchecked.
+            target.with_name(f".{target.name}.crc").unlink(missing_ok=True)
             return
         stream = fs.create(path, True)
         try:
@@ -122,6 +136,23 @@ class LakeFs:
         """
         data = self.read_bytes(uri)
         return None if data is None else data.decode("utf-8")
+
+    def list_dir(self, uri: str) -> list[Entry]:
+        """The direct children of a folder (none when it does not exist), by name."""
+        path = self._path(uri)
+        fs = self._fs(path)
+        if not fs.exists(path):
+            return []
+        entries = [
+            Entry(
+                uri=str(status.getPath().toString()),
+                name=str(status.getPath().getName()),
+                is_dir=bool(status.isDirectory()),
+                modified_ms=int(status.getModificationTime()),
+            )
+            for status in fs.listStatus(path)
+        ]
+        return sorted(entries, key=lambda e: e.name)
 
     def hour_partitions(self, root: str) -> list[HourPartition]:
         """Every `year=/month=/day=/hour=` folder under `root`, oldest first."""

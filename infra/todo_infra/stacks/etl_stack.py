@@ -26,6 +26,7 @@ from todo_contracts.lake_layout import (
     ERRORS_FOLDER,
     GOLD_TABLES,
     ICEBERG_TABLES,
+    INSIGHTS_EXPORT_PREFIX,
     LOGS_FOLDER,
     PIPELINE_RUNS,
     SILVER_TABLES,
@@ -431,13 +432,15 @@ class EtlStack(Stack):
             "gold": {"reads": [LakeArea(self.silver)], "writes": [LakeArea(self.gold)]},
             # Compaction rewrites files, expiry and orphan removal delete them, in both layers: in
             # the gold bucket only under the Iceberg tables' folders (not the KPI export). The erase
-            # step (run first by this job, ADR 0013) also replaces bronze objects in place.
+            # step (run first by this job, ADR 0013) also replaces bronze objects in place, and the
+            # insights export files (and their manifest) without a deleted account's lines.
             "maintenance": {
                 "reads": [],
                 "writes": [
                     LakeArea(self.bronze),
                     LakeArea(self.silver),
                     *(LakeArea(self.gold, f"{t.folder}/") for t in ICEBERG_TABLES if t.layer is Layer.GOLD),
+                    LakeArea(self.gold, INSIGHTS_EXPORT_PREFIX),
                 ],
             },
         }
@@ -627,6 +630,10 @@ class EtlStack(Stack):
                     "The maintenance job rewrites and deletes the data and metadata files of this "
                     "Iceberg table (object keys are Iceberg's), nothing else in the gold bucket."
                 )
+            reasons[nag.resource_arn(self.gold, f"/{INSIGHTS_EXPORT_PREFIX}*")] = (
+                "The erase step rewrites the insights export files (Spark's part-file names under "
+                "each run folder) and their manifest without a deleted account's lines (ADR 0013)."
+            )
         if name == "silver":
             reasons[nag.resource_arn(self.gold, f"/{PIPELINE_RUNS.folder}/*")] = (
                 "The silver job appends its run record to pipeline_runs (gold bucket), nothing else there."

@@ -26,6 +26,10 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "timestamp": pa.timestamp("us", tz="UTC"),
     "date": pa.date32(),
     "array<string>": pa.list_(pa.string()),
+    # gold_user_insights.top_categories
+    "array<struct<category:string,created:bigint,completed:bigint>>": pa.list_(
+        pa.struct([("category", pa.string()), ("created", pa.int64()), ("completed", pa.int64())])
+    ),
 }
 
 
