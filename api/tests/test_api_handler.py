@@ -121,6 +121,7 @@ def test_openapi_documents_every_route_and_the_error_envelope() -> None:
         "/api/v1/users",
         "/api/v1/users/me",
         "/api/v1/users/{user_id}",
+        "/api/v1/users/me/insights",
         "/api/v1/tasks",
         "/api/v1/tasks/{task_id}",
     }

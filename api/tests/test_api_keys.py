@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from todo_api.models.task import TaskListQuery
-from todo_api.repository import keys
 from todo_api.repository.task_repository import plan_query
+from todo_contracts import keys
 from todo_contracts.table import (
     CATEGORY_INDEX,
     DUE_DATE_INDEX,

@@ -72,3 +72,38 @@ def test_no_query_or_header_parameter_claims_to_take_null(document: dict[str, An
     for method, path, op in _operations(document):
         for parameter in op.get("parameters", []):
             assert "anyOf" not in parameter["schema"], (method, path, parameter["name"])
+
+
+def test_the_insights_route_declares_its_fields_content_etag_304_and_404(document: dict[str, Any]) -> None:
+    get = document["paths"]["/api/v1/users/me/insights"]["get"]
+    assert "HTTPBearer" in str(get["security"])
+    assert [p["name"] for p in get["parameters"]] == ["If-None-Match"]
+    responses = get["responses"]
+    assert {"200", "304", "404"} <= set(responses)
+    assert "content" not in responses["304"]
+    for status in ("200", "304"):
+        headers = responses[status]["headers"]
+        assert headers["ETag"]["required"] is True
+        assert headers["ETag"]["schema"]["pattern"] == '^"[0-9a-f]{32}"$'
+        assert headers["Cache-Control"]["required"] is True
+    schema = document["components"]["schemas"]["Insights"]
+    assert (
+        set(schema["required"])
+        == set(schema["properties"])
+        == {
+            "as_of",
+            "total_tasks",
+            "open_tasks",
+            "completed_tasks",
+            "overdue_tasks",
+            "completed_last_7_days",
+            "completed_last_30_days",
+            "completion_rate",
+            "current_streak_days",
+            "longest_streak_days",
+            "median_hours_to_complete",
+            "busiest_weekday",
+            "top_categories",
+        }
+    )
+    assert schema["properties"]["completion_rate"]["maximum"] == 100

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import httpx
 
-from todo_api.repository.keys import user_pk
+from todo_contracts.keys import user_pk
 
 ACCEPTED_CREATE_REFUSALS = {404}  # USER_NOT_FOUND: no profile, or the account is being deleted
 

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from todo_api import error_handlers, openapi
 from todo_api.request_context import RequestContextMiddleware
-from todo_api.routes import health, tasks, users
+from todo_api.routes import health, insights, tasks, users
 from todo_contracts import routes
 
 API_VERSION = "1.0.0"
@@ -25,6 +25,7 @@ def create_app() -> FastAPI:
         redirect_slashes=False,
     )
     app.include_router(health.router)
+    app.include_router(insights.router)
     app.include_router(users.router)
     app.include_router(tasks.router)
     error_handlers.install(app)

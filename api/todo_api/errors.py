@@ -36,6 +36,12 @@ def task_not_found() -> ApiError:
     return ApiError(404, "TASK_NOT_FOUND", "task not found")
 
 
+def insights_not_ready() -> ApiError:
+    return ApiError(
+        404, "INSIGHTS_NOT_READY", "no insights yet: they appear after the next pipeline run that sees you"
+    )
+
+
 def user_exists() -> ApiError:
     return ApiError(409, "USER_EXISTS", "you already have a profile")
 

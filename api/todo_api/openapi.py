@@ -2,7 +2,8 @@
 
 FastAPI documents the bodies, parameters and the error statuses each route declares. Added here,
 for every operation: the headers every response carries (X-Request-Id, X-Correlation-Id), ETag,
-Location and Idempotent-Replayed where the routes send them, 405 with Allow, 415 for routes with
+Location and Idempotent-Replayed where the routes send them (a content ETag and Cache-Control on
+the insights route, whose 304 they also carry), 405 with Allow, 415 for routes with
 a body, and 429 with Retry-After (the stage's rate limits apply to every route). Contract testing
 (schemathesis, in `make test`) checks the API against this document.
 """
@@ -44,6 +45,14 @@ HEADERS: dict[str, dict[str, Any]] = {
         "description": 'The resource\'s version as a strong entity tag, e.g. "3"; send it as If-Match',
         "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
     },
+    "ContentETag": {
+        "description": "A strong entity tag of this exact representation; send it as If-None-Match",
+        "schema": {"type": "string", "pattern": '^"[0-9a-f]{32}"$'},
+    },
+    "Cache-Control": {
+        "description": "Personal data: private (never in a shared cache), revalidate with the ETag",
+        "schema": {"type": "string", "enum": ["private, no-cache"]},
+    },
     "Location": {"description": "URL path of the created resource", "schema": {"type": "string"}},
     "Idempotent-Replayed": {
         "description": "Present when this replays the answer to an earlier request with this Idempotency-Key",
@@ -64,6 +73,8 @@ VERSIONED = {
     ("patch", "/api/v1/users/me"),
     ("get", "/api/v1/users/{user_id}"),
 }
+# Operations tagged by their content (not a version), revalidated with If-None-Match (304).
+CONTENT_TAGGED = {("get", "/api/v1/users/me/insights")}
 # Answered by the gateway (or WAF), which does not add the function's X-Request-Id header.
 GATEWAY_STATUSES = {"401", "429"}
 
@@ -129,6 +140,9 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
                     headers["Idempotent-Replayed"] = _header("Idempotent-Replayed", required=False)
                 elif status == "200" and (method, path) in VERSIONED:
                     headers["ETag"] = _header("ETag", required=True)
+                elif status in {"200", "304"} and (method, path) in CONTENT_TAGGED:
+                    headers["ETag"] = {**HEADERS["ContentETag"], "required": True}
+                    headers["Cache-Control"] = _header("Cache-Control", required=True)
     return document
 
 

@@ -515,6 +515,9 @@ INSIGHTS_EXPORT_MANIFEST = "exports/user_insights/latest.json"
 INSIGHTS_EXPORTS_KEPT = 3
 
 
+INSIGHTS_RUN_FOLDER_PREFIX = f"{INSIGHTS_EXPORT_PREFIX}run="  # an S3 lifecycle rule expires these
+
+
 def insights_export_prefix(run_id: str) -> str:
     """The key prefix (relative to the gold base) of one gold run's insights export."""
-    return f"{INSIGHTS_EXPORT_PREFIX}run={run_id}/"
+    return f"{INSIGHTS_RUN_FOLDER_PREFIX}{run_id}/"

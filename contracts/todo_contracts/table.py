@@ -21,6 +21,8 @@ VERSION_ATTRIBUTE = "version"
 USER_PREFIX = "USER#"
 TASK_PREFIX = "TASK#"
 PROFILE_SORT_KEY = "PROFILE"
+# A user's insights, computed by the lake and loaded back under the user's partition (ADR 0014).
+INSIGHTS_SORT_KEY = "INSIGHTS"
 
 
 class EntityType(StrEnum):
@@ -32,6 +34,11 @@ class EntityType(StrEnum):
 
 # Only these reach the lake; idempotency records (no entity_type) and anything else never do.
 LAKE_ENTITY_TYPES: frozenset[str] = frozenset(e.value for e in EntityType)
+
+# Derived data the lake writes back into the table (ADR 0014). Deliberately not an EntityType:
+# the CDC allow-list, reconcile and restore all work from EntityType, so these items never loop
+# back into the lake and are re-created from gold by the insights loader, never from bronze.
+INSIGHTS_ENTITY_TYPE = "INSIGHTS"
 
 
 @dataclass(frozen=True)

@@ -392,4 +392,5 @@ def test_gold_holds_no_personal_text(gold: Gold) -> None:
         assert not set(gold.columns[table.name]) & PERSONAL_COLUMNS, table.name
     texts = [json.dumps(rows, default=str) for rows in gold.later.values()]
     texts.append(gold.later_export)
+    texts.append(json.dumps(gold.first_export_files))  # the insights export for the loader
     assert not [t for t in texts if SECRET in t or "@example.com" in t]

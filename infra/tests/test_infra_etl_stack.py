@@ -626,3 +626,60 @@ def test_fixed_name_resources_survive_a_failed_first_deploy_in_prod(prod):
                 assert resource["UpdateReplacePolicy"] == "Retain", f"{part}/{logical_id}"
                 checked += 1
     assert checked >= 12
+
+
+# --- insights loader (ADR 0014) -------------------------------------------------------------------
+
+
+def _insights_loader(synth):
+    return next(
+        f["Properties"]
+        for f in synth.resources("Etl", "AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler") == "todo_etl.insights.handler.handler"
+    )
+
+
+def test_the_insights_loader_runs_when_a_gold_run_succeeds_with_retries_and_a_dead_letter_queue(each_stage):
+    etl = each_stage.todo.etl
+    function_id = each_stage.logical_id("Etl", etl.insights_loader_function)
+    gold_job_id = each_stage.logical_id("Etl", etl.glue_jobs["gold"])
+    dlq_id = each_stage.logical_id("Etl", etl.insights_dlq)
+    rule = each_stage.template("Etl")["Resources"][each_stage.logical_id("Etl", etl.gold_succeeded_rule)]
+    props = rule["Properties"]
+    assert props["EventPattern"] == {
+        "source": ["aws.glue"],
+        "detail-type": ["Glue Job State Change"],
+        "detail": {"jobName": [{"Ref": gold_job_id}], "state": ["SUCCEEDED"]},
+    }
+    (target,) = props["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+    invoke_config = each_stage.one("Etl", "AWS::Lambda::EventInvokeConfig")["Properties"]
+    assert invoke_config["MaximumRetryAttempts"] == 2
+    assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    loader = _insights_loader(each_stage)
+    variables = loader["Environment"]["Variables"]
+    assert variables["GOLD_JOB_NAME"] == {"Ref": gold_job_id}
+    assert variables["POWERTOOLS_SERVICE_NAME"] == f"{each_stage.todo.config.prefix}-insights-loader"
+    assert "Fn::ImportValue" in json.dumps(variables["TABLE_NAME"])
+    assert (loader["Runtime"], loader["Architectures"]) == ("python3.12", ["arm64"])
+    log_groups = [
+        g["Properties"]
+        for g in each_stage.resources("Etl", "AWS::Logs::LogGroup").values()
+        if g["Properties"].get("LogGroupName")
+        == f"/aws/lambda/{each_stage.todo.config.prefix}-insights-loader"
+    ]
+    assert len(log_groups) == 1
+    assert log_groups[0]["RetentionInDays"] == each_stage.todo.config.log_retention_days
+
+
+def test_old_insights_export_folders_expire_on_the_gold_bucket(each_stage):
+    gold = each_stage.template("Etl")["Resources"][each_stage.logical_id("Etl", each_stage.todo.etl.gold)]
+    rules = gold["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert {
+        "Id": "expire-old-insights-exports",
+        "Prefix": "exports/user_insights/run=",
+        "ExpirationInDays": 7,
+        "Status": "Enabled",
+    } in rules

@@ -270,3 +270,39 @@ def test_metrics_function_may_list_only_under_the_kpi_snapshot_key(each_stage):
     assert not _may(document, role, "s3:ListBucket", gold, **{"s3:prefix": "user_engagement/"})
     assert not _may(document, role, "s3:ListBucket", gold)
     assert not _may(document, role, "s3:GetObject", f"{gold}/user_engagement/part-0.parquet")
+
+
+# --- insights loader (ADR 0014) -------------------------------------------------------------------
+
+
+def test_insights_loader_writes_only_conditional_items_and_reads_only_the_export(each_stage):
+    etl = each_stage.todo.etl
+    function = etl.insights_loader_function
+    statements = _role_statements(each_stage, "Etl", function.role)
+    # TransactWriteItems is authorized per item action: a ConditionCheck and a Put per user.
+    assert {a for a in _actions(statements) if a.startswith("dynamodb:")} == {
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:PutItem",
+    }
+    assert {a for a in _actions(statements) if a.startswith("s3:")} == {"s3:GetObject", "s3:ListBucket"}
+    values, document, role = _identity(each_stage, "Etl", function.role)
+    table = values.arn("Data", each_stage.logical_id("Data", each_stage.todo.data.table))
+    assert _may(document, role, "dynamodb:PutItem", table)
+    assert _may(document, role, "dynamodb:ConditionCheckItem", table)
+    for action in ("dynamodb:DeleteItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Scan"):
+        assert not _may(document, role, action, table), action
+    assert not _may(document, role, "dynamodb:PutItem", f"{table}/index/by-status")
+    gold = values.arn("Etl", each_stage.logical_id("Etl", etl.gold))
+    assert _may(document, role, "s3:GetObject", f"{gold}/exports/user_insights/latest.json")
+    assert _may(document, role, "s3:GetObject", f"{gold}/exports/user_insights/run=r1/part-00000.json.gz")
+    assert _may(document, role, "s3:ListBucket", gold, **{"s3:prefix": "exports/user_insights/run=r1/"})
+    assert not _may(document, role, "s3:ListBucket", gold)
+    assert not _may(document, role, "s3:ListBucket", gold, **{"s3:prefix": "user_engagement/"})
+    assert not _may(document, role, "s3:GetObject", f"{gold}/{KPI_EXPORT_KEY}")
+    assert not _may(document, role, "s3:GetObject", f"{gold}/user_insights/data/part-0.parquet")
+    assert not _may(document, role, "s3:PutObject", f"{gold}/exports/user_insights/latest.json")
+    key = values.arn("Data", each_stage.logical_id("Data", each_stage.todo.data.table_key))
+    assert _may(
+        document, role, "kms:Decrypt", key, **{"kms:ViaService": f"dynamodb.{ENV.region}.amazonaws.com"}
+    )
+    assert not _may(document, role, "kms:Decrypt", key)

@@ -31,6 +31,9 @@ REQUIRED_ALARMS = {
     "pipeline-gold-anomalies",
     "pipeline-maintenance-anomalies",
     "erasure-overdue",
+    "insights-loader-errors",
+    "insights-lag",
+    "insights-loader-dlq-depth",
 }
 
 
@@ -236,8 +239,10 @@ def test_dashboard_has_every_section(each_stage):
         "Glue jobs",
         "DynamoDB",
         "Business metrics",
+        "Insights served back",
     ):
         assert f"## {section}" in body
+    assert "InsightsLagSeconds" in body
     assert body.count("PipelineRunAnomalies") == 3
     for metric in (
         "TotalUsers",
@@ -273,3 +278,22 @@ def test_metrics_function_runs_on_a_schedule_and_reads_only_the_kpi_export(each_
     resource = json.dumps(statements[0]["Resource"])
     assert resource.endswith('"/exports/business_kpis_latest.json"]]}')
     assert "*" not in resource
+
+
+def test_insights_lag_alarm_watches_the_loaders_metric_and_breaches_on_missing_data(each_stage):
+    alarms = each_stage.todo.monitoring.alarms
+    resources = each_stage.template("Monitoring")["Resources"]
+    lag = resources[each_stage.logical_id("Monitoring", alarms["insights-lag"])]["Properties"]
+    assert (lag["Namespace"], lag["MetricName"]) == ("TodoInsights", "InsightsLagSeconds")
+    assert lag["Dimensions"] == [
+        {"Name": "service", "Value": f"{each_stage.todo.config.prefix}-insights-loader"}
+    ]
+    assert lag["Threshold"] == 2 * 3600  # twice the hourly gold schedule
+    assert lag["Period"] == 3600
+    assert lag["TreatMissingData"] == "breaching"
+    errors = resources[each_stage.logical_id("Monitoring", alarms["insights-loader-errors"])]["Properties"]
+    assert errors["MetricName"] == "Errors"
+    assert "InsightsLoaderFunction" in json.dumps(errors["Dimensions"])  # the loader, from Etl
+    assert (errors["Threshold"], errors["EvaluationPeriods"]) == (0, 1)
+    for section in ("insights-lag", "insights-loader-errors", "insights-loader-dlq-depth"):
+        assert section in _runbook_sections()

@@ -13,6 +13,7 @@ from todo_infra import packaging
 from todo_infra.packaging import (
     API_BUNDLE,
     CDC_BUNDLE,
+    INSIGHTS_BUNDLE,
     METRICS_BUNDLE,
     CodeSource,
     FunctionBundle,
@@ -174,6 +175,7 @@ def test_bundles_point_at_the_documented_handlers():
     assert API_BUNDLE.handler == "todo_api.handler.handler"
     assert CDC_BUNDLE.handler == "todo_etl.cdc.handler.handler"
     assert METRICS_BUNDLE.handler == "todo_etl.metrics.handler.handler"
+    assert INSIGHTS_BUNDLE.handler == "todo_etl.insights.handler.handler"
 
 
 @pytest.mark.infra
@@ -297,6 +299,28 @@ def test_each_asset_carries_its_own_package_and_the_contracts_only(build_output)
     metrics = _files(build_output.function("metrics").code_dir)
     assert {f.split("/")[0] for f in metrics} == {"todo_contracts", "todo_etl"}
     assert {f.split("/")[1] for f in metrics if f.startswith("todo_etl/") and f.count("/") > 1} == {"metrics"}
+
+
+@pytest.mark.infra
+def test_insights_asset_carries_its_package_and_the_contracts_only(build_output):
+    code = build_output.function("insights").code_dir
+    files = _files(code)
+    assert {f.split("/")[0] for f in files} == {"todo_contracts", "todo_etl"}
+    assert {f.split("/")[1] for f in files if f.startswith("todo_etl/") and f.count("/") > 1} == {"insights"}
+    # The key builders import with the standard library alone (no boto3, no pydantic).
+    script = (
+        f"import sys; sys.path.insert(0, {str(code)!r}); "
+        "from todo_contracts.keys import insights_key; print(insights_key('u1')['SK'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "INSIGHTS"
+
+
+@pytest.mark.infra
+def test_api_asset_is_the_api_package_and_the_contracts(build_output):
     api = _files(build_output.function("api").code_dir)
     assert {f.split("/")[0] for f in api} == {"todo_contracts", "todo_api"}
     assert "todo_api/handler.py" in api

@@ -123,7 +123,14 @@ METRICS_BUNDLE = FunctionBundle(
     sources=(*_CONTRACTS, _ETL_PACKAGE, CodeSource(_etl("todo_etl", "metrics"), "todo_etl/metrics")),
     handler="todo_etl.metrics.handler.handler",
 )
-BUNDLES: tuple[FunctionBundle, ...] = (API_BUNDLE, CDC_BUNDLE, METRICS_BUNDLE)
+# The insights loader (ADR 0014) builds its item keys with the contracts' key module, as the api does.
+INSIGHTS_BUNDLE = FunctionBundle(
+    family="insights",
+    requirements=_etl("requirements-insights.txt"),
+    sources=(*_CONTRACTS, _ETL_PACKAGE, CodeSource(_etl("todo_etl", "insights"), "todo_etl/insights")),
+    handler="todo_etl.insights.handler.handler",
+)
+BUNDLES: tuple[FunctionBundle, ...] = (API_BUNDLE, CDC_BUNDLE, METRICS_BUNDLE, INSIGHTS_BUNDLE)
 
 GLUE_SCRIPTS = (
     _etl("glue_jobs", "silver_job.py"),

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from todo_contracts.lake_layout import CDC_FOLDER, Layer
+from todo_contracts.lake_layout import CDC_FOLDER, INSIGHTS_EXPORT_MANIFEST, Layer
 from todo_local.cli import main
 from todo_local.ingestion import wire_ingestion
 from todo_local.platform import LocalPlatform
@@ -53,6 +53,12 @@ def test_pipeline_then_reconcile_exit_0(
     assert member.client.post("/api/v1/tasks", json={"title": "one"}).status_code == 201
     code, output = run(capsys, "pipeline", "run", "--dir", str(platform.directory))
     assert code == 0, output
+    # The command ran the insights loader into the platform's table (ADR 0014), once gold exports.
+    assert "insights loader" in output
+    if (Path(platform.lake_dir) / Layer.GOLD.value / INSIGHTS_EXPORT_MANIFEST).is_file():
+        insights = member.client.get("/api/v1/users/me/insights")
+        assert insights.status_code == 200, insights.text
+        assert insights.json()["total_tasks"] == 1
     code, output = run(capsys, "reconcile", "--dir", str(platform.directory))
     assert code == 0, output
     assert "the lake equals the table" in output

@@ -1,4 +1,5 @@
-"""The local pipeline run: drain the stream into bronze, then silver, the erase step and gold.
+"""The local pipeline run: drain the stream into bronze, then silver, the erase step, gold, and the
+insights loader (gold's per-user insights back into the table, ADR 0014).
 
 `todo-insights pipeline run`, the demo and the end-to-end tests all go through `run_pipeline`, so
 "every change made before it started is in bronze, silver and gold" is proven once, here.
@@ -6,9 +7,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ class PipelineResult:
     silver: dict[str, Any] = field(default_factory=dict)
     erasure: dict[str, Any] = field(default_factory=dict)
     gold: dict[str, Any] = field(default_factory=dict)
+    insights: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -44,18 +48,81 @@ def layer_uri(lake_dir: Path, layer: Layer) -> str:
     return str((lake_dir / layer.value).resolve())
 
 
+# The job name the local gold run goes by in the loader's event (GOLD_JOB_NAME on AWS).
+LOCAL_GOLD_JOB = "local-gold"
+LOADER_FUNCTION = "todo-insights-local-insights-loader"
+
+
+def gold_succeeded_event(job_name: str, job_run_id: str) -> dict[str, Any]:
+    """The EventBridge event AWS sends the loader when a gold run succeeds ("Glue Job State Change")."""
+    return {
+        "version": "0",
+        "id": f"local-{job_run_id}",
+        "detail-type": "Glue Job State Change",
+        "source": "aws.glue",
+        "account": "123456789012",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": os.environ.get("AWS_REGION", "us-east-1"),
+        "resources": [],
+        "detail": {"jobName": job_name, "severity": "INFO", "state": "SUCCEEDED", "jobRunId": job_run_id},
+    }
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    # Only variables the loader reads are set, and each is put back: the API may share the process.
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def load_insights(lake_dir: Path, table_name: str, job_run_id: str = "local") -> dict[str, Any]:
+    """Invoke the insights loader's handler on the export gold just wrote, as EventBridge does on AWS.
+
+    Until the gold job writes the export (issue 10, gold side) there is nothing to load; that is
+    reported as `skipped`, never as a load.
+    """
+    from todo_contracts.lake_layout import INSIGHTS_EXPORT_MANIFEST
+    from todo_etl.insights.handler import handler
+    from todo_local.lambda_context import LambdaContext
+
+    gold = layer_uri(lake_dir, Layer.GOLD)
+    if not (Path(gold) / INSIGHTS_EXPORT_MANIFEST).is_file():
+        return {"status": "skipped", "reason": f"gold wrote no {INSIGHTS_EXPORT_MANIFEST}"}
+    settings = {"GOLD_URI": gold, "TABLE_NAME": table_name, "GOLD_JOB_NAME": LOCAL_GOLD_JOB}
+    with _environment(settings):
+        result: dict[str, Any] = handler(
+            gold_succeeded_event(LOCAL_GOLD_JOB, job_run_id), LambdaContext(LOADER_FUNCTION)
+        )
+    return result
+
+
 def run_pipeline(
     lake_dir: Path,
     drain: Drain,
     *,
     full_rebuild: bool = False,
     on_stage: StageListener | None = None,
+    table_name: str | None = None,
 ) -> PipelineResult:
-    """Drain ingestion, then silver, the erase step, gold; returns when all have finished.
+    """Drain ingestion, then silver, the erase step, gold, the insights load; returns when all
+    have finished.
 
     The erase step (ADR 0013) runs between silver and gold: silver has just recorded any account
-    deletion, and gold then recomputes its aggregates without the erased person's history.
+    deletion, and gold then recomputes its aggregates without the erased person's history. The
+    insights loader then writes gold's per-user insights into `table_name` (default: the
+    `TABLE_NAME` of this process, which the local platform sets).
     """
+    table = table_name or os.environ.get("TABLE_NAME")
+    if not table:
+        raise RuntimeError("no table to load the insights into: pass table_name or set TABLE_NAME")
     from todo_etl.glue.erasure import run_erasure
     from todo_etl.glue.jobs import run_gold, run_silver
     from todo_etl.glue.local_session import lake_session
@@ -76,4 +143,6 @@ def run_pipeline(
     result.silver = summary_dict(timed("silver", lambda: run_silver(spark, lake, full_rebuild=full_rebuild)))
     result.erasure = summary_dict(timed("erasure", lambda: run_erasure(spark, lake)))
     result.gold = summary_dict(timed("gold", lambda: run_gold(spark, lake)))
+    run_id = str(result.gold.get("run_id", "local"))
+    result.insights = dict(timed("insights", lambda: load_insights(lake_dir, table, run_id)))
     return result

@@ -22,6 +22,7 @@ STAGE_LABELS = {
     "silver": "silver job (bronze → silver)",
     "erasure": "erase step (deleted accounts out of every layer)",
     "gold": "gold job (silver → gold)",
+    "insights": "insights loader (gold → each user's insights in the table)",
 }
 
 
@@ -91,6 +92,8 @@ def print_pipeline_result(result: PipelineResult, console: Console) -> None:
     if result.erasure:
         console.print(summary_table("erase step", result.erasure))
     console.print(summary_table("gold job", result.gold))
+    if result.insights:
+        console.print(summary_table("insights loader", result.insights))
     timings = Table(title="stage timings", title_justify="left")
     timings.add_column("stage")
     timings.add_column("seconds", justify="right")

@@ -9,7 +9,6 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from todo_api.models.task import Task, TaskListQuery
-from todo_api.repository import keys
 from todo_api.repository.dynamodb import (
     cancellation_codes,
     dynamodb_client,
@@ -25,6 +24,7 @@ from todo_api.repository.errors import (
     ProfileMissingError,
     WriteConflictError,
 )
+from todo_contracts import keys
 from todo_contracts.table import (
     CATEGORY_INDEX,
     DUE_DATE_INDEX,

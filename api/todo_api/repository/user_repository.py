@@ -22,7 +22,7 @@ from todo_api.repository.errors import (
     ItemNotFoundError,
     WriteConflictError,
 )
-from todo_api.repository.keys import deletion_marker_key, profile_key, user_pk
+from todo_contracts.keys import deletion_marker_key, insights_key, profile_key, user_pk
 from todo_contracts.table import (
     ENTITY_TYPE_ATTRIBUTE,
     PARTITION_KEY,
@@ -33,8 +33,9 @@ from todo_contracts.table import (
 )
 
 MAX_TRANSACTION_ITEMS = 100
-# The last transaction also deletes the profile and the marker, so a batch leaves room for both.
-DELETE_BATCH = MAX_TRANSACTION_ITEMS - 2
+# The last transaction also deletes the profile, the insights item and the marker: a batch leaves
+# room for the three.
+DELETE_BATCH = MAX_TRANSACTION_ITEMS - 3
 # An interrupted deletion blocks new tasks for at most this long; a retried DELETE finishes the job.
 DELETION_MARKER_TTL_SECONDS = 3600
 TRANSACTION_ATTEMPTS = 5
@@ -94,9 +95,12 @@ class UserRepository:
         """Delete the profile and every task of `user_id`; returns how many tasks were deleted.
 
         A marker item first stops new tasks from being created; tasks then go in transactions of
-        at most 100 items, and the last transaction removes the profile and the marker together,
-        so the profile disappears only when nothing else is left. If this is interrupted, the
-        profile and marker remain and calling it again finishes the job.
+        at most 100 items, and the last transaction removes the profile, the insights item and the
+        marker together, so the profile disappears only when nothing else is left. The insights
+        loader's writes are conditioned on the profile existing, so they are serialized with that
+        last transaction: a load either lands before it (and is deleted with it) or finds no
+        profile and writes nothing (ADR 0014). If this is interrupted, the profile and marker
+        remain and calling it again finishes the job.
         """
         client = dynamodb_client()
         has_profile = self.get(user_id) is not None
@@ -120,7 +124,7 @@ class UserRepository:
                 return deleted
             actions = [{"Delete": {"TableName": self.table_name, "Key": key}} for key in keys]
             if final:
-                for key in (profile_key(user_id), deletion_marker_key(user_id)):
+                for key in (profile_key(user_id), insights_key(user_id), deletion_marker_key(user_id)):
                     actions.append({"Delete": {"TableName": self.table_name, "Key": key_values(key)}})
             self._transact(actions)
             deleted += len(keys)

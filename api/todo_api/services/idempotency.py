@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 
 from todo_api.errors import ApiError, validation_error
 from todo_api.repository.dynamodb import dynamodb_client
-from todo_api.repository.keys import IDEMPOTENCY_SORT_KEY
+from todo_contracts.keys import IDEMPOTENCY_SORT_KEY
 from todo_contracts.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"

@@ -7,11 +7,14 @@ from typing import Any
 from aws_cdk import ArnFormat, CfnOutput, Duration, Size, Stack
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_logs_destinations as log_destinations
@@ -27,6 +30,7 @@ from todo_contracts.lake_layout import (
     GOLD_TABLES,
     ICEBERG_TABLES,
     INSIGHTS_EXPORT_PREFIX,
+    INSIGHTS_RUN_FOLDER_PREFIX,
     LOGS_FOLDER,
     PIPELINE_RUNS,
     SILVER_TABLES,
@@ -46,6 +50,7 @@ from todo_infra.constructs.secure_bucket import secure_bucket
 from todo_infra.constructs.trust import restrict_provider_roles
 from todo_infra.observability import METRICS_NAMESPACE, glue_database_name, service_name
 from todo_infra.packaging import BuiltBundle, GlueArtifacts
+from todo_infra.stacks.api_stack import TABLE_KEY_ACTIONS
 from todo_infra.stage_config import GlueWorkers, StageConfig
 
 CDC_TIMEOUT = Duration.minutes(1)
@@ -63,6 +68,18 @@ GLUE_JOB_NAMES = ("silver", "gold", "maintenance")
 BRONZE_NONCURRENT_VERSION_DAYS = 7
 # The two log groups Glue 5.x writes per job prefix: driver/executor/system logs, and stdout/stderr.
 GLUE_LOG_STREAMS = ("error", "output")
+# The insights loader (ADR 0014): a load of a few thousand users takes seconds; the bound is for
+# a slow table. Its item actions are exactly those of its TransactWriteItems calls (IAM authorizes
+# a transaction per item action): a ConditionCheck on the profile and a Put of the insights item.
+INSIGHTS_LOADER_TIMEOUT = Duration.minutes(5)
+INSIGHTS_LOADER_MEMORY_MB = 512
+INSIGHTS_LOADER_ITEM_ACTIONS = ("dynamodb:ConditionCheckItem", "dynamodb:PutItem")
+# A failed load is retried twice (EventBridge to Lambda, then Lambda's async retries), then
+# dead-lettered; an event older than the next gold run is not worth loading any more.
+INSIGHTS_EVENT_MAX_AGE = Duration.hours(1)
+# Each gold run's export folder is read minutes after it is written; older ones are kept this long
+# for inspection (the gold job also prunes them itself; this rule only bounds what it leaves).
+INSIGHTS_EXPORT_EXPIRY_DAYS = 7
 # Only access-log lines reach the lake (Powertools JSON with log_type "access"), not START/REPORT.
 ACCESS_LOG_FILTER = '{ $.log_type = "access" }'
 
@@ -79,6 +96,7 @@ class EtlStack(Stack):
         table: dynamodb.ITable,
         api_log_group: logs.ILogGroup,
         cdc_bundle: BuiltBundle,
+        insights_bundle: BuiltBundle,
         glue_artifacts: GlueArtifacts,
         named_queries: tuple[NamedQuery, ...] | None = None,
         **kwargs: Any,
@@ -98,6 +116,7 @@ class EtlStack(Stack):
             tables=BRONZE_TABLES,
         )
         self._build_glue(glue_artifacts)
+        self._build_insights_loader(table, insights_bundle)
         self._build_athena(tuple(load_queries()) if named_queries is None else named_queries)
         # dev's buckets are emptied on delete by CDK's provider function: bind its role too.
         restrict_provider_roles(self, ("Custom::S3AutoDeleteObjectsCustomResourceProvider",))
@@ -144,7 +163,19 @@ class EtlStack(Stack):
             ],
         )
         self.silver = secure_bucket(self, "Silver", config=config, access_logs=self.access_logs)
-        self.gold = secure_bucket(self, "Gold", config=config, access_logs=self.access_logs)
+        self.gold = secure_bucket(
+            self,
+            "Gold",
+            config=config,
+            access_logs=self.access_logs,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-old-insights-exports",
+                    prefix=INSIGHTS_RUN_FOLDER_PREFIX,
+                    expiration=Duration.days(INSIGHTS_EXPORT_EXPIRY_DAYS),
+                )
+            ],
+        )
         self.query_results = secure_bucket(
             self,
             "QueryResults",
@@ -640,6 +671,112 @@ class EtlStack(Stack):
             )
         for finding, reason in reasons.items():
             nag.acknowledge(role, nag.wildcard(finding), reason)
+
+    # --- insights loader ----------------------------------------------------------------------
+
+    def _build_insights_loader(self, table: dynamodb.ITable, bundle: BuiltBundle) -> None:
+        """The loader Lambda, started by EventBridge when a gold run succeeds (ADR 0014)."""
+        config = self.config
+        gold_job = self.glue_jobs["gold"]
+        self.insights_dlq = sqs.Queue(
+            self,
+            "InsightsLoaderDeadLetters",
+            queue_name=f"{config.prefix}-insights-loader-dlq",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=config.named_removal_policy,
+        )
+        nag.acknowledge(
+            self.insights_dlq,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter destination of the insights loader's events.",
+        )
+        self.insights_loader = PythonFunction(
+            self,
+            "InsightsLoader",
+            config=config,
+            built=bundle,
+            function_name=f"{config.prefix}-insights-loader",
+            description="After each gold run: each user's insights from the gold export into the table",
+            memory_mb=INSIGHTS_LOADER_MEMORY_MB,
+            timeout=INSIGHTS_LOADER_TIMEOUT,
+            environment={
+                "GOLD_URI": f"s3://{self.gold.bucket_name}",
+                "TABLE_NAME": table.table_name,
+                "GOLD_JOB_NAME": gold_job.ref,
+                "STAGE": config.name,
+                "POWERTOOLS_SERVICE_NAME": service_name(config, "insights-loader"),
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+        )
+        function = self.insights_loader_function = self.insights_loader.function
+        # Reads the export only: the manifest and the run folders, nothing else of gold.
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[self.gold.arn_for_objects(f"{INSIGHTS_EXPORT_PREFIX}*")]
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.gold.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": f"{INSIGHTS_EXPORT_PREFIX}*"}},
+            )
+        )
+        nag.acknowledge(
+            function,
+            nag.wildcard(nag.resource_arn(self.gold, f"/{INSIGHTS_EXPORT_PREFIX}*")),
+            "GetObject only, under the insights export prefix (the manifest and each run's part files).",
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=list(INSIGHTS_LOADER_ITEM_ACTIONS), resources=[table.table_arn])
+        )
+        key = table.encryption_key
+        if key is None:
+            raise ValueError("the table is expected to have its customer-managed key")
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=list(TABLE_KEY_ACTIONS),
+                resources=[key.key_arn],
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"dynamodb.{Stack.of(self).region}.amazonaws.com"}
+                },
+            )
+        )
+        for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*"):
+            nag.acknowledge(
+                function,
+                nag.wildcard(f"Action::{action}"),
+                "The table's customer-managed key as DynamoDB uses it (kms:ViaService); that key only.",
+            )
+        # Function errors: Lambda's asynchronous retries, then the dead-letter queue.
+        function.configure_async_invoke(
+            retry_attempts=2,
+            max_event_age=INSIGHTS_EVENT_MAX_AGE,
+            on_failure=destinations.SqsDestination(self.insights_dlq),
+        )
+        self.gold_succeeded_rule = events.Rule(
+            self,
+            "GoldSucceededRule",
+            rule_name=f"{config.prefix}-gold-succeeded-load-insights",
+            description="A gold run succeeded: load its insights export into the table",
+            event_pattern=events.EventPattern(
+                source=["aws.glue"],
+                detail_type=["Glue Job State Change"],
+                detail={"jobName": [gold_job.ref], "state": ["SUCCEEDED"]},
+            ),
+        )
+        # Delivery failures (EventBridge could not invoke the function): retried, then dead-lettered.
+        self.gold_succeeded_rule.add_target(
+            targets.LambdaFunction(
+                function,
+                dead_letter_queue=self.insights_dlq,
+                retry_attempts=2,
+                max_event_age=INSIGHTS_EVENT_MAX_AGE,
+            )
+        )
 
     # --- Athena -------------------------------------------------------------------------------
 

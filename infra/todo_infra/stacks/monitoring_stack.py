@@ -58,6 +58,16 @@ ITERATOR_AGE_MAX_MS = 5 * 60 * 1000
 FIREHOSE_FRESHNESS_MAX_SECONDS = 15 * 60
 API_P99_MAX_MS = 3000
 PIPELINE_ANOMALIES_SECTION = "pipeline-run-anomalies"
+# The insights loader (ADR 0014) runs after each gold run: gold runs hourly (silver_schedule, then
+# gold when silver succeeds), so served insights older than two periods mean missed runs.
+INSIGHTS_LAG_MAX_SECONDS = 2 * 3600
+INSIGHTS_LAG_METRIC = "InsightsLagSeconds"
+INSIGHTS_COUNT_METRICS = (
+    "InsightsWritten",
+    "InsightsSkippedStale",
+    "InsightsSkippedDeleted",
+    "InsightsLoadErrors",
+)
 
 
 @jsii.implements(events.IRuleTarget)
@@ -91,6 +101,8 @@ class EtlResources:
     delivery_streams: Mapping[str, firehose.IDeliveryStream]
     glue_jobs: Mapping[str, glue.CfnJob]
     gold_bucket: s3.IBucket
+    insights_loader: lambda_.IFunction
+    insights_dlq: sqs.IQueue
 
 
 class MonitoringStack(Stack):
@@ -118,6 +130,7 @@ class MonitoringStack(Stack):
         self._build_pipeline_run_alarms(etl)
         self._build_table_alarms(table)
         self._build_kpi_alarm()
+        self._build_insights_alarms(etl)
         self._build_glue_failure_rule(etl)
         self._build_dashboard(table, api, etl)
 
@@ -473,6 +486,47 @@ class MonitoringStack(Stack):
             missing=cloudwatch.TreatMissingData.BREACHING,
         )
 
+    def _insights_metric(self, name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"service": service_name(self.config, "insights-loader")},
+            period=Duration.hours(1),
+            statistic=statistic,
+        )
+
+    def _build_insights_alarms(self, etl: EtlResources) -> None:
+        self._alarm(
+            "insights-loader-errors",
+            "The insights loader failed a load (a bad export, or the table refused the writes); "
+            "users keep their previous insights.",
+            etl.insights_loader.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+            threshold=0,
+            evaluation_periods=1,
+            datapoints=1,
+        )
+        # Published only by a successful load: no load for two hours (gold stopped, or every load
+        # failed) leaves the periods empty, and missing data breaches.
+        self._alarm(
+            "insights-lag",
+            "Users' insights are stale: the newest load is over 2 hours old, or nothing was loaded.",
+            self._insights_metric(INSIGHTS_LAG_METRIC, statistic="Minimum"),
+            threshold=INSIGHTS_LAG_MAX_SECONDS,
+            evaluation_periods=2,
+            datapoints=2,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+        )
+        self._alarm(
+            "insights-loader-dlq-depth",
+            "Gold-succeeded events were dead-lettered: a gold run's insights were never loaded.",
+            etl.insights_dlq.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=0,
+            evaluation_periods=1,
+            datapoints=1,
+        )
+
     def _build_glue_failure_rule(self, etl: EtlResources) -> None:
         section = "glue-job-failed"
         self.glue_failure_rule = events.Rule(
@@ -514,7 +568,12 @@ class MonitoringStack(Stack):
         alarm_status = cloudwatch.AlarmStatusWidget(
             title="Alarms", alarms=list(self.alarms.values()), width=24, height=4
         )
-        functions = {"api": api.function, "cdc": etl.cdc_function, "metrics": self.metrics_function}
+        functions = {
+            "api": api.function,
+            "cdc": etl.cdc_function,
+            "metrics": self.metrics_function,
+            "insights-loader": etl.insights_loader,
+        }
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
@@ -655,6 +714,25 @@ class MonitoringStack(Stack):
                     ),
                     graph("KPI snapshot age (s)", [self._kpi_metric(KPI_AGE_METRIC)]),
                 ],
+                [header("Insights served back")],
+                [
+                    graph(
+                        "Insights lag (s, newest load)",
+                        [self._insights_metric(INSIGHTS_LAG_METRIC, statistic="Minimum")],
+                    ),
+                    graph(
+                        "Users written / skipped / load errors (per hour)",
+                        [self._insights_metric(name).with_(label=name) for name in INSIGHTS_COUNT_METRICS],
+                    ),
+                    graph(
+                        "Loader dead letters",
+                        [
+                            etl.insights_dlq.metric_approximate_number_of_messages_visible(
+                                period=five, statistic="Maximum"
+                            )
+                        ],
+                    ),
+                ],
             ],
         )
         self.dashboard_body_sections = (
@@ -664,4 +742,5 @@ class MonitoringStack(Stack):
             "Glue jobs",
             "DynamoDB",
             "Business metrics",
+            "Insights served back",
         )

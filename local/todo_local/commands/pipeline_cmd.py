@@ -99,7 +99,7 @@ def run_command(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from todo_local.pipeline import run_pipeline
-    from todo_local.pipeline_view import StageProgress, print_pipeline_result
+    from todo_local.pipeline_view import StageProgress, print_pipeline_result, use_endpoints
 
     console = Console(stderr=True)
     try:
@@ -107,6 +107,7 @@ def run_command(args: argparse.Namespace) -> int:
     except EndpointsError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         return 2
+    use_endpoints(endpoints)  # the insights loader writes into the platform's table
     current = {"stage": "ingestion"}
     try:
         with StageProgress(console) as progress:
@@ -120,6 +121,7 @@ def run_command(args: argparse.Namespace) -> int:
                 lambda: remote_drain(endpoints),
                 full_rebuild=args.full_rebuild,
                 on_stage=on_stage,
+                table_name=endpoints.table_name,
             )
     except (urllib.error.URLError, OSError) as exc:
         if current["stage"] != "ingestion":
@@ -148,6 +150,7 @@ def run_command(args: argparse.Namespace) -> int:
                     "silver": result.silver,
                     "erasure": result.erasure,
                     "gold": result.gold,
+                    "insights": result.insights,
                     "seconds": result.seconds,
                 },
                 default=str,

@@ -1,4 +1,7 @@
-"""Key builders for the single table: item keys and the four sparse task-index keys."""
+"""Key builders for the single table: item keys and the four sparse task-index keys.
+
+Standard library and `table_definition` only: the insights loader Lambda bundles this module too.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from collections.abc import Mapping
 from datetime import date
 
 from todo_contracts.table import (
+    INSIGHTS_SORT_KEY,
     PARTITION_KEY,
     PROFILE_SORT_KEY,
     SORT_KEY,
@@ -55,6 +59,11 @@ def profile_key(user_id: str) -> dict[str, str]:
 def task_key(user_id: str, task_id: str) -> dict[str, str]:
     """Primary key of a task item."""
     return {PARTITION_KEY: user_pk(user_id), SORT_KEY: task_sk(task_id)}
+
+
+def insights_key(user_id: str) -> dict[str, str]:
+    """Primary key of a user's insights item (written by the insights loader, ADR 0014)."""
+    return {PARTITION_KEY: user_pk(user_id), SORT_KEY: INSIGHTS_SORT_KEY}
 
 
 def deletion_marker_key(user_id: str) -> dict[str, str]:
