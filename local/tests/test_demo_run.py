@@ -37,7 +37,11 @@ def test_the_demo_tells_the_whole_story_and_exits_0(tmp_path: Path) -> None:
     assert "replayed through the API with a simulated clock (seed 7)" in text
     assert "Right to erasure" in text
     assert text.count("nothing found") == 2  # the live and the history leaver: in no file of the lake
-    assert "GET /api/v1/users/me/insights" in text  # shown, or why not
+    # The demo ends with a history user's insights, served by the API from the latest gold run.
+    insights = text.rsplit("One user's insights, through the API", 1)[1]
+    assert "GET /api/v1/users/me/insights" in insights
+    assert "current_streak_days" in insights
+    assert "answered 404" not in insights
 
     lake = directory / "lake"
     daily = read_lake_table(lake, lake_layout.GOLD_TASK_COMPLETION_DAILY)
