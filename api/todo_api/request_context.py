@@ -11,7 +11,6 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -20,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from todo_api import cors
 from todo_api.identity import identity_from_event
 from todo_api.observability import logger
+from todo_api.services.clock import utc_now
 
 MAX_BODY_BYTES = 64 * 1024
 CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -124,7 +124,7 @@ class RequestContextMiddleware:
                 "request",
                 extra={
                     "log_type": "access",
-                    "ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                    "ts": utc_now(),  # the clock seam: a replayed request is logged at its simulated time
                     "request_id": request_id,
                     "correlation_id": correlation_id,
                     "method": method,

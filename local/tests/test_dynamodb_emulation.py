@@ -450,3 +450,35 @@ def test_a_rollback_drops_its_records_even_when_old_ones_were_released_meanwhile
     arn, shard = stream_of(dynamodb, table)
     assert read_stream(streams, arn, shard) == []
     assert "created" not in items(dynamodb, table)
+
+
+# -- the stream record clock (the history replay's seam) ------------------------------------------
+
+
+def test_stream_records_are_stamped_from_the_record_clock_and_it_is_restored(
+    dynamodb: Any, streams: Any, table: str
+) -> None:
+    import time
+    from datetime import UTC, datetime
+
+    assert dynamodb_emulation.settings.record_time is time.time  # the default is the wall clock
+    before = time.time()
+    dynamodb.put_item(TableName=table, Item=key("now"))
+    past = datetime(2026, 10, 8, 9, 30, 15, tzinfo=UTC).timestamp()
+
+    def put_in_the_past_then_fail() -> None:
+        with dynamodb_emulation.record_times(lambda: past):
+            dynamodb.put_item(TableName=table, Item=key("past"))
+            raise RuntimeError("the block fails")
+
+    with pytest.raises(RuntimeError, match="the block fails"):
+        put_in_the_past_then_fail()
+    assert dynamodb_emulation.settings.record_time is time.time  # restored, also after a failure
+    dynamodb.put_item(TableName=table, Item=key("later"))
+    arn, shard = stream_of(dynamodb, table)
+    stamped = {
+        r["dynamodb"]["Keys"]["PK"]["S"]: r["dynamodb"]["ApproximateCreationDateTime"].timestamp()
+        for r in read_stream(streams, arn, shard)
+    }
+    assert stamped["past"] == past
+    assert before - 1 <= stamped["now"] <= stamped["later"] <= time.time() + 1

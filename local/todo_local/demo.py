@@ -1,10 +1,12 @@
 """`todo-insights demo`: the whole story in one process, readable from top to bottom.
 
-Platform up → two users sign up through Cognito → a tour of every endpoint → the error cases →
+Platform up → weeks of history replayed through the API with a simulated clock (`todo_local.history`)
+→ two users sign up through Cognito → a tour of every endpoint → the error cases →
 realistic traffic from more users → pipeline (stream → bronze → silver → gold) → one user's
 account deletion erased from every layer of the lake → more changes and an incremental run
 (Iceberg snapshots per table, a time-travel query) → every named query → reconcile → an HTML
-report with charts → platform down. Exit 0 only if all of it worked.
+report with charts → one user's insights through the API → platform down. Exit 0 only if all of it
+worked.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from rich.console import Console
@@ -32,8 +34,22 @@ from todo_local.demo_lake import (
     table_histories,
     time_travel,
 )
+from todo_local.history import (
+    DEFAULT_USERS,
+    DEFAULT_WEEKS,
+    ReplayResult,
+    default_end,
+    describe,
+    personas_table,
+    plan_history,
+    replay_history,
+)
 from todo_local.platform import LocalPlatform
 from todo_local.traffic import TrafficStats, drive_user
+
+if TYPE_CHECKING:
+    from todo_local.pipeline import PipelineResult
+    from todo_local.reconcile import ReconcileReport
 
 TRAFFIC_USERS = ("Ada", "Grace", "Linus", "Barbara", "Edsger", "Margaret", "Ken", "Frances")
 
@@ -229,7 +245,25 @@ def drive_traffic(
     return stats, leaver
 
 
-def show_erasure(lake_dir: Path, leaver: DemoUser, console: Console) -> list[str]:
+class Person(Protocol):
+    """Whoever deleted an account: a live demo user or a history user."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def sub(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Leaver:
+    name: str
+    email: str
+    sub: str
+
+
+def show_erasure(lake_dir: Path, leaver: Person, console: Console) -> list[str]:
     """The deleted user's erasure log row, and a search of every lake file for their email and name."""
     from todo_local.athena_engine import AthenaEngine
     from todo_local.lake_search import find_in_lake, lake_files
@@ -258,6 +292,75 @@ def show_erasure(lake_dir: Path, leaver: DemoUser, console: Console) -> list[str
     )
     problems += [f"{needle} still in {path}" for path, needle in found]
     return problems
+
+
+def replay_past(platform: LocalPlatform, users: int, weeks: int, seed: int, console: Console) -> ReplayResult:
+    """The planned past, replayed through the gateway with a simulated clock, with a progress bar."""
+    assert platform.gateway is not None  # a started platform has one
+    plan = plan_history(users=users, weeks=weeks, seed=seed, end=default_end())
+    with Progress(
+        TextColumn("[bold]History replay"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("history", total=len(plan.calls))
+        result = replay_history(
+            platform.gateway, platform.endpoints, plan, on_call=lambda: progress.advance(task)
+        )
+    table = Table(title="Who the history users are", title_justify="left")
+    for column in ("habit", "users", "what they do"):
+        table.add_column(column)
+    for persona, count, description in personas_table(result):
+        table.add_row(persona, str(count), description)
+    console.print(table)
+    calls = ", ".join(f"{kind} x{n}" for kind, n in result.calls.most_common())
+    console.print(f"[dim]calls: {calls}[/]")
+    console.print(
+        Panel.fit(
+            describe(result) + ".\nEvery call went through the local gateway (Cognito authorizer, the "
+            "same Lambda handler)\nto the table, its stream, CDC and Firehose, like live traffic; only "
+            "the clock was simulated\n(the API's time source and the stream records' creation time, "
+            "both restored afterwards).",
+            title="how the history was made",
+        )
+    )
+    return result
+
+
+def show_insights(api_url: str, who: str, id_token: str, console: Console) -> None:
+    """One user's insights, fetched through the API as the app would (never a reason to fail the
+    demo: the route may not be deployed in this build, or the loader may not have seen the user)."""
+    with httpx.Client(
+        base_url=api_url, headers={"Authorization": f"Bearer {id_token}"}, timeout=30
+    ) as client:
+        response = client.get("/api/v1/users/me/insights")
+    if response.status_code != 200:
+        try:
+            error = response.json().get("error", {})
+            reason = f"{error.get('code')}: {error.get('message')}"
+        except (json.JSONDecodeError, AttributeError):
+            reason = response.text[:200]
+        if response.status_code in (404, 405) and "INSIGHTS_NOT_READY" not in reason:
+            reason += "; this build has no insights route yet"
+        console.print(
+            f"[yellow]GET /api/v1/users/me/insights for {who} answered {response.status_code}[/] "
+            f"({reason}): insights are not shown"
+        )
+        return
+    body = response.json()
+    table = Table(title=f"GET /api/v1/users/me/insights — {who}", title_justify="left")
+    table.add_column("field")
+    table.add_column("value", overflow="fold")
+    for key, value in body.items():
+        shown = value
+        if key == "top_categories" and isinstance(value, list):
+            shown = ", ".join(
+                f"{c.get('category')} ({c.get('completed')}/{c.get('created')} done)" for c in value
+            )
+        table.add_row(key, "" if shown is None else str(shown))
+    console.print(table)
 
 
 def print_traffic(stats: TrafficStats, console: Console) -> None:
@@ -348,15 +451,106 @@ def incremental_wave(platform: LocalPlatform, users: list[DemoUser], seed: int, 
     return wave.unexpected
 
 
+def erasure_phase(
+    lake_dir: Path, leaver: DemoUser | None, history: ReplayResult | None, out: Console
+) -> list[str]:
+    """Step 3b: the live leaver's and the history leaver's accounts, erased from every layer."""
+    problems: list[str] = []
+    if leaver is not None:
+        out.rule(f"3b. Right to erasure: {leaver.name} deleted the account")
+        problems += show_erasure(lake_dir, leaver, out)
+        leaver.client.close()
+    for past in history.deleted if history else []:
+        deleted_at = f"{past.user.deleted_at:%Y-%m-%d %H:%M} UTC" if past.user.deleted_at else "?"
+        out.print(
+            f"[bold]{past.user.name}[/] (history) deleted the account on {deleted_at}; the request is "
+            "dated then, and erased in this run:"
+        )
+        problems += show_erasure(lake_dir, Leaver(past.user.name, past.user.email, past.sub), out)
+    return problems
+
+
+def write_demo_report(
+    platform: LocalPlatform,
+    history: ReplayResult | None,
+    query_counts: list[tuple[str, int]],
+    result: PipelineResult,
+    report: ReconcileReport,
+) -> Path:
+    """The HTML report: the history's provenance, charts of the gold tables, the run's figures."""
+    from todo_local.report import (
+        Report,
+        erasure_section,
+        gold_sections,
+        history_section,
+        table_section,
+        write_report,
+    )
+
+    emf = emf_totals(platform.logs_dir / "metrics.jsonl")
+    reconciled = [
+        ("live tasks", report.tasks_in_table, report.tasks_in_silver),
+        ("live users", report.users_in_table, report.users_in_silver),
+        ("gold count checks", report.gold_checks, "all equal" if report.ok else "differences"),
+    ]
+    shown = history.by_persona("daily finisher")[:1] if history else []
+    sections = [
+        history_section(describe(history), personas_table(history))
+        if history
+        else table_section("How this history was made", (), (), "no history: the live run only"),
+        *gold_sections(
+            platform.lake_dir,
+            shown[0].sub if shown else None,
+            f"{shown[0].user.name} ({shown[0].user.persona})" if shown else "",
+        ),
+        erasure_section(platform.lake_dir),
+        table_section("Named queries (rows returned)", ("query", "rows"), query_counts),
+        table_section("EMF metrics captured from the functions", ("metric", "sum"), sorted(emf.items())),
+        table_section("Pipeline stage timings (s)", ("stage", "seconds"), sorted(result.seconds.items())),
+        table_section("Reconcile", ("check", "table", "lake"), reconciled),
+    ]
+    return write_report(
+        Report("Todo API with Insights — demo report", sections), platform.directory / "report"
+    )
+
+
+def history_phase(
+    platform: LocalPlatform, users: int, weeks: int, seed: int, out: Console
+) -> ReplayResult | None:
+    """Step 0: the replayed past (None when the demo runs without history)."""
+    if users <= 0 or weeks <= 0:
+        out.print("[dim]no history replayed (--no-history): every figure covers the live run only[/]")
+        return None
+    out.rule(f"0. History: {weeks} weeks of past activity, replayed through the API")
+    return replay_past(platform, users, weeks, seed, out)
+
+
+def final_insights(api_url: str, history: ReplayResult | None, ada: DemoUser, out: Console) -> None:
+    """The history's first daily finisher (a long streak to show), else Ada."""
+    shown = history.by_persona("daily finisher")[:1] if history else []
+    if shown:
+        who = f"{shown[0].user.name} (history, {shown[0].user.persona}, {shown[0].user.timezone})"
+        show_insights(api_url, who, shown[0].id_token, out)
+    else:
+        show_insights(
+            api_url, ada.name, str(ada.client.headers["Authorization"]).removeprefix("Bearer "), out
+        )
+
+
 def run_demo(
-    directory: Path, *, tasks_per_user: int = 12, seed: int = 7, console: Console | None = None
+    directory: Path,
+    *,
+    tasks_per_user: int = 12,
+    seed: int = 7,
+    history_users: int = DEFAULT_USERS,
+    history_weeks: int = DEFAULT_WEEKS,
+    console: Console | None = None,
 ) -> int:
     """The whole story; returns the process exit code."""
     from todo_local.ingestion import wire_ingestion
     from todo_local.pipeline import run_pipeline
     from todo_local.pipeline_view import StageProgress, print_pipeline_result, print_reconcile_report
     from todo_local.reconcile import reconcile
-    from todo_local.report import Report, erasure_section, gold_sections, table_section, write_report
 
     out = console or Console()
     problems: list[str] = []
@@ -370,6 +564,9 @@ def run_demo(
                 title="local platform up (moto server, gateway, stream poller, Firehose endpoint)",
             )
         )
+        history = history_phase(platform, history_users, history_weeks, seed, out)
+        problems += history.unexpected if history else []
+
         out.rule("1. Sign-up through Cognito and a tour of the API")
         ada, grace = sign_up(platform, "Ada"), sign_up(platform, "Grace")
         out.print(
@@ -390,10 +587,7 @@ def run_demo(
             result = run_pipeline(platform.lake_dir, platform.drain, on_stage=progress.on_stage)
         print_pipeline_result(result, out)
 
-        if leaver is not None:
-            out.rule(f"3b. Right to erasure: {leaver.name} deleted the account")
-            problems += show_erasure(platform.lake_dir, leaver, out)
-            leaver.client.close()
+        problems += erasure_phase(platform.lake_dir, leaver, history, out)
 
         problems += incremental_wave(platform, [ada, grace], seed, out)
 
@@ -406,40 +600,14 @@ def run_demo(
         if not report.ok:
             problems.append(f"reconcile found {len(report.differences)} difference(s)")
 
-        emf = emf_totals(platform.logs_dir / "metrics.jsonl")
-        page = write_report(
-            Report(
-                "Todo API with Insights — demo report",
-                [
-                    *gold_sections(platform.lake_dir),
-                    erasure_section(platform.lake_dir),
-                    table_section("Named queries (rows returned)", ("query", "rows"), query_counts),
-                    table_section(
-                        "EMF metrics captured from the functions", ("metric", "sum"), sorted(emf.items())
-                    ),
-                    table_section(
-                        "Pipeline stage timings (s)", ("stage", "seconds"), sorted(result.seconds.items())
-                    ),
-                    table_section(
-                        "Reconcile",
-                        ("check", "table", "lake"),
-                        [
-                            ("live tasks", report.tasks_in_table, report.tasks_in_silver),
-                            ("live users", report.users_in_table, report.users_in_silver),
-                            (
-                                "gold count checks",
-                                report.gold_checks,
-                                "all equal" if report.ok else "differences",
-                            ),
-                        ],
-                    ),
-                ],
-            ),
-            platform.directory / "report",
-        )
+        page = write_demo_report(platform, history, query_counts, result, report)
+        out.rule("6. One user's insights, through the API")
+        final_insights(endpoints["api_url"], history, ada, out)
         for user in (ada, grace):
             user.client.close()
     out.rule("Done")
+    if history is not None:
+        out.print(describe(history))
     out.print(f"report with charts: [link=file://{page}]{page}[/]")
     if problems:
         out.print(f"[bold red]{len(problems)} problem(s):[/]")

@@ -21,6 +21,10 @@ moto 5.2.5 (pinned in requirements/dev.txt) breaks three things DynamoDB promise
    (`StreamConsumer`, called after a batch is durably handled); shard iterators expire after
    15 minutes, as on AWS (`ExpiredIteratorException`).
 
+`StreamShard.add` (replaced for 3.) also stamps each record's `ApproximateCreationDateTime` from
+`settings.record_time`, the wall clock (moto's `utcnow()` by another name) unless the demo's
+history replay swaps it with `record_times` while it replays past activity.
+
 Nothing in api/ or etl/ knows about this module: they reach the emulator over HTTP as they reach
 AWS. `install()` is idempotent and process-wide (moto's backends are process-global).
 
@@ -38,8 +42,10 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import moto
@@ -82,6 +88,11 @@ class EmulationSettings:
     stream_retention_seconds: float = STREAM_RETENTION_SECONDS
     iterator_ttl_seconds: float = SHARD_ITERATOR_TTL_SECONDS
     clock: Callable[[], float] = field(default=time.monotonic)
+    # The wall clock a stream record's ApproximateCreationDateTime is stamped from (DynamoDB's own
+    # clock on AWS). Only the demo's history replay swaps it (`record_times`), alongside the API's
+    # time source, so replayed changes reach the lake dated when they were simulated to happen.
+    # Retention above stays on `clock`: memory is released on real time, whatever the records say.
+    record_time: Callable[[], float] = field(default=time.time)
 
 
 settings = EmulationSettings()
@@ -349,9 +360,24 @@ def _shard_add(self: StreamShard, old: Item | None, new: Item | None) -> None:
     event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
     sequence = self.starting_sequence_number + _trimmed(self) + len(self.items)
     record = StreamRecord(self.table, view_type, event_name, old, new, sequence)
+    # moto stamps utcnow(); the same naive-UTC datetime, from the settable wall clock instead.
+    stamped = datetime.fromtimestamp(settings.record_time(), UTC).replace(tzinfo=None)
+    record.record["dynamodb"]["ApproximateCreationDateTime"] = stamped
     setattr(record, _CREATED, settings.clock())
     self.items.append(record)
     _trim_expired(self)
+
+
+@contextmanager
+def record_times(source: Callable[[], float]) -> Iterator[None]:
+    """Stamp new stream records' ApproximateCreationDateTime from `source` (POSIX seconds) for the
+    duration of the block, then restore the previous clock (the history replay's seam)."""
+    previous = settings.record_time
+    settings.record_time = source
+    try:
+        yield
+    finally:
+        settings.record_time = previous
 
 
 def _shard_get(self: StreamShard, start: int, quantity: int) -> list[dict[str, Any]]:
