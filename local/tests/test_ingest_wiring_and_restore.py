@@ -311,3 +311,24 @@ def test_dead_letters_of_a_missing_bucket_are_none_and_a_corrupt_one_stops_the_r
     s3.close()
     with pytest.raises(RestoreError, match="is not a bronze record"):
         dead_letter_events_from_s3("dead")
+
+
+def test_a_stopped_platforms_ingestion_never_unsets_what_the_next_one_set(aws: Any, tmp_path: Path) -> None:
+    """The demo's ingestion thread may exit after the next test module's platform wired its own:
+    CDC_DELIVERY_STREAM (the same name for both) must stay set for the newer one, and go back to
+    what it was before either only when the newer one stops."""
+    import os
+
+    before = os.environ.get("CDC_DELIVERY_STREAM")
+    table = f"todo-{secrets.token_hex(3)}"
+    aws.create_table(**TABLE.create_table_kwargs(table))
+    first_platform = StandInPlatform(tmp_path / "first", table)
+    first = wire_ingestion(first_platform, interval=0.05)
+    second_platform = StandInPlatform(tmp_path / "second", table)
+    second = wire_ingestion(second_platform, interval=0.05)
+    first_platform.running = False
+    first.stop()  # the late exit of the older thread
+    assert os.environ.get("CDC_DELIVERY_STREAM") == second.set_environment["CDC_DELIVERY_STREAM"]
+    second_platform.running = False
+    second.stop()
+    assert os.environ.get("CDC_DELIVERY_STREAM") == before

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from todo_local.environment import scoped_environment
+
 # The least a real API Lambda imports: FastAPI, Mangum and a DynamoDB client built at import (any app
 # that stores anything has one).
 BASELINE_APP = """
@@ -192,7 +194,7 @@ def bench_handler_latency(requests: int = 300) -> BenchResult:
     # handler module is imported, so the import happens inside the redirect too.
     # The baseline builds a DynamoDB client at import, which needs a region (none is called).
     region: dict[str, str | None] = {"AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
-    with _environment(region), contextlib.redirect_stdout(sink), _lambda_event_loop():
+    with scoped_environment(region), contextlib.redirect_stdout(sink), _lambda_event_loop():
         from todo_api.handler import handler as ours_handler
 
         namespace: dict[str, Any] = {}
@@ -295,7 +297,7 @@ def bench_task_latency(requests: int = 200) -> list[BenchResult]:
     }
     try:
         # stdout: the access log lines
-        with _environment(settings), contextlib.redirect_stdout(io.StringIO()), _lambda_event_loop():
+        with scoped_environment(settings), contextlib.redirect_stdout(io.StringIO()), _lambda_event_loop():
             client = boto3.session.Session().client("dynamodb")
             client.create_table(**TABLE.create_table_kwargs(table))
             from todo_api.handler import handler
@@ -442,25 +444,6 @@ class Workload:
         return records
 
 
-@contextmanager
-def _environment(values: dict[str, str | None]) -> Iterator[None]:
-    """Set (or, for None, unset) environment variables for the block, then put them back."""
-    saved = {key: os.environ.get(key) for key in values}
-    try:
-        for key, value in values.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def _batches(records: list[dict[str, Any]], size: int = 100) -> list[dict[str, Any]]:
     return [{"Records": records[i : i + size]} for i in range(0, len(records), size)]
 
@@ -567,7 +550,7 @@ def bench_cdc(lake_dir: Path, records: list[dict[str, Any]]) -> BenchResult:
         "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "bench"),
     }
     try:
-        with _environment(settings), contextlib.redirect_stdout(io.StringIO()):  # EMF/log lines
+        with scoped_environment(settings), contextlib.redirect_stdout(io.StringIO()):  # EMF/log lines
             cdc.function_from_environment()  # its clients, as a warm container has them (the loop's too)
             started = time.perf_counter()
             for batch in batches:

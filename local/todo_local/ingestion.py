@@ -23,6 +23,11 @@ LOGS_STREAM_NAME = "todo-local-logs"
 DEAD_LETTER_BUCKET = "todo-local-dead-letters"
 STREAM_DEAD_LETTER_FILE = "cdc-stream.jsonl"
 POLL_INTERVAL_SECONDS = 1.0
+# The ingestion that last set each variable: only it puts the variable back when it stops. A
+# stopped platform's ingestion thread exits up to an interval later, and must not unset what the
+# next platform's ingestion (same stream name, same bucket) has just set.
+_ENVIRONMENT_OWNERS: dict[str, Ingestion] = {}
+_OWNERS_LOCK = threading.Lock()
 # As the Etl stack's event source mapping (batch_size, retry_attempts): the same give-up point.
 STREAM_BATCH_SIZE = 100
 STREAM_MAX_RETRIES = 5
@@ -71,14 +76,18 @@ class Ingestion:
         self.poller.close()
         if self.stream_consumer is not None:
             self.stream_consumer.close()
-        for key, value in self.saved_environment.items():
-            if os.environ.get(key) != self.set_environment.get(key):
-                continue  # someone (the platform's own restore) has set it since: leave theirs
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self.saved_environment.clear()
+        with _OWNERS_LOCK:
+            for key, value in self.saved_environment.items():
+                if _ENVIRONMENT_OWNERS.get(key) is not self:
+                    continue  # a newer ingestion in this process owns it now (and restores it)
+                del _ENVIRONMENT_OWNERS[key]
+                if os.environ.get(key) != self.set_environment.get(key):
+                    continue  # someone (the platform's own restore) has set it since: leave theirs
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            self.saved_environment.clear()
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -143,9 +152,17 @@ def wire_ingestion(platform: Any, *, interval: float = POLL_INTERVAL_SECONDS) ->
             "CDC_DELIVERY_STREAM": CDC_STREAM_NAME,
             "CDC_DEAD_LETTER_BUCKET": DEAD_LETTER_BUCKET,
         }
-        for key, value in settings.items():
-            ingestion.saved_environment.setdefault(key, os.environ.get(key))
-            os.environ[key] = ingestion.set_environment[key] = value
+        with _OWNERS_LOCK:
+            for key, value in settings.items():
+                # An ingestion still winding down (its platform stopped, its thread not yet out)
+                # hands over what it would have put back, and no longer touches the variable.
+                previous = _ENVIRONMENT_OWNERS.get(key)
+                if previous is not None and key in previous.saved_environment:
+                    ingestion.saved_environment[key] = previous.saved_environment[key]
+                else:
+                    ingestion.saved_environment.setdefault(key, os.environ.get(key))
+                _ENVIRONMENT_OWNERS[key] = ingestion
+                os.environ[key] = ingestion.set_environment[key] = value
         if sink is not None:
             adopt_powertools_handlers()  # the cdc Logger may predate the stdout router
         platform.add_drainer("cdc", ingestion.drain_cdc)

@@ -7,16 +7,16 @@ insights loader (gold's per-user insights back into the table, ADR 0014).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from todo_contracts.lake_layout import Layer
+from todo_local.environment import scoped_environment
 
 Drain = Callable[[], Mapping[str, Any]]
 StageListener = Callable[[str, str], None]  # (stage, "start" | "done")
@@ -68,21 +68,6 @@ def gold_succeeded_event(job_name: str, job_run_id: str) -> dict[str, Any]:
     }
 
 
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    # Only variables the loader reads are set, and each is put back: the API may share the process.
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def load_insights(lake_dir: Path, table_name: str, job_run_id: str = "local") -> dict[str, Any]:
     """Invoke the insights loader's handler on the export gold just wrote, as EventBridge does on AWS.
 
@@ -97,7 +82,8 @@ def load_insights(lake_dir: Path, table_name: str, job_run_id: str = "local") ->
     if not (Path(gold) / INSIGHTS_EXPORT_MANIFEST).is_file():
         return {"status": "skipped", "reason": f"gold wrote no {INSIGHTS_EXPORT_MANIFEST}"}
     settings = {"GOLD_URI": gold, "TABLE_NAME": table_name, "GOLD_JOB_NAME": LOCAL_GOLD_JOB}
-    with _environment(settings):
+    # Only variables the loader reads are set, and each is put back: the API may share the process.
+    with scoped_environment(settings):
         result: dict[str, Any] = handler(
             gold_succeeded_event(LOCAL_GOLD_JOB, job_run_id), LambdaContext(LOADER_FUNCTION)
         )

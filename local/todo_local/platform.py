@@ -30,6 +30,7 @@ from todo_contracts.table import TABLE
 from todo_local import dynamodb_emulation
 from todo_local.authorizer import CognitoAuthorizer
 from todo_local.endpoints import ENDPOINTS_FILE, Endpoints, write_endpoints
+from todo_local.environment import EnvironmentOverlay
 from todo_local.gateway import DEFAULT_HANDLER, DEV_CORS_ORIGINS, LambdaHandler, LocalGateway
 from todo_local.http_server import POLL_SECONDS, HttpResponse, QuietRequestHandler, ServingThread
 from todo_local.log_capture import STDOUT_ROUTER, LogSink, RecordListener
@@ -144,7 +145,7 @@ class LocalPlatform:
         self._rate_limits = rate_limits  # None: unlimited (tests, demo); `local up` passes DEV_LIMITS
         self._moto: ThreadedMotoServer | None = None
         self._control: ServingThread | None = None
-        self._saved_env: dict[str, str | None] = {}
+        self._environment = EnvironmentOverlay()
         self._drainers: dict[str, Drainer] = {}
         self._drain_lock = threading.Lock()
         self._live = False
@@ -268,19 +269,10 @@ class LocalPlatform:
             "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
-        for key in [*values, *_UNSET_VARS]:
-            self._saved_env.setdefault(key, os.environ.get(key))
-        for key in _UNSET_VARS:
-            os.environ.pop(key, None)
-        os.environ.update(values)
+        self._environment.apply({**dict.fromkeys(_UNSET_VARS), **values})
 
     def _restore_environment(self) -> None:
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self._saved_env.clear()
+        self._environment.restore()
 
     def _create_resources(self, table_name: str, pool_name: str) -> tuple[str, str]:
         """The table (with stream and TTL) and the user pool with its app client."""

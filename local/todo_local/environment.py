@@ -1,0 +1,49 @@
+"""Scoped changes to the process environment, put back exactly as they were found.
+
+The local platform configures the functions the way Lambda does, through environment variables,
+because that is how the handlers read their configuration on AWS. Every such change goes through
+here, so nothing outlives its scope: tests, the demo and the benchmarks share one process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+
+class EnvironmentOverlay:
+    """Variables set (a string) or unset (None) on top of the environment, until `restore()`."""
+
+    def __init__(self) -> None:
+        self._saved: dict[str, str | None] = {}
+
+    def apply(self, values: Mapping[str, str | None]) -> None:
+        """Set or unset each variable; the first value seen of each is what `restore` puts back."""
+        for key in values:
+            self._saved.setdefault(key, os.environ.get(key))
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def restore(self) -> None:
+        """Put every variable `apply` touched back as it was (absent ones removed)."""
+        for key, value in self._saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved.clear()
+
+
+@contextmanager
+def scoped_environment(values: Mapping[str, str | None]) -> Iterator[None]:
+    """`values` applied for the block, then the environment as it was, also when the block raises."""
+    overlay = EnvironmentOverlay()
+    try:
+        overlay.apply(values)
+        yield
+    finally:
+        overlay.restore()
