@@ -8,6 +8,7 @@ its own engine. Standard library only.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -516,6 +517,30 @@ INSIGHTS_EXPORTS_KEPT = 3
 
 
 INSIGHTS_RUN_FOLDER_PREFIX = f"{INSIGHTS_EXPORT_PREFIX}run="  # an S3 lifecycle rule expires these
+
+
+@dataclass(frozen=True)
+class InsightsManifest:
+    """`latest.json` of the insights export: which gold run it is, and how many users it holds.
+
+    The gold job writes it (`to_json`); the loader reads it back, after checking every field.
+    """
+
+    as_of: str
+    run_id: str
+    prefix: str
+    users: int
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"as_of": self.as_of, "run_id": self.run_id, "prefix": self.prefix, "users": self.users},
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> InsightsManifest:
+        data = json.loads(text)
+        return cls(str(data["as_of"]), str(data["run_id"]), str(data["prefix"]), int(data["users"]))
 
 
 def insights_export_prefix(run_id: str) -> str:

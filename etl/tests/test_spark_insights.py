@@ -421,7 +421,7 @@ def test_prune_keeps_the_newest_folders_and_the_manifests(spark: Any, tmp_path: 
         os.utime(data, (stamp, stamp))
     # The manifest names an older folder (e.g. the newer runs' exports were written by runs that
     # died before their manifest): it is kept whatever its age.
-    manifest = insights_export.Manifest(
+    manifest = insights_export.InsightsManifest(
         "2026-11-23T12:00:00.000Z", "manifest", "exports/user_insights/run=manifest/", 1
     )
     (folder / "latest.json").write_text(manifest.to_json())

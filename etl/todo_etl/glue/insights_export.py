@@ -26,7 +26,6 @@ from __future__ import annotations
 import gzip
 import json
 import math
-from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark idiom)
@@ -36,6 +35,7 @@ from todo_contracts.lake_layout import (
     INSIGHTS_EXPORT_MANIFEST,
     INSIGHTS_EXPORT_PREFIX,
     INSIGHTS_EXPORTS_KEPT,
+    InsightsManifest,
     insights_export_prefix,
 )
 from todo_etl.glue.lake_fs import Entry, LakeFs, join
@@ -47,27 +47,6 @@ DATA_SUFFIX = ".json.gz"
 ROWS_PER_FILE = 100_000
 
 
-@dataclass(frozen=True)
-class Manifest:
-    """What `latest.json` says."""
-
-    as_of: str
-    run_id: str
-    prefix: str
-    users: int
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {"as_of": self.as_of, "run_id": self.run_id, "prefix": self.prefix, "users": self.users},
-            sort_keys=True,
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> Manifest:
-        data = json.loads(text)
-        return cls(str(data["as_of"]), str(data["run_id"]), str(data["prefix"]), int(data["users"]))
-
-
 def export_frame(rows: DataFrame) -> DataFrame:
     """The table's rows as the loader reads them: `as_of` as text, every other column as it is."""
     columns = [
@@ -77,14 +56,14 @@ def export_frame(rows: DataFrame) -> DataFrame:
     return rows.select(*columns)
 
 
-def read_manifest(spark: SparkSession, gold_uri: str) -> Manifest | None:
+def read_manifest(spark: SparkSession, gold_uri: str) -> InsightsManifest | None:
     text = LakeFs(spark).read_text(join(gold_uri, INSIGHTS_EXPORT_MANIFEST))
-    return None if text is None else Manifest.from_json(text)
+    return None if text is None else InsightsManifest.from_json(text)
 
 
 def write_export(
     spark: SparkSession, gold_uri: str, rows: DataFrame, users: int, as_of: str, run_id: str
-) -> Manifest:
+) -> InsightsManifest:
     """Write one run's export (`rows`: the committed snapshot of gold_user_insights, `users` of
     them), then the manifest naming it, then prune older folders; returns the manifest."""
     prefix = insights_export_prefix(run_id)
@@ -100,7 +79,7 @@ def write_export(
         .option("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
         .json(join(gold_uri, prefix))
     )
-    manifest = Manifest(as_of=as_of, run_id=run_id, prefix=prefix, users=users)
+    manifest = InsightsManifest(as_of=as_of, run_id=run_id, prefix=prefix, users=users)
     LakeFs(spark).write_text(join(gold_uri, INSIGHTS_EXPORT_MANIFEST), manifest.to_json())
     prune(spark, gold_uri, keep=INSIGHTS_EXPORTS_KEPT)
     return manifest
@@ -161,7 +140,7 @@ def erase_users(spark: SparkSession, gold_uri: str, users: set[str]) -> dict[str
             if manifest and folder.name == f"run={manifest.run_id}":
                 removed_from_latest += len(lines) - len(kept)
     if manifest and removed_from_latest:
-        updated = Manifest(
+        updated = InsightsManifest(
             manifest.as_of, manifest.run_id, manifest.prefix, manifest.users - removed_from_latest
         )
         fs.write_text(join(gold_uri, INSIGHTS_EXPORT_MANIFEST), updated.to_json())

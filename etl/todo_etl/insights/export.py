@@ -17,14 +17,13 @@ import json
 import re
 import zlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from todo_contracts.lake_layout import INSIGHTS_EXPORT_MANIFEST, INSIGHTS_RUN_FOLDER_PREFIX
+from todo_contracts.lake_layout import INSIGHTS_EXPORT_MANIFEST, INSIGHTS_RUN_FOLDER_PREFIX, InsightsManifest
 
 # The export contract with the gold job (issue 10). Defined here until the gold side (lake_layout)
 # names them; both must stay equal to what the job writes.
@@ -144,17 +143,7 @@ def export_source(gold_uri: str, s3_client: Any | None = None) -> ExportSource:
     return LocalExportSource(Path(gold_uri))
 
 
-@dataclass(frozen=True)
-class Manifest:
-    """`latest.json`: which run the export is, and how many users it holds."""
-
-    as_of: str
-    run_id: str
-    prefix: str
-    users: int
-
-
-def parse_manifest(raw: bytes, where: str) -> Manifest:
+def parse_manifest(raw: bytes, where: str) -> InsightsManifest:
     """The manifest, validated; InsightsExportError naming the problem otherwise."""
     try:
         values = json.loads(raw)
@@ -174,7 +163,7 @@ def parse_manifest(raw: bytes, where: str) -> Manifest:
         )
     if not isinstance(users, int) or isinstance(users, bool) or users < 0:
         raise InsightsExportError(f"{where}: users must be a non-negative integer, got {users!r}")
-    return Manifest(as_of=as_of, run_id=run_id, prefix=prefix, users=users)
+    return InsightsManifest(as_of=as_of, run_id=run_id, prefix=prefix, users=users)
 
 
 def is_part_file(key: str) -> bool:
@@ -197,7 +186,7 @@ def _number(value: Any) -> bool:
     return isinstance(value, int) or (isinstance(value, Decimal) and value.is_finite())
 
 
-def validate_row(row: Any, manifest: Manifest, where: str) -> dict[str, Any]:
+def validate_row(row: Any, manifest: InsightsManifest, where: str) -> dict[str, Any]:
     """One user's insights, checked field by field; absent nullable fields become None."""
     if not isinstance(row, dict):
         raise InsightsExportError(f"{where}: must be a JSON object")
@@ -260,7 +249,7 @@ def _lines(raw: bytes, where: str) -> Iterator[str]:
             yield line
 
 
-def read_export(source: ExportSource) -> tuple[Manifest, list[dict[str, Any]]]:
+def read_export(source: ExportSource) -> tuple[InsightsManifest, list[dict[str, Any]]]:
     """The latest manifest and every row of its run, validated as a whole.
 
     Refused (InsightsExportError): no or a malformed manifest, a run folder without part files, a

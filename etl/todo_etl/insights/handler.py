@@ -27,7 +27,8 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from todo_etl.insights.export import InsightsExportError, Manifest, export_source, read_export
+from todo_contracts.lake_layout import InsightsManifest
+from todo_etl.insights.export import InsightsExportError, export_source, read_export
 from todo_etl.insights.writer import InsightsWriteError, InsightsWriter, WriteOutcome
 
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TodoInsights")
@@ -145,7 +146,7 @@ class InsightsLoader:
         return self._published(manifest, len(rows), outcome, metrics)
 
     def _published(
-        self, manifest: Manifest, users: int, outcome: WriteOutcome, metrics: EphemeralMetrics
+        self, manifest: InsightsManifest, users: int, outcome: WriteOutcome, metrics: EphemeralMetrics
     ) -> LoadResult:
         as_of = datetime.strptime(manifest.as_of, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
         lag = max(0.0, (self._clock() - as_of).total_seconds())
