@@ -6,19 +6,18 @@ api reads it through Powertools Parameters; a rotation is the rotation function'
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import uuid
 from typing import Any
 
 import boto3
 
-from todo_api import cursor_keys
 from todo_api.cursor_key_rotation import rotate_step
 
 
-def rotate_platform_key() -> None:
+def rotate_platform_key(platform: Any) -> None:
     client = boto3.client("secretsmanager")
-    secret = os.environ["CURSOR_SECRET_ID"]
+    secret = platform.api_runtime.settings.cursor_secret_id
     if not client.describe_secret(SecretId=secret).get("RotationEnabled"):
         client.rotate_secret(
             SecretId=secret, RotationRules={"AutomaticallyAfterDays": 30}, RotateImmediately=False
@@ -32,11 +31,11 @@ def rotate_platform_key() -> None:
     for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
         rotate_step(client, {"SecretId": secret, "ClientRequestToken": token, "Step": step})
     # A container started after the rotation: nothing cached from before it.
-    cursor_keys._from_secrets_manager.cache_clear()
+    platform.api_runtime = dataclasses.replace(platform.api_runtime)
 
 
 def test_a_cursor_from_before_a_rotation_pages_on_and_one_from_two_rotations_ago_is_refused(
-    api_user: Any, api: Any
+    api_user: Any, api: Any, local_platform: Any
 ) -> None:
     client = api_user.client
     api.create_profile(client)
@@ -46,7 +45,7 @@ def test_a_cursor_from_before_a_rotation_pages_on_and_one_from_two_rotations_ago
     cursor = first.json()["next_cursor"]
     assert cursor
 
-    rotate_platform_key()
+    rotate_platform_key(local_platform)
     second = client.get("/api/v1/tasks", params={"limit": 1, "cursor": cursor})
     assert second.status_code == 200, second.text
     seen = {first.json()["items"][0]["task_id"], second.json()["items"][0]["task_id"]}
@@ -54,7 +53,7 @@ def test_a_cursor_from_before_a_rotation_pages_on_and_one_from_two_rotations_ago
     assert seen <= created
     newer_cursor = second.json()["next_cursor"]  # signed with the new key
 
-    rotate_platform_key()
+    rotate_platform_key(local_platform)
     refused = client.get("/api/v1/tasks", params={"limit": 1, "cursor": cursor})
     assert refused.status_code == 400
     assert refused.json()["error"]["code"] == "INVALID_CURSOR"

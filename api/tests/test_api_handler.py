@@ -7,13 +7,20 @@ import asyncio
 import json
 from typing import Any
 
+import boto3
 import pytest
 
+from todo_api import runtime
 from todo_api.handler import handler
+from todo_api.settings import Settings
 from todo_local.gateway import build_proxy_event
 from todo_local.http_server import HttpRequest
 from todo_local.lambda_context import LambdaContext
 
+# Requests here never reach DynamoDB; the clients are built but never called.
+RUNTIME = runtime.ApiRuntime.build(
+    Settings(table_name="handler-tests"), session=boto3.session.Session(region_name="us-east-1")
+)
 CLAIMS = {"sub": "11111111-2222-3333-4444-555555555555", "email": "someone@example.com", "token_use": "id"}
 
 
@@ -38,7 +45,8 @@ def invoke(
     loop = asyncio.new_event_loop()  # as on Lambda's main thread, Mangum needs a current loop
     asyncio.set_event_loop(loop)
     try:
-        result: dict[str, Any] = handler(event, LambdaContext("api"))
+        with runtime.use(RUNTIME):
+            result: dict[str, Any] = handler(event, LambdaContext("api"))
     finally:
         asyncio.set_event_loop(None)
         loop.close()

@@ -97,6 +97,8 @@ class Loader:
 @pytest.fixture
 def loader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local_platform: Any) -> Loader:
     monkeypatch.delenv("GOLD_JOB_NAME", raising=False)
+    # The loader Lambda's own environment, as the Etl stack sets it.
+    monkeypatch.setenv("TABLE_NAME", local_platform.endpoints["table_name"])
     return Loader(tmp_path / "gold", monkeypatch)
 
 

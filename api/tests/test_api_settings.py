@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from todo_api.error_handlers import DOMAIN_ANSWERS
 from todo_api.services.failures import PreconditionFailedError
 from todo_api.services.preconditions import check_version, etag, parse_if_match
-from todo_api.settings import DEV_CURSOR_SECRET, Settings, get_settings
+from todo_api.settings import DEV_CURSOR_SECRET, Settings
 
 
 def test_dev_secret_is_fine_on_dev_stages(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,17 +42,6 @@ def test_deployed_stages_name_the_secret_instead(monkeypatch: pytest.MonkeyPatch
         Settings(table_name="todo").cursor_secret_id
         == "arn:aws:secretsmanager:eu-west-1:1:secret:todo-AbCdEf"
     )
-
-
-def test_settings_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STAGE", "local")
-    monkeypatch.delenv("CURSOR_SECRET_ID", raising=False)
-    monkeypatch.setenv("CURSOR_SECRET", "s" * 40)
-    monkeypatch.setenv("TABLE_NAME", "first-table")
-    assert get_settings().table_name == "first-table"
-    monkeypatch.setenv("TABLE_NAME", "second-table")
-    assert get_settings().table_name == "second-table"
-    assert get_settings().cursor_key == b"s" * 40
 
 
 def test_missing_table_name_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,6 @@ write; concurrent creates all land. (moto alone failed each of these: ADR 0010.)
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -46,12 +45,12 @@ def _in_parallel(jobs: list[Callable[[], Any]]) -> list[Any]:
     return results
 
 
-def _partition(sub: str) -> list[dict[str, Any]]:
+def _partition(table: str, sub: str) -> list[dict[str, Any]]:
     """Every item stored under the user's partition, read consistently from the table."""
     client = boto3.client("dynamodb")
     try:
         response = client.query(
-            TableName=os.environ["TABLE_NAME"],
+            TableName=table,
             KeyConditionExpression="PK = :pk",
             ExpressionAttributeValues={":pk": {"S": user_pk(sub)}},
             ConsistentRead=True,
@@ -93,7 +92,7 @@ def test_account_deletion_racing_creates_leaves_no_orphan_and_no_profile(
         # A create that won its race against the deletion may have landed after the 204 only if it
         # saw the profile, which the 204 says is gone: so nothing at all is left in the partition.
         assert member.client.get("/api/v1/users/me").status_code == 404
-        left = _partition(member.sub)
+        left = _partition(local_platform.endpoints["table_name"], member.sub)
         assert left == [], [(i["PK"]["S"], i["SK"]["S"]) for i in left]
 
 
@@ -143,7 +142,7 @@ def test_cancelled_transactions_never_erase_acknowledged_writes(
     assert final["title"] == patched[-1][1]
     for _status, task_id in created:
         assert writer.client.get(f"/api/v1/tasks/{task_id}").status_code == 200
-    assert _partition(homeless.sub) == []
+    assert _partition(local_platform.endpoints["table_name"], homeless.sub) == []
 
 
 def test_fifty_concurrent_creates_give_fifty_tasks(member: Any, local_platform: Any, api: Any) -> None:

@@ -10,7 +10,6 @@ to its actual responses, for allowed origins only. A stage without origins has n
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 
 ORIGINS_VARIABLE = "CORS_ALLOWED_ORIGINS"
 ALLOWED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -34,19 +33,18 @@ EXPOSED_HEADERS = (
 MAX_AGE_SECONDS = 600
 
 
-def allowed_origins() -> frozenset[str]:
-    """The origins of this stage, from the environment (empty: CORS is off)."""
-    return _parse(os.environ.get(ORIGINS_VARIABLE, ""))
-
-
-@lru_cache(maxsize=8)
-def _parse(value: str) -> frozenset[str]:
+def parse_origins(value: str) -> frozenset[str]:
+    """A comma-separated list of origins (empty: CORS is off)."""
     return frozenset(origin.strip() for origin in value.split(",") if origin.strip())
 
 
-def response_headers(origin: str | None) -> list[tuple[str, str]]:
+def origins_from_environment() -> frozenset[str]:
+    """The origins the stack gives the function (`CORS_ALLOWED_ORIGINS`)."""
+    return parse_origins(os.environ.get(ORIGINS_VARIABLE, ""))
+
+
+def response_headers(origins: frozenset[str], origin: str | None) -> list[tuple[str, str]]:
     """The CORS headers of an actual (not preflight) response to a request from `origin`."""
-    origins = allowed_origins()
     if not origins:
         return []
     headers = [("Vary", "Origin")]

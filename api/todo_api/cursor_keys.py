@@ -11,11 +11,9 @@ yet seen a rotation another container already signs with.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -109,41 +107,3 @@ class SecretsManagerCursorKeys:
         current = self._read(self._current, CURRENT, force=True)
         previous = self._previous_key(force=True)
         return (current, previous) != (before[0], before[1] if len(before) > 1 else None)
-
-
-# Variables that decide which secret and which endpoint (a test process may start more than one
-# emulator; on Lambda they never change).
-_CLIENT_VARIABLES = (
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-)
-
-
-def cursor_keys() -> CursorKeys:
-    """The keys for the current settings: Secrets Manager when `CURSOR_SECRET_ID` is set."""
-    from todo_api.settings import get_settings
-
-    settings = get_settings()
-    if settings.cursor_secret_id is None:
-        return _static(settings.cursor_key)
-    return _from_secrets_manager(
-        settings.cursor_secret_id, tuple(os.environ.get(v) for v in _CLIENT_VARIABLES)
-    )
-
-
-@lru_cache(maxsize=8)
-def _static(key: bytes) -> CursorKeys:
-    return StaticCursorKeys(key)
-
-
-@lru_cache(maxsize=8)
-def _from_secrets_manager(secret_id: str, _environment: tuple[str | None, ...]) -> CursorKeys:
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.session.Session().client(
-        "secretsmanager", config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3)
-    )
-    return SecretsManagerCursorKeys(secret_id, client)

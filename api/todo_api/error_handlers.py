@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from todo_api import cors
+from todo_api import runtime
 from todo_api.errors import ApiError
 from todo_api.request_context import STATE_REQUEST_ID
 from todo_api.services import failures
@@ -111,7 +111,7 @@ def allowed_methods(request: Request) -> str:
             methods.add(method)
     if "GET" in methods:
         methods.add("HEAD")
-    if cors.allowed_origins():
+    if runtime.current().cors_origins:
         methods.add("OPTIONS")  # answered on every route by the gateway (the CORS preflight)
     return ", ".join(sorted(methods))
 

@@ -16,7 +16,7 @@ from typing import Any
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from todo_api import cors
+from todo_api import cors, runtime
 from todo_api.identity import identity_from_event
 from todo_api.observability import logger
 from todo_api.services.clock import utc_now
@@ -88,7 +88,7 @@ class RequestContextMiddleware:
             # The gateway (API Gateway, the local one) sends no body for HEAD.
             scope["method"] = "GET"
         outcome = {"status": 500, "started": False}
-        cors_headers = cors.response_headers(headers.get("origin"))
+        cors_headers = cors.response_headers(runtime.current().cors_origins, headers.get("origin"))
 
         async def send_with_ids(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -1,9 +1,7 @@
-"""Runtime settings of the api Lambda, read once from the environment (pydantic-settings)."""
+"""Settings of the api Lambda: read from its environment on AWS (pydantic-settings), or passed in
+explicitly by whoever builds an `ApiRuntime` (todo_api.runtime)."""
 
 from __future__ import annotations
-
-import os
-from functools import lru_cache
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,20 +42,3 @@ class Settings(BaseSettings):
     def cursor_key(self) -> bytes:
         """The fixed HMAC key for list cursors (when no secret is named)."""
         return self.cursor_secret.get_secret_value().encode()
-
-
-SETTINGS_VARIABLES = ("TABLE_NAME", "STAGE", "CURSOR_SECRET", "CURSOR_SECRET_ID")
-
-
-def get_settings() -> Settings:
-    """The settings for the current environment, read on first use, not at import.
-
-    Cached per value of the variables read: on Lambda they never change, while a test process may
-    start more than one local platform, each with its own table.
-    """
-    return _settings_for(tuple(os.environ.get(name) for name in SETTINGS_VARIABLES))
-
-
-@lru_cache(maxsize=8)
-def _settings_for(_environment: tuple[str | None, ...]) -> Settings:
-    return Settings()  # type: ignore[call-arg]  # table_name comes from TABLE_NAME

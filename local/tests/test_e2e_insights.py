@@ -131,7 +131,9 @@ def test_served_insights_equal_the_figures_of_the_users_own_tasks(
     assert ada.client.delete(f"/api/v1/tasks/{made[2]['task_id']}").status_code == 204
     assert bob.client.post("/api/v1/tasks", json={"title": "bob's"}).status_code == 201
 
-    result = run_pipeline(Path(platform.lake_dir), platform.drain)
+    result = run_pipeline(
+        Path(platform.lake_dir), platform.drain, table_name=platform.endpoints["table_name"]
+    )
 
     assert result.insights["status"] == "loaded", result.insights
     served = ada.client.get("/api/v1/users/me/insights")

@@ -313,7 +313,7 @@ def test_the_lake_equals_the_table_whatever_happens_on_the_way(
         drain_with_faults(world, faults)
         if faults.duplicate_objects:
             assert duplicate(cdc_objects(lake) - before) > 0
-        run_pipeline(lake, platform.drain)
+        run_pipeline(lake, platform.drain, table_name=platform.endpoints["table_name"])
 
         if held:
             # The late files arrive now, into the newest arrival hour, older versions than silver has.
@@ -323,7 +323,7 @@ def test_the_lake_equals_the_table_whatever_happens_on_the_way(
             target.mkdir(parents=True, exist_ok=True)
             for parked in held:
                 shutil.move(parked, target / parked.name)
-            run_pipeline(lake, platform.drain)
+            run_pipeline(lake, platform.drain, table_name=platform.endpoints["table_name"])
 
         # The faults are transient: every record got through in the end, none was given up on.
         dead_letters = Path(platform.directory) / "dlq" / STREAM_DEAD_LETTER_FILE
@@ -350,11 +350,11 @@ def test_running_the_pipeline_again_changes_nothing(world: World) -> None:
     """After all the examples above (or on an empty lake if run alone): a run with no new input
     commits nothing to silver (no new snapshot) and gives gold exactly the same rows."""
     lake = Path(world.platform.lake_dir)
-    run_pipeline(lake, world.platform.drain)
+    run_pipeline(lake, world.platform.drain, table_name=world.platform.endpoints["table_name"])
     settled = lake_contents(lake)
     catalog = LocalLakeCatalog(lake)
     silver_snapshots = {t.name: catalog.snapshots(t)[-1:] for t in SILVER_TABLES}
-    run_pipeline(lake, world.platform.drain)
+    run_pipeline(lake, world.platform.drain, table_name=world.platform.endpoints["table_name"])
     assert lake_contents(lake) == settled
     assert {t.name: catalog.snapshots(t)[-1:] for t in SILVER_TABLES} == silver_snapshots
     assert reconcile(world.platform.endpoints["table_name"], lake).ok

@@ -27,15 +27,21 @@ SPEC_KEYS = {
     "table_name",
     "lake_dir",
 }
+# boto3's own connection settings: the only variables a platform sets (ADR 0015).
 PLATFORM_ENV = (
     "AWS_ENDPOINT_URL",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
+)
+# The functions' settings, which the platform passes in instead.
+FUNCTION_SETTINGS = (
     "TABLE_NAME",
     "STAGE",
+    "CURSOR_SECRET",
     "CURSOR_SECRET_ID",
+    "CORS_ALLOWED_ORIGINS",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_TRACE_DISABLED",
 )
@@ -146,20 +152,26 @@ def test_code_reaches_the_emulator_through_the_standard_environment(make_platfor
     monkeypatch.setenv("AWS_PROFILE", "prod-admin")
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "https://dynamodb.eu-west-1.amazonaws.com")
     monkeypatch.setenv("AWS_ENDPOINT_URL_FIREHOSE", "http://127.0.0.1:1")  # not ours to touch
-    before = {key: os.environ.get(key) for key in (*PLATFORM_ENV, "AWS_PROFILE", "AWS_ENDPOINT_URL_DYNAMODB")}
+    before = {
+        key: os.environ.get(key)
+        for key in (*PLATFORM_ENV, *FUNCTION_SETTINGS, "AWS_PROFILE", "AWS_ENDPOINT_URL_DYNAMODB")
+    }
     with make_platform() as platform:
         assert "AWS_PROFILE" not in os.environ
         assert "AWS_ENDPOINT_URL_DYNAMODB" not in os.environ
         assert os.environ["AWS_ENDPOINT_URL_FIREHOSE"] == "http://127.0.0.1:1"
         assert os.environ["AWS_ENDPOINT_URL"] == platform.endpoints["aws_endpoint_url"]
-        assert os.environ["TABLE_NAME"] == platform.endpoints["table_name"]
-        assert os.environ["STAGE"] == "local"
-        assert "CURSOR_SECRET" not in os.environ  # the key is in the emulated Secrets Manager
-        secret = boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["CURSOR_SECRET_ID"])
+        # the api's settings are passed in, not written into the process environment
+        assert {key: os.environ.get(key) for key in FUNCTION_SETTINGS} == {
+            key: before[key] for key in FUNCTION_SETTINGS
+        }
+        settings = platform.api_runtime.settings
+        assert (settings.table_name, settings.stage) == (platform.endpoints["table_name"], "local")
+        # the cursor key is in the emulated Secrets Manager, as on AWS
+        secret = boto3.client("secretsmanager").get_secret_value(SecretId=settings.cursor_secret_id)
         assert len(secret["SecretString"]) >= 32
-        assert os.environ["POWERTOOLS_TRACE_DISABLED"] == "true"
         # a plain boto3 client, configured by nothing but the environment, finds the table
-        boto3.client("dynamodb").describe_table(TableName=os.environ["TABLE_NAME"])
+        boto3.client("dynamodb").describe_table(TableName=platform.endpoints["table_name"])
     # and stopping gives the environment back as it was
     assert {key: os.environ.get(key) for key in before} == before
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from todo_local.environment import scoped_environment
+from todo_local.platform import EMULATOR_KEY_ID, EMULATOR_SECRET_KEY
 
 # The least a real API Lambda imports: FastAPI, Mangum and a DynamoDB client built at import (any app
 # that stores anything has one).
@@ -248,26 +249,42 @@ class _RawTaskCalls:
         )
         self.version += 1
 
-    def read_then_put(self) -> None:
-        """A PATCH as a read then a write: a consistent read, then a put conditioned on the version
-        (what our PATCH sent before it became one conditional UpdateItem; kept as a reference)."""
-        item = self.client.get_item(TableName=self.table, Key=self.key, ConsistentRead=True)["Item"]
-        item["title"] = {"S": self.title()}
-        item["version"] = {"N": str(self.version + 1)}
-        self.client.put_item(
+    def update_as_api(self) -> None:
+        """The UpdateItem the API sends for a PATCH of the title without If-Match, written out by
+        hand: the same request, so the same work for the emulator. Besides existence it checks
+        that the title really changes (a PATCH that changes nothing writes nothing) and that the
+        stored task keeps "completed_at exactly when completed"."""
+        self.client.update_item(
             TableName=self.table,
-            Item=item,
-            ConditionExpression="attribute_exists(#pk) AND #version = :expected",
-            ExpressionAttributeNames={"#pk": self.pk, "#version": "version"},
-            ExpressionAttributeValues={":expected": {"N": str(self.version)}},
+            Key=self.key,
+            UpdateExpression="SET #title = :title, #updated = :now, #version = #version + :one",
+            ConditionExpression="attribute_exists(#pk)"
+            " AND ((#status = :completed AND attribute_exists(#completed_at))"
+            " OR (#status <> :completed AND attribute_not_exists(#completed_at)))"
+            " AND (attribute_not_exists(#title) OR #title <> :title)",
+            ExpressionAttributeNames={
+                "#pk": self.pk,
+                "#title": "title",
+                "#status": "status",
+                "#completed_at": "completed_at",
+                "#updated": "updated_at",
+                "#version": "version",
+            },
+            ExpressionAttributeValues={
+                ":title": {"S": self.title()},
+                ":completed": {"S": "completed"},
+                ":now": {"S": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())},
+                ":one": {"N": "1"},
+            },
+            ReturnValues="ALL_OLD",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
         self.version += 1
 
 
 def bench_task_latency(requests: int = 200) -> list[BenchResult]:
-    """GET and PATCH of one task through the real handler (in process, DynamoDB on a moto server
-    reached through AWS_ENDPOINT_URL) against what raw boto3 needs for the same operation on the
+    """GET and PATCH of one task through the real handler (in process, DynamoDB on a moto server)
+    against what raw boto3 needs for the same operation on the
     same emulator: a consistent GetItem; an UpdateItem conditioned on the task existing at its version."""
     import contextlib
     import io
@@ -283,24 +300,22 @@ def bench_task_latency(requests: int = 200) -> list[BenchResult]:
     server.start()
     host, port = server.get_host_and_port()
     table = "bench-tasks"
-    settings: dict[str, str | None] = {
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-        "AWS_ENDPOINT_URL_DYNAMODB": None,
-        "AWS_PROFILE": None,
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "TABLE_NAME": table,
-        "STAGE": "local",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }
+    endpoint = f"http://{host}:{port}"
+    session = boto3.session.Session(
+        aws_access_key_id=EMULATOR_KEY_ID, aws_secret_access_key=EMULATOR_SECRET_KEY, region_name="us-east-1"
+    )
     try:
+        from todo_api import runtime
+        from todo_api.settings import Settings
+
+        # The handler as the platform runs it: its settings and client passed in (ADR 0015).
+        api = runtime.ApiRuntime.build(Settings(table_name=table), session=session, endpoint_url=endpoint)
         # stdout: the access log lines
-        with scoped_environment(settings), contextlib.redirect_stdout(io.StringIO()), _lambda_event_loop():
-            client = boto3.session.Session().client("dynamodb")
-            client.create_table(**TABLE.create_table_kwargs(table))
+        with contextlib.redirect_stdout(io.StringIO()), _lambda_event_loop(), runtime.use(api):
             from todo_api.handler import handler
+
+            client = session.client("dynamodb", endpoint_url=endpoint)
+            client.create_table(**TABLE.create_table_kwargs(table))
 
             claims = {"sub": "bench-user-0001", "email": "bench@example.com"}
             context = _Context()
@@ -326,10 +341,10 @@ def bench_task_latency(requests: int = 200) -> list[BenchResult]:
                 ours_patch()
                 raw.get()
                 raw.update()
-                raw.read_then_put()
+                raw.update_as_api()
             ours_get, base_get = alternating_medians([lambda: call("GET", path), raw.get], requests)
-            ours_patch_ms, base_patch, same_calls = alternating_medians(
-                [ours_patch, raw.update, raw.read_then_put], requests
+            ours_patch_ms, base_patch, minimal = alternating_medians(
+                [ours_patch, raw.update_as_api, raw.update], requests
             )
             client.close()
     finally:
@@ -338,12 +353,12 @@ def bench_task_latency(requests: int = 200) -> list[BenchResult]:
     return [
         BenchResult("api GET task: handler vs raw boto3 GetItem", "ms", ours_get, base_get, note),
         BenchResult(
-            "api PATCH task: handler vs raw boto3 conditional UpdateItem",
+            "api PATCH task: handler vs raw boto3, the same UpdateItem",
             "ms",
             ours_patch_ms,
             base_patch,
-            note + f"; ours is one conditional UpdateItem; {ours_patch_ms / same_calls:.2f}x raw GetItem +"
-            f" conditional PutItem ({same_calls:.2f} ms)",
+            note + f"; against the least UpdateItem (exists and version only): {ours_patch_ms / minimal:.2f}x"
+            f" ({minimal:.2f} ms)",
         ),
     ]
 

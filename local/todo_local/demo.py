@@ -439,7 +439,12 @@ def incremental_wave(platform: LocalPlatform, users: list[DemoUser], seed: int, 
     for user in users:
         drive_user(user.client, rng, 3, wave)
     with StageProgress(out) as progress:
-        result = run_pipeline(platform.lake_dir, platform.drain, on_stage=progress.on_stage)
+        result = run_pipeline(
+            platform.lake_dir,
+            platform.drain,
+            on_stage=progress.on_stage,
+            table_name=platform.endpoints["table_name"],
+        )
     changes = result.silver.get("details", {}).get("changes", {})
     out.print(
         f"{sum(wave.calls.values())} more calls; the incremental silver run committed only what changed: "
@@ -584,7 +589,12 @@ def run_demo(
 
         out.rule("3. Pipeline: stream → cdc → bronze → silver → gold")
         with StageProgress(out) as progress:
-            result = run_pipeline(platform.lake_dir, platform.drain, on_stage=progress.on_stage)
+            result = run_pipeline(
+                platform.lake_dir,
+                platform.drain,
+                on_stage=progress.on_stage,
+                table_name=platform.endpoints["table_name"],
+            )
         print_pipeline_result(result, out)
 
         problems += erasure_phase(platform.lake_dir, leaver, history, out)

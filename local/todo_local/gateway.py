@@ -28,7 +28,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -316,8 +316,12 @@ class LocalGateway:
         timeout_seconds: float = 30.0,
         rate_limiter: RateLimiter | None = None,
         cors_origins: tuple[str, ...] = DEV_CORS_ORIGINS,
+        invocation_scope: Callable[[], AbstractContextManager[Any]] | None = None,
     ) -> None:
+        """`invocation_scope`, when given, wraps every invocation: how the platform hands the handler
+        its explicit runtime (`todo_api.runtime.use`) instead of rewriting the process environment."""
         self.authorizer = authorizer
+        self._invocation_scope = invocation_scope
         self.cors_origins = cors_origins
         self.rate_limiter = rate_limiter
         self.function_name = function_name
@@ -393,7 +397,8 @@ class LocalGateway:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
-            with self._capture():
+            scope = self._invocation_scope() if self._invocation_scope is not None else nullcontext()
+            with self._capture(), scope:
                 return self.load_handler()(event, context)
         finally:
             asyncio.set_event_loop(None)

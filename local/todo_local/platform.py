@@ -10,22 +10,21 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import shutil
 import socket
 import threading
 import urllib.request
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import boto3
 from moto.server import ThreadedMotoServer
 
 from todo_contracts.identity import PASSWORD_POLICY
-from todo_contracts.metrics import NAMESPACE
 from todo_contracts.table import TABLE
 from todo_local import dynamodb_emulation
 from todo_local.authorizer import CognitoAuthorizer
@@ -36,11 +35,16 @@ from todo_local.http_server import POLL_SECONDS, HttpResponse, QuietRequestHandl
 from todo_local.log_capture import STDOUT_ROUTER, LogSink, RecordListener
 from todo_local.rate_limit import RateLimiter, RateLimits
 
+if TYPE_CHECKING:  # the api is imported when a platform starts, as a cold start would
+    from todo_api.runtime import ApiRuntime
+
 LOG = logging.getLogger("todo_local.platform")
 
 REGION = "us-east-1"
 HOST = "127.0.0.1"
 FRESH_SUBDIRS = ("lake", "logs", "dlq", "state")
+# moto accepts any credentials; these only keep boto3 from looking for real ones.
+EMULATOR_KEY_ID, EMULATOR_SECRET_KEY = "testing", "testing"
 # Cognito password policy of the local pool (the CDK pool uses the same rules).
 CLIENT_AUTH_FLOWS = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
 
@@ -65,8 +69,6 @@ _UNSET_VARS = (
     # Each function names its own Powertools service (on AWS the stack sets it per function);
     # one process-wide value would label the cdc function's metrics as the api's.
     "POWERTOOLS_SERVICE_NAME",
-    # The cursor key comes from the emulated Secrets Manager, as on AWS.
-    "CURSOR_SECRET",
 )
 
 Drainer = Callable[[], Mapping[str, Any]]
@@ -149,6 +151,14 @@ class LocalPlatform:
         self._drainers: dict[str, Drainer] = {}
         self._drain_lock = threading.Lock()
         self._live = False
+        self.api_runtime: ApiRuntime | None = None
+
+    def _api_scope(self) -> AbstractContextManager[Any]:
+        from todo_api.runtime import use
+
+        if self.api_runtime is None:
+            raise RuntimeError("the platform is not running")
+        return use(self.api_runtime)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -208,8 +218,11 @@ class LocalPlatform:
             urllib.request.urlopen(reset, timeout=10).close()
         suffix = secrets.token_hex(3)  # unique names: a fresh table and pool even beside another platform
         table_name = f"todo-local-{suffix}"
-        self._set_environment(aws_url, table_name, cursor_secret_name(suffix))
-        pool_id, client_id = self._create_resources(table_name, f"todo-local-{suffix}")
+        self._set_environment(aws_url)
+        self.api_runtime = self._api_runtime(aws_url, table_name, cursor_secret_name(suffix))
+        pool_id, client_id = self._create_resources(
+            table_name, f"todo-local-{suffix}", cursor_secret_name(suffix)
+        )
 
         self.sink = LogSink(self.logs_dir, on_record=self._on_record)
         authorizer = CognitoAuthorizer(
@@ -226,6 +239,7 @@ class LocalPlatform:
             sink=self.sink,
             region=REGION,
             rate_limiter=RateLimiter(self._rate_limits) if self._rate_limits else None,
+            invocation_scope=self._api_scope,
         )
         try:
             self.gateway.start()
@@ -254,36 +268,43 @@ class LocalPlatform:
         self.endpoints = endpoints.to_dict()
         write_endpoints(self.directory, endpoints)
 
-    def _set_environment(self, aws_url: str, table_name: str, cursor_secret: str) -> None:
+    def _set_environment(self, aws_url: str) -> None:
+        # Only boto3's own connection settings (where the emulator is, dummy credentials): plain
+        # clients in the CLI, the tests and the local parts reach moto through them, as a developer
+        # reaches it with `export AWS_ENDPOINT_URL`. The functions' settings are passed explicitly.
         values = {
             "AWS_ENDPOINT_URL": aws_url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ACCESS_KEY_ID": EMULATOR_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_KEY,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
-            "TABLE_NAME": table_name,
-            "STAGE": "local",
-            "CURSOR_SECRET_ID": cursor_secret,
-            # the function adds CORS headers for the origins the gateway's preflight allows
-            "CORS_ALLOWED_ORIGINS": ",".join(DEV_CORS_ORIGINS),
-            "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
-            "POWERTOOLS_TRACE_DISABLED": "true",
         }
         self._environment.apply({**dict.fromkeys(_UNSET_VARS), **values})
+
+    def _api_runtime(self, aws_url: str, table_name: str, cursor_secret: str) -> ApiRuntime:
+        """The api's settings and clients for this platform, handed to every invocation (ADR 0015)."""
+        from todo_api.runtime import ApiRuntime
+        from todo_api.settings import Settings
+
+        settings = Settings(table_name=table_name, stage="local", cursor_secret_id=cursor_secret)
+        session = boto3.session.Session(
+            aws_access_key_id=EMULATOR_KEY_ID, aws_secret_access_key=EMULATOR_SECRET_KEY, region_name=REGION
+        )
+        return ApiRuntime.build(
+            settings, session=session, endpoint_url=aws_url, cors_origins=frozenset(DEV_CORS_ORIGINS)
+        )
 
     def _restore_environment(self) -> None:
         self._environment.restore()
 
-    def _create_resources(self, table_name: str, pool_name: str) -> tuple[str, str]:
+    def _create_resources(self, table_name: str, pool_name: str, cursor_secret: str) -> tuple[str, str]:
         """The table (with stream and TTL) and the user pool with its app client."""
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         cognito = boto3.client("cognito-idp", region_name=REGION)
         secretsmanager = boto3.client("secretsmanager", region_name=REGION)
         try:
             # The cursor-signing key, read by the api through Powertools Parameters as on AWS.
-            secretsmanager.create_secret(
-                Name=os.environ["CURSOR_SECRET_ID"], SecretString=secrets.token_urlsafe(48)
-            )
+            secretsmanager.create_secret(Name=cursor_secret, SecretString=secrets.token_urlsafe(48))
             dynamodb.create_table(**TABLE.create_table_kwargs(table_name))
             dynamodb.update_time_to_live(
                 TableName=table_name,

@@ -1,55 +1,20 @@
-"""The DynamoDB client (built lazily, standard retries), conversions between items and Python, and the
-version-conditioned overwrite both repositories use."""
+"""Conversions between DynamoDB items and Python, and the version-conditioned overwrite both
+repositories use (the client is the runtime's: todo_api.runtime)."""
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, NoReturn
 
-import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from todo_api.repository.errors import ItemNotFoundError, VersionMismatchError
 from todo_contracts.table import PARTITION_KEY
 
-# "standard" retries back off with jitter on throttling and transient errors, for every call.
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
-
-# Variables that decide where and as whom boto3 connects.
-CLIENT_VARIABLES = (
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_DYNAMODB",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ACCESS_KEY_ID",
-)
-
-_lock = threading.Lock()
-_clients: dict[tuple[str | None, ...], Any] = {}
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-
-
-def dynamodb_client() -> Any:
-    """The DynamoDB client, built on first use and reused (boto3 honours AWS_ENDPOINT_URL).
-
-    One client per connection environment: on Lambda that is one per process; a test process that
-    starts another emulator gets a client for it instead of a stale one.
-    """
-    environment = tuple(os.environ.get(name) for name in CLIENT_VARIABLES)
-    client = _clients.get(environment)
-    if client is None:
-        with _lock:  # boto3 sessions are not thread-safe while building a client
-            client = _clients.get(environment)
-            if client is None:
-                client = boto3.session.Session().client("dynamodb", config=CLIENT_CONFIG)
-                _clients[environment] = client
-    return client
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -99,13 +64,15 @@ def raise_condition_failure(error: ClientError, item_id: str) -> NoReturn:
     raise error
 
 
-def put_if_version(table_name: str, item: dict[str, Any], expected_version: int, item_id: str) -> None:
+def put_if_version(
+    client: Any, table_name: str, item: dict[str, Any], expected_version: int, item_id: str
+) -> None:
     """Overwrite an item only if it exists and is still at `expected_version`.
 
     VersionMismatchError when it is at another version, ItemNotFoundError when it does not exist.
     """
     try:
-        dynamodb_client().put_item(
+        client.put_item(
             TableName=table_name,
             Item=item,
             ConditionExpression="attribute_exists(#pk) AND #version = :expected",

@@ -12,7 +12,6 @@ from botocore.exceptions import ClientError
 from todo_api.models.task import Task, TaskListQuery, TaskStatus
 from todo_api.repository.dynamodb import (
     cancellation_codes,
-    dynamodb_client,
     error_code,
     from_item,
     key_values,
@@ -272,7 +271,8 @@ def _in_place_update(
 class TaskRepository:
     """Reads, conditional writes and listing of task items."""
 
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
         self.table_name = table_name
 
     def create(self, task: Task) -> None:
@@ -309,7 +309,7 @@ class TaskRepository:
         ]
         for _attempt in range(TRANSACTION_ATTEMPTS):
             try:
-                dynamodb_client().transact_write_items(TransactItems=actions)
+                self._client.transact_write_items(TransactItems=actions)
                 return
             except ClientError as error:
                 if error_code(error) != "TransactionCanceledException":
@@ -326,7 +326,7 @@ class TaskRepository:
 
     def get(self, user_id: str, task_id: str) -> Task | None:
         """The task, read consistently, or None (also when it belongs to someone else)."""
-        response = dynamodb_client().get_item(
+        response = self._client.get_item(
             TableName=self.table_name, Key=key_values(keys.task_key(user_id, task_id)), ConsistentRead=True
         )
         item = response.get("Item")
@@ -355,7 +355,7 @@ class TaskRepository:
         """
         expression, condition = _in_place_update(user_id, task_id, changes, accepted, now)
         try:
-            response = dynamodb_client().update_item(
+            response = self._client.update_item(
                 TableName=self.table_name,
                 Key=key_values(keys.task_key(user_id, task_id)),
                 UpdateExpression=expression.update_expression(),
@@ -374,7 +374,7 @@ class TaskRepository:
 
     def replace(self, task: Task, expected_version: int) -> None:
         """Overwrite a task only if it is still at `expected_version`."""
-        put_if_version(self.table_name, task_item(task), expected_version, task.task_id)
+        put_if_version(self._client, self.table_name, task_item(task), expected_version, task.task_id)
 
     def delete(self, user_id: str, task_id: str, expected_version: int | None) -> None:
         """Delete a task, optionally only if it is still at `expected_version`."""
@@ -386,7 +386,7 @@ class TaskRepository:
             names["#version"] = "version"
             extra["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
         try:
-            dynamodb_client().delete_item(
+            self._client.delete_item(
                 TableName=self.table_name,
                 Key=key_values(keys.task_key(user_id, task_id)),
                 ConditionExpression=condition,
@@ -431,7 +431,7 @@ class TaskRepository:
             request["Limit"] = FILTERED_ROUND_SIZE if plan.filter_expression else needed
             if position is not None:
                 request["ExclusiveStartKey"] = key_values(position)
-            response = dynamodb_client().query(**request)
+            response = self._client.query(**request)
             items = list(response.get("Items", []))
             last_evaluated = response.get("LastEvaluatedKey")
             if len(items) > needed:

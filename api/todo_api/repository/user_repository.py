@@ -10,7 +10,6 @@ from botocore.exceptions import ClientError
 from todo_api.models.user import User
 from todo_api.repository.dynamodb import (
     cancellation_codes,
-    dynamodb_client,
     error_code,
     from_item,
     key_values,
@@ -62,12 +61,13 @@ def user_from_item(item: dict[str, Any]) -> User:
 class UserRepository:
     """Reads and conditional writes of profile items."""
 
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
         self.table_name = table_name
 
     def get(self, user_id: str) -> User | None:
         """The profile of `user_id`, read consistently, or None."""
-        response = dynamodb_client().get_item(
+        response = self._client.get_item(
             TableName=self.table_name, Key=key_values(profile_key(user_id)), ConsistentRead=True
         )
         item = response.get("Item")
@@ -76,7 +76,7 @@ class UserRepository:
     def create(self, user: User) -> None:
         """Store a new profile; ItemAlreadyExistsError when the caller has one."""
         try:
-            dynamodb_client().put_item(
+            self._client.put_item(
                 TableName=self.table_name,
                 Item=profile_item(user),
                 ConditionExpression="attribute_not_exists(#pk)",
@@ -89,7 +89,7 @@ class UserRepository:
 
     def replace(self, user: User, expected_version: int) -> None:
         """Overwrite a profile only if it is still at `expected_version`."""
-        put_if_version(self.table_name, profile_item(user), expected_version, user.user_id)
+        put_if_version(self._client, self.table_name, profile_item(user), expected_version, user.user_id)
 
     def delete_account(self, user_id: str) -> int:
         """Delete the profile and every task of `user_id`; returns how many tasks were deleted.
@@ -102,7 +102,7 @@ class UserRepository:
         profile and writes nothing (ADR 0014). If this is interrupted, the profile and marker
         remain and calling it again finishes the job.
         """
-        client = dynamodb_client()
+        client = self._client
         has_profile = self.get(user_id) is not None
         if has_profile:
             client.put_item(
@@ -133,7 +133,7 @@ class UserRepository:
 
     def _task_keys(self, user_id: str) -> tuple[list[dict[str, Any]], bool]:
         """Up to one batch of the user's task keys, and whether more may follow."""
-        response = dynamodb_client().query(
+        response = self._client.query(
             TableName=self.table_name,
             KeyConditionExpression="#pk = :pk AND begins_with(#sk, :task)",
             ExpressionAttributeNames={"#pk": PARTITION_KEY, "#sk": SORT_KEY},
@@ -147,7 +147,7 @@ class UserRepository:
     def _transact(self, actions: list[dict[str, Any]]) -> None:
         for _attempt in range(TRANSACTION_ATTEMPTS):
             try:
-                dynamodb_client().transact_write_items(TransactItems=actions)
+                self._client.transact_write_items(TransactItems=actions)
                 return
             except ClientError as error:
                 # Deletes are unconditional, so the only cancellation is a collision with another

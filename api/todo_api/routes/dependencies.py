@@ -1,4 +1,6 @@
-"""Typed dependencies the routes share: the caller, If-Match, Idempotency-Key, public URLs."""
+"""Typed dependencies the routes share: the caller, If-Match, Idempotency-Key, the repositories and
+the other parts of the api's runtime (todo_api.runtime; a test may override any of them with
+`app.dependency_overrides`), public URLs."""
 
 from __future__ import annotations
 
@@ -7,9 +9,15 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from todo_api import runtime
+from todo_api.cursor_keys import CursorKeys
 from todo_api.errors import unauthorized
 from todo_api.identity import Identity, identity_from_event
+from todo_api.repository.insights_repository import InsightsRepository
+from todo_api.repository.task_repository import TaskRepository
+from todo_api.repository.user_repository import UserRepository
 from todo_api.services import idempotency
+from todo_api.services.idempotency import IdempotentRunner
 from todo_api.services.preconditions import parse_if_match
 
 # Declared so the OpenAPI document and Swagger UI offer "Authorize"; API Gateway verifies the
@@ -68,6 +76,31 @@ async def idempotency_key(
     return idempotency.check_key(value)
 
 
+async def task_repository() -> TaskRepository:
+    """The runtime's task repository."""
+    return runtime.current().tasks
+
+
+async def user_repository() -> UserRepository:
+    """The runtime's profile repository."""
+    return runtime.current().users
+
+
+async def insights_repository() -> InsightsRepository:
+    """The runtime's insights repository."""
+    return runtime.current().insights
+
+
+async def idempotent_runner() -> IdempotentRunner:
+    """Runs POSTs once per Idempotency-Key, on the runtime's table."""
+    return runtime.current().idempotency
+
+
+async def cursor_keys() -> CursorKeys:
+    """The keys list cursors are signed and checked with."""
+    return runtime.current().cursor_keys
+
+
 def public_url(request: Request, path: str) -> str:
     """`path` as the client reaches it (behind a gateway stage prefix when there is one)."""
     return f"{request.scope.get('root_path', '')}{path}"
@@ -76,3 +109,8 @@ def public_url(request: Request, path: str) -> str:
 CurrentIdentity = Annotated[Identity, Depends(current_identity)]
 IfMatch = Annotated[frozenset[int] | None, Depends(if_match)]
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
+Tasks = Annotated[TaskRepository, Depends(task_repository)]
+Users = Annotated[UserRepository, Depends(user_repository)]
+InsightsStore = Annotated[InsightsRepository, Depends(insights_repository)]
+Idempotency = Annotated[IdempotentRunner, Depends(idempotent_runner)]
+CursorKeyring = Annotated[CursorKeys, Depends(cursor_keys)]

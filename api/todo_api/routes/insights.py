@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Response, status
 
 from todo_api.models.insights import Insights
 from todo_api.routes.contract import ContractRoute
-from todo_api.routes.dependencies import CurrentIdentity
+from todo_api.routes.dependencies import CurrentIdentity, InsightsStore
 from todo_api.routes.responses import errors
 from todo_api.services import insights_service
 
@@ -30,8 +30,9 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     response_model=Insights,
     responses={**NOT_MODIFIED, **errors(404)},
 )
-def get_my_insights(
+async def get_my_insights(
     identity: CurrentIdentity,
+    repository: InsightsStore,
     response: Response,
     if_none_match: Annotated[
         str | None,
@@ -42,7 +43,7 @@ def get_my_insights(
         ),
     ] = None,
 ) -> Any:
-    insights = insights_service.get_insights(identity)
+    insights = insights_service.get_insights(repository, identity)
     tag = insights_service.insights_etag(insights)
     headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
     if insights_service.none_match(if_none_match, tag):

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from todo_api.models.task import Task, TaskCreate, TaskListQuery, TaskPage, TaskPatch, TaskReplace
 from todo_api.routes.contract import ContractRoute
-from todo_api.routes.dependencies import CurrentIdentity, IdempotencyKey, IfMatch
+from todo_api.routes.dependencies import (
+    CurrentIdentity,
+    CursorKeyring,
+    Idempotency,
+    IdempotencyKey,
+    IfMatch,
+    Tasks,
+)
 from todo_api.routes.responses import created, errors, with_etag
 from todo_api.services import task_service
 
@@ -27,39 +34,57 @@ router = APIRouter(
     "", status_code=status.HTTP_201_CREATED, summary="Create a task", responses=errors(400, 404, 409)
 )
 async def create_task(
-    body: TaskCreate, identity: CurrentIdentity, key: IdempotencyKey, request: Request, response: Response
+    body: TaskCreate,
+    identity: CurrentIdentity,
+    key: IdempotencyKey,
+    tasks: Tasks,
+    once: Idempotency,
+    request: Request,
+    response: Response,
 ) -> Task:
-    task, replayed = task_service.create_task(identity, body, key)
+    task, replayed = task_service.create_task(tasks, once, identity, body, key)
     return created(request, response, task, f"/api/v1/tasks/{task.task_id}", replayed=replayed)
 
 
 @router.get("", summary="List your tasks", responses=errors(400))
-async def list_tasks(query: Annotated[TaskListQuery, Query()], identity: CurrentIdentity) -> TaskPage:
-    return task_service.list_tasks(identity, query)
+async def list_tasks(
+    query: Annotated[TaskListQuery, Query()], identity: CurrentIdentity, tasks: Tasks, keys: CursorKeyring
+) -> TaskPage:
+    return task_service.list_tasks(tasks, keys, identity, query)
 
 
 @router.get("/{task_id}", summary="One task", responses=errors(404))
-async def get_task(task_id: str, identity: CurrentIdentity, response: Response) -> Task:
-    return with_etag(response, task_service.get_task(identity, task_id))
+async def get_task(task_id: str, identity: CurrentIdentity, tasks: Tasks, response: Response) -> Task:
+    return with_etag(response, task_service.get_task(tasks, identity, task_id))
 
 
 @router.put("/{task_id}", summary="Replace a task's fields", responses=errors(400, 404, 409, 412))
 async def replace_task(
-    task_id: str, body: TaskReplace, identity: CurrentIdentity, accepted: IfMatch, response: Response
+    task_id: str,
+    body: TaskReplace,
+    identity: CurrentIdentity,
+    accepted: IfMatch,
+    tasks: Tasks,
+    response: Response,
 ) -> Task:
-    return with_etag(response, task_service.replace_task(identity, task_id, body, accepted))
+    return with_etag(response, task_service.replace_task(tasks, identity, task_id, body, accepted))
 
 
 @router.patch("/{task_id}", summary="Change some of a task's fields", responses=errors(400, 404, 409, 412))
 async def patch_task(
-    task_id: str, body: TaskPatch, identity: CurrentIdentity, accepted: IfMatch, response: Response
+    task_id: str,
+    body: TaskPatch,
+    identity: CurrentIdentity,
+    accepted: IfMatch,
+    tasks: Tasks,
+    response: Response,
 ) -> Task:
-    return with_etag(response, task_service.patch_task(identity, task_id, body, accepted))
+    return with_etag(response, task_service.patch_task(tasks, identity, task_id, body, accepted))
 
 
 @router.delete(
     "/{task_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a task", responses=errors(404, 412)
 )
-async def delete_task(task_id: str, identity: CurrentIdentity, accepted: IfMatch) -> Response:
-    task_service.delete_task(identity, task_id, accepted)
+async def delete_task(task_id: str, identity: CurrentIdentity, accepted: IfMatch, tasks: Tasks) -> Response:
+    task_service.delete_task(tasks, identity, task_id, accepted)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +17,6 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-from todo_api.repository.dynamodb import dynamodb_client
 from todo_api.services.failures import (
     IdempotencyInProgressError,
     IdempotencyKeyReusedError,
@@ -57,26 +55,6 @@ CONFIG = IdempotencyConfig(
     response_hook=_mark_replayed,
 )
 
-_lock = threading.Lock()
-_layers: dict[tuple[str, int], CallerScopedPersistenceLayer] = {}
-
-
-def _persistence(table_name: str) -> CallerScopedPersistenceLayer:
-    """One persistence layer per table and client (building one registers hooks on the client)."""
-    client = dynamodb_client()
-    with _lock:
-        layer = _layers.get((table_name, id(client)))
-        if layer is None:
-            layer = CallerScopedPersistenceLayer(
-                table_name=table_name,
-                key_attr=PARTITION_KEY,
-                sort_key_attr=SORT_KEY,
-                expiry_attr=TTL_ATTRIBUTE,
-                boto3_client=client,
-            )
-            _layers[(table_name, id(client))] = layer
-        return layer
-
 
 def check_key(key: str | None) -> str | None:
     """The Idempotency-Key header if present and well-formed (1-255 printable ASCII)."""
@@ -87,35 +65,56 @@ def check_key(key: str | None) -> str | None:
     return key
 
 
-def run_once(
-    *,
-    table_name: str,
-    operation: str,
-    user_id: str,
-    key: str | None,
-    payload: dict[str, Any],
-    action: Callable[[], dict[str, Any]],
-) -> tuple[dict[str, Any], bool]:
-    """Run `action` once per (operation, caller, key) and body; returns (its result, replayed?).
+class IdempotentRunner:
+    """Runs an action once per (operation, caller, key) and body, on one table.
 
-    Without a key the action simply runs. A repeat with the same body gets the stored result;
-    the same key with another body is 422; a repeat while the first still runs is 409. Failures
-    are not stored, so a failed request can be retried with the same key.
+    Powertools' decorator is applied once, here, to a module-level function; the action travels
+    as an argument Powertools passes through (only `request` is hashed and stored).
     """
-    if key is None:
-        return action(), False
 
-    def execute(request: dict[str, Any]) -> dict[str, Any]:
-        return {"result": action(), "replayed": False}
+    def __init__(self, client: Any, table_name: str) -> None:
+        self.persistence = CallerScopedPersistenceLayer(
+            table_name=table_name,
+            key_attr=PARTITION_KEY,
+            sort_key_attr=SORT_KEY,
+            expiry_attr=TTL_ATTRIBUTE,
+            boto3_client=client,
+        )
+        self._once: Callable[..., dict[str, Any]] = idempotent_function(
+            data_keyword_argument="request", config=CONFIG, persistence_store=self.persistence
+        )(execute)
 
-    once: Callable[..., dict[str, Any]] = idempotent_function(
-        data_keyword_argument="request", config=CONFIG, persistence_store=_persistence(table_name)
-    )(execute)
+    def run_once(
+        self,
+        *,
+        operation: str,
+        user_id: str,
+        key: str | None,
+        payload: dict[str, Any],
+        action: Callable[[], dict[str, Any]],
+    ) -> tuple[dict[str, Any], bool]:
+        """Run `action` once per (operation, caller, key) and body; returns (its result, replayed?).
 
-    try:
-        outcome = once(request={"scope": f"{operation}#{user_id}#{key}", "payload": payload})
-    except IdempotencyValidationError:
-        raise IdempotencyKeyReusedError from None
-    except IdempotencyAlreadyInProgressError:
-        raise IdempotencyInProgressError from None
-    return outcome["result"], bool(outcome["replayed"])
+        Without a key the action simply runs. A repeat with the same body gets the stored result;
+        the same key with another body is 422; a repeat while the first still runs is 409. Failures
+        are not stored, so a failed request can be retried with the same key.
+        """
+        if key is None:
+            return action(), False
+        try:
+            outcome = self._once(
+                request={"scope": f"{operation}#{user_id}#{key}", "payload": payload}, action=action
+            )
+        except IdempotencyValidationError:
+            raise IdempotencyKeyReusedError from None
+        except IdempotencyAlreadyInProgressError:
+            raise IdempotencyInProgressError from None
+        return outcome["result"], bool(outcome["replayed"])
+
+
+def execute(request: dict[str, Any], action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """What Powertools stores and replays; `request` is only its key and payload check.
+
+    Its name is part of every stored record's key (`<function>.execute#<hash>`): renaming it
+    would forget the keys of the last 24 hours."""
+    return {"result": action(), "replayed": False}

@@ -9,12 +9,11 @@ from todo_api.identity import Identity
 from todo_api.models.insights import Insights
 from todo_api.repository.insights_repository import InsightsRepository
 from todo_api.services.failures import InsightsNotReadyError
-from todo_api.settings import get_settings
 
 
-def get_insights(identity: Identity) -> Insights:
+def get_insights(repository: InsightsRepository, identity: Identity) -> Insights:
     """The caller's own insights (identity from the token only); 404 INSIGHTS_NOT_READY before a load."""
-    insights = InsightsRepository(get_settings().table_name).get(identity.sub)
+    insights = repository.get(identity.sub)
     if insights is None:
         raise InsightsNotReadyError()
     return insights

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic_core import to_jsonable_python
 
-from todo_api.cursor_keys import CursorKeys, cursor_keys
+from todo_api.cursor_keys import CursorKeys
 from todo_api.identity import Identity
 from todo_api.models.task import Task, TaskCreate, TaskListQuery, TaskPage, TaskPatch, TaskReplace, TaskStatus
 from todo_api.observability import metrics
@@ -25,25 +25,27 @@ from todo_api.repository.task_repository import (
     TaskRepository,
     UpdateRefusedError,
 )
-from todo_api.services import failures, idempotency
+from todo_api.services import failures
 from todo_api.services.clock import new_task_id, utc_now
 from todo_api.services.cursor import InvalidCursorError, decode_cursor_with_any, encode_cursor
+from todo_api.services.idempotency import IdempotentRunner
 from todo_api.services.preconditions import check_version, update_versioned
-from todo_api.settings import get_settings
 
 TASK_ID = re.compile(r"^[0-9a-f]{32}$")
 MUTABLE_FIELDS = ("title", "description", "status", "priority", "category", "due_date", "tags")
-
-
-def _repository() -> TaskRepository:
-    return TaskRepository(get_settings().table_name)
 
 
 def _count(name: str, value: int = 1) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
-def create_task(identity: Identity, body: TaskCreate, idempotency_key: str | None) -> tuple[Task, bool]:
+def create_task(
+    tasks: TaskRepository,
+    once: IdempotentRunner,
+    identity: Identity,
+    body: TaskCreate,
+    idempotency_key: str | None,
+) -> tuple[Task, bool]:
     """Create a task for the caller (whose profile must exist); returns it and whether replayed."""
 
     def create() -> dict[str, Any]:
@@ -58,7 +60,7 @@ def create_task(identity: Identity, body: TaskCreate, idempotency_key: str | Non
             version=1,
         )
         try:
-            _repository().create(task)
+            tasks.create(task)
         except ProfileMissingError:
             raise failures.ProfileRequiredError() from None
         except AccountBeingDeletedError:
@@ -70,8 +72,7 @@ def create_task(identity: Identity, body: TaskCreate, idempotency_key: str | Non
             _count("TasksCompleted")
         return task.model_dump(mode="json")
 
-    result, replayed = idempotency.run_once(
-        table_name=get_settings().table_name,
+    result, replayed = once.run_once(
         operation="tasks.create",
         user_id=identity.sub,
         key=idempotency_key,
@@ -81,25 +82,24 @@ def create_task(identity: Identity, body: TaskCreate, idempotency_key: str | Non
     return Task.model_validate(result), replayed
 
 
-def get_task(identity: Identity, task_id: str) -> Task:
+def get_task(tasks: TaskRepository, identity: Identity, task_id: str) -> Task:
     """One of the caller's tasks; anyone else's (or a malformed id) is 404."""
     if not TASK_ID.match(task_id):
         raise failures.TaskNotFoundError()
-    task = _repository().get(identity.sub, task_id)
+    task = tasks.get(identity.sub, task_id)
     if task is None:
         raise failures.TaskNotFoundError()
     return task
 
 
-def list_tasks(identity: Identity, query: TaskListQuery) -> TaskPage:
+def list_tasks(tasks: TaskRepository, keys: CursorKeys, identity: Identity, query: TaskListQuery) -> TaskPage:
     """One page of the caller's tasks matching the filters."""
-    keys = cursor_keys()
     filters = query.filters()
     start = None
     if query.cursor is not None:
         start = _decode(keys, identity.sub, filters, query.cursor)
     try:
-        items, position = _repository().list_tasks(identity.sub, query, start)
+        items, position = tasks.list_tasks(identity.sub, query, start)
     except InvalidPositionError:
         raise failures.InvalidCursorError() from None
     next_cursor = encode_cursor(keys.signing_key(), identity.sub, filters, position) if position else None
@@ -148,7 +148,11 @@ def _next_version(current: Task, candidate: Task, now: str) -> Task:
 
 
 def _modify(
-    identity: Identity, task_id: str, changes: dict[str, Any], accepted: frozenset[int] | None
+    tasks: TaskRepository,
+    identity: Identity,
+    task_id: str,
+    changes: dict[str, Any],
+    accepted: frozenset[int] | None,
 ) -> Task:
     if not TASK_ID.match(task_id):
         raise failures.TaskNotFoundError()
@@ -158,9 +162,7 @@ def _modify(
         # check (existence, If-Match, a real change), answering with the task as it was.
         now = utc_now()
         try:
-            previous = _repository().update_fields(
-                identity.sub, task_id, to_jsonable_python(changes), accepted, now
-            )
+            previous = tasks.update_fields(identity.sub, task_id, to_jsonable_python(changes), accepted, now)
         except UpdateRefusedError as refused:
             if refused.current is None:
                 raise failures.TaskNotFoundError() from None
@@ -178,12 +180,12 @@ def _modify(
         if first_read is not None:
             task, first_read = first_read, None
             return task
-        return get_task(identity, task_id)
+        return get_task(tasks, identity, task_id)
 
     current, updated = update_versioned(
         read=read,
         change=lambda task: _apply(task, changes),
-        write=_repository().replace,
+        write=tasks.replace,
         accepted=accepted,
         not_found=failures.TaskNotFoundError,
     )
@@ -197,27 +199,35 @@ def _count_completion(current: Task, updated: Task) -> None:
 
 
 def replace_task(
-    identity: Identity, task_id: str, body: TaskReplace, accepted: frozenset[int] | None
+    tasks: TaskRepository,
+    identity: Identity,
+    task_id: str,
+    body: TaskReplace,
+    accepted: frozenset[int] | None,
 ) -> Task:
     """PUT: every mutable field takes the body's value (or its default when left out)."""
-    return _modify(identity, task_id, body.model_dump(), accepted)
+    return _modify(tasks, identity, task_id, body.model_dump(), accepted)
 
 
-def patch_task(identity: Identity, task_id: str, body: TaskPatch, accepted: frozenset[int] | None) -> Task:
+def patch_task(
+    tasks: TaskRepository, identity: Identity, task_id: str, body: TaskPatch, accepted: frozenset[int] | None
+) -> Task:
     """PATCH: only the fields present change; `due_date: null` clears the due date."""
-    return _modify(identity, task_id, body.model_dump(exclude_unset=True), accepted)
+    return _modify(tasks, identity, task_id, body.model_dump(exclude_unset=True), accepted)
 
 
-def delete_task(identity: Identity, task_id: str, accepted: frozenset[int] | None) -> None:
+def delete_task(
+    tasks: TaskRepository, identity: Identity, task_id: str, accepted: frozenset[int] | None
+) -> None:
     """Delete one of the caller's tasks, honouring If-Match."""
     if not TASK_ID.match(task_id):
         raise failures.TaskNotFoundError()
     expected = None
     if accepted is not None:
-        expected = get_task(identity, task_id).version
+        expected = get_task(tasks, identity, task_id).version
         check_version(accepted, expected)
     try:
-        _repository().delete(identity.sub, task_id, expected)
+        tasks.delete(identity.sub, task_id, expected)
     except ItemNotFoundError:
         raise failures.TaskNotFoundError() from None
     except VersionMismatchError:

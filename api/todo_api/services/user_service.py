@@ -11,18 +11,19 @@ from todo_api.models.user import User, UserCreate, UserUpdate
 from todo_api.observability import metrics
 from todo_api.repository.errors import ItemAlreadyExistsError, ItemNotFoundError
 from todo_api.repository.user_repository import UserRepository
-from todo_api.services import idempotency
 from todo_api.services.clock import utc_now
 from todo_api.services.failures import MissingEmailClaimError, ProfileExistsError, ProfileNotFoundError
+from todo_api.services.idempotency import IdempotentRunner
 from todo_api.services.preconditions import check_version, update_versioned
-from todo_api.settings import get_settings
 
 
-def _repository() -> UserRepository:
-    return UserRepository(get_settings().table_name)
-
-
-def create_user(identity: Identity, body: UserCreate, idempotency_key: str | None) -> tuple[User, bool]:
+def create_user(
+    users: UserRepository,
+    once: IdempotentRunner,
+    identity: Identity,
+    body: UserCreate,
+    idempotency_key: str | None,
+) -> tuple[User, bool]:
     """Create the caller's profile; returns it and whether this was a replay of an earlier POST."""
     email = identity.email
     if email is None:
@@ -40,14 +41,13 @@ def create_user(identity: Identity, body: UserCreate, idempotency_key: str | Non
             version=1,
         )
         try:
-            _repository().create(user)
+            users.create(user)
         except ItemAlreadyExistsError:
             raise ProfileExistsError() from None
         metrics.add_metric(name="UsersCreated", unit=MetricUnit.Count, value=1)
         return user.model_dump(mode="json")
 
-    result, replayed = idempotency.run_once(
-        table_name=get_settings().table_name,
+    result, replayed = once.run_once(
         operation="users.create",
         user_id=identity.sub,
         key=idempotency_key,
@@ -57,22 +57,24 @@ def create_user(identity: Identity, body: UserCreate, idempotency_key: str | Non
     return User.model_validate(result), replayed
 
 
-def get_me(identity: Identity) -> User:
+def get_me(users: UserRepository, identity: Identity) -> User:
     """The caller's profile."""
-    user = _repository().get(identity.sub)
+    user = users.get(identity.sub)
     if user is None:
         raise ProfileNotFoundError()
     return user
 
 
-def get_user(identity: Identity, user_id: str) -> User:
+def get_user(users: UserRepository, identity: Identity, user_id: str) -> User:
     """A profile by id: only the caller's own; any other id is 404 so existence never leaks."""
     if user_id != identity.sub:
         raise ProfileNotFoundError()
-    return get_me(identity)
+    return get_me(users, identity)
 
 
-def update_me(identity: Identity, body: UserUpdate, accepted_versions: frozenset[int] | None) -> User:
+def update_me(
+    users: UserRepository, identity: Identity, body: UserUpdate, accepted_versions: frozenset[int] | None
+) -> User:
     """Change name and/or time zone; a change that changes nothing writes nothing."""
     changes = body.model_dump(exclude_unset=True)
 
@@ -82,22 +84,21 @@ def update_me(identity: Identity, body: UserUpdate, accepted_versions: frozenset
         return current.model_copy(update={**changes, "updated_at": utc_now(), "version": current.version + 1})
 
     _, updated = update_versioned(
-        read=lambda: get_me(identity),
+        read=lambda: get_me(users, identity),
         change=change,
-        write=_repository().replace,
+        write=users.replace,
         accepted=accepted_versions,
         not_found=ProfileNotFoundError,
     )
     return updated
 
 
-def delete_me(identity: Identity, accepted_versions: frozenset[int] | None) -> None:
+def delete_me(users: UserRepository, identity: Identity, accepted_versions: frozenset[int] | None) -> None:
     """Delete the caller's profile and every task (resumable: a retry finishes an interrupted run)."""
-    repository = _repository()
     if accepted_versions is not None:
-        check_version(accepted_versions, get_me(identity).version)
+        check_version(accepted_versions, get_me(users, identity).version)
     try:
-        tasks_deleted = repository.delete_account(identity.sub)
+        tasks_deleted = users.delete_account(identity.sub)
     except ItemNotFoundError:
         raise ProfileNotFoundError() from None
     metrics.add_metric(name="UsersDeleted", unit=MetricUnit.Count, value=1)
