@@ -18,6 +18,7 @@ from todo_api import runtime
 from todo_api.errors import ApiError
 from todo_api.request_context import STATE_REQUEST_ID
 from todo_api.services import failures
+from todo_contracts import errors
 
 # A request can be wrong in thousands of ways at once (5,000 unknown query parameters): the body
 # lists the first MAX_DETAILS problems and the message says how many there were.
@@ -57,14 +58,10 @@ def envelope(
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     """The error envelope response."""
-    body: dict[str, Any] = {
-        "code": code,
-        "message": message,
-        "request_id": request.scope.get("state", {}).get(STATE_REQUEST_ID, ""),
-    }
-    if details:
-        body["details"] = details
-    return JSONResponse({"error": body}, status_code=status_code, headers=headers)
+    request_id = request.scope.get("state", {}).get(STATE_REQUEST_ID, "")
+    return JSONResponse(
+        errors.envelope(code, message, request_id, details), status_code=status_code, headers=headers
+    )
 
 
 def _field_path(location: tuple[Any, ...] | list[Any]) -> str:

@@ -6,7 +6,6 @@ response status seen without buffering the response.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid
@@ -20,6 +19,7 @@ from todo_api import cors, runtime
 from todo_api.identity import identity_from_event
 from todo_api.observability import logger
 from todo_api.services.clock import utc_now
+from todo_contracts.errors import envelope_bytes
 
 MAX_BODY_BYTES = 64 * 1024
 CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -56,10 +56,6 @@ def base_path_of(event: Mapping[str, Any], headers: Headers) -> str:
         prefix = f"/{stage}" if isinstance(stage, str) else ""
     # The prefix ends up inside the Swagger UI page: accept only plain path segments.
     return prefix if prefix and BASE_PATH.match(prefix) else ""
-
-
-def error_body(status: int, code: str, message: str, request_id: str) -> bytes:
-    return json.dumps({"error": {"code": code, "message": message, "request_id": request_id}}).encode()
 
 
 class RequestContextMiddleware:
@@ -171,7 +167,7 @@ class RequestContextMiddleware:
 
     @staticmethod
     async def _send_error(send: Send, status: int, code: str, message: str, request_id: str) -> None:
-        body = error_body(status, code, message, request_id)
+        body = envelope_bytes(code, message, request_id)
         await send(
             {
                 "type": "http.response.start",

@@ -7,10 +7,11 @@ import json
 from typing import Any
 
 from todo_contracts import routes
+from todo_contracts.errors import RATE_LIMITED_CODE, RATE_LIMITED_MESSAGE
 from todo_contracts.identity import PASSWORD_POLICY
 from todo_infra.stacks.api_stack import _RATE_LIMITED_BODY
 from todo_infra.stage_config import stage_config
-from todo_local.rate_limit import DEV_LIMITS, RATE_LIMITED_CODE, RATE_LIMITED_MESSAGE
+from todo_local.rate_limit import DEV_LIMITS
 
 
 def test_local_limits_equal_the_dev_stage_config() -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import importlib
-import json
 import logging
 import threading
 import time
@@ -36,6 +35,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from todo_api import cors
 from todo_contracts import routes
+from todo_contracts.errors import RATE_LIMITED_CODE, RATE_LIMITED_MESSAGE, envelope_bytes
 from todo_local.authorizer import CognitoAuthorizer, Unauthorized, bearer_token, claims_as_strings
 from todo_local.http_server import (
     POLL_SECONDS,
@@ -47,7 +47,7 @@ from todo_local.http_server import (
 )
 from todo_local.lambda_context import LOCAL_ACCOUNT_ID, LambdaContext
 from todo_local.log_capture import STDOUT_ROUTER, LogSink, adopt_powertools_handlers
-from todo_local.rate_limit import RATE_LIMITED_CODE, RATE_LIMITED_MESSAGE, RateLimiter, retry_after_header
+from todo_local.rate_limit import RateLimiter, retry_after_header
 
 LOG = logging.getLogger("todo_local.gateway")
 
@@ -114,17 +114,12 @@ ANSWERS: dict[str, GatewayAnswer] = {
 }
 
 
-def error_envelope(code: str, message: str, request_id: str) -> bytes:
-    """The API's error envelope, as bytes on the wire."""
-    return json.dumps({"error": {"code": code, "message": message, "request_id": request_id}}).encode()
-
-
 def gateway_error(answer: GatewayAnswer, request_id: str) -> HttpResponse:
     """An answer API Gateway gives by itself, as the Api stack's gateway responses render it."""
     headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
     if answer.error_type:
         headers.append(("x-amzn-ErrorType", answer.error_type))
-    return HttpResponse(answer.status, headers, error_envelope(answer.code, answer.message, request_id))
+    return HttpResponse(answer.status, headers, envelope_bytes(answer.code, answer.message, request_id))
 
 
 def server_error(status: int, message: str, request_id: str) -> HttpResponse:
@@ -133,18 +128,17 @@ def server_error(status: int, message: str, request_id: str) -> HttpResponse:
     The code is HTTP's name for the status (`BAD_REQUEST`, `REQUEST_URI_TOO_LONG`, ...).
     """
     headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
-    return HttpResponse(status, headers, error_envelope(HTTPStatus(status).name, message, request_id))
+    return HttpResponse(status, headers, envelope_bytes(HTTPStatus(status).name, message, request_id))
 
 
 def rate_limited(request_id: str, wait_seconds: float) -> HttpResponse:
     """The 429 the WAF rule's custom response gives (the same body as the Api stack's)."""
-    body = {"error": {"code": RATE_LIMITED_CODE, "message": RATE_LIMITED_MESSAGE}}
     headers = [
         ("Content-Type", "application/json"),
         ("Retry-After", retry_after_header(wait_seconds)),
         ("x-amzn-RequestId", request_id),
     ]
-    response = HttpResponse(429, headers, json.dumps(body).encode())
+    response = HttpResponse(429, headers, envelope_bytes(RATE_LIMITED_CODE, RATE_LIMITED_MESSAGE))
     response.note = "rate limited"
     return response
 

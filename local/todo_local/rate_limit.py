@@ -20,9 +20,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-RATE_LIMITED_CODE = "RATE_LIMITED"
-RATE_LIMITED_MESSAGE = "Too many requests; retry after the Retry-After delay."
-
 
 @dataclass(frozen=True)
 class RateLimits:
