@@ -12,6 +12,8 @@ import pytest
 from todo_api.cursor_key_rotation import RotationError, rotate_step
 from todo_api.cursor_keys import REFRESH_INTERVAL_SECONDS, SecretsManagerCursorKeys
 from todo_api.services.cursor import InvalidCursorError, decode_cursor_with_any, encode_cursor
+from todo_local.testing.secret_rotation import enable_rotation
+from todo_local.testing.secret_rotation import rotate as rotate_secret
 
 SECRET = "todo-test/cursor-signing-key"
 USER, FILTERS, POSITION = "user-1", {"status": "pending"}, {"PK": "USER#user-1", "SK": "TASK#a"}
@@ -22,25 +24,14 @@ def secrets(moto_env: str) -> Any:
     """moto's Secrets Manager with the cursor secret, rotation enabled as the stack enables it."""
     client = boto3.client("secretsmanager")
     client.create_secret(Name=SECRET, SecretString="first-key-" + "a" * 40)
-    # Turning rotation on makes moto stage a copy as AWSPENDING; Secrets Manager proper would not.
-    client.rotate_secret(
-        SecretId=SECRET, RotationRules={"AutomaticallyAfterDays": 30}, RotateImmediately=False
-    )
-    for version, stages in client.describe_secret(SecretId=SECRET)["VersionIdsToStages"].items():
-        if "AWSPENDING" in stages:
-            client.update_secret_version_stage(
-                SecretId=SECRET, VersionStage="AWSPENDING", RemoveFromVersionId=version
-            )
+    enable_rotation(client, SECRET)
     assert client.describe_secret(SecretId=SECRET)["RotationEnabled"] is True
     return client
 
 
 def rotate(client: Any) -> str:
     """One rotation as Secrets Manager drives it: the four steps with one new version token."""
-    token = str(uuid.uuid4())
-    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
-        rotate_step(client, {"SecretId": SECRET, "ClientRequestToken": token, "Step": step})
-    return token
+    return rotate_secret(client, SECRET)
 
 
 def value(client: Any, stage: str) -> str:

@@ -7,29 +7,18 @@ api reads it through Powertools Parameters; a rotation is the rotation function'
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from typing import Any
 
 import boto3
 
-from todo_api.cursor_key_rotation import rotate_step
+from todo_local.testing.secret_rotation import enable_rotation, rotate
 
 
 def rotate_platform_key(platform: Any) -> None:
     client = boto3.client("secretsmanager")
     secret = platform.api_runtime.settings.cursor_secret_id
-    if not client.describe_secret(SecretId=secret).get("RotationEnabled"):
-        client.rotate_secret(
-            SecretId=secret, RotationRules={"AutomaticallyAfterDays": 30}, RotateImmediately=False
-        )
-        for version, stages in client.describe_secret(SecretId=secret)["VersionIdsToStages"].items():
-            if "AWSPENDING" in stages:
-                client.update_secret_version_stage(
-                    SecretId=secret, VersionStage="AWSPENDING", RemoveFromVersionId=version
-                )
-    token = str(uuid.uuid4())
-    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
-        rotate_step(client, {"SecretId": secret, "ClientRequestToken": token, "Step": step})
+    enable_rotation(client, secret)
+    rotate(client, secret)
     # A container started after the rotation: nothing cached from before it.
     platform.api_runtime = dataclasses.replace(platform.api_runtime)
 

@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 from todo_contracts.keys import insights_key
+from todo_contracts.lake_layout import GOLD_USER_INSIGHTS
 
 
 def stamp(at: datetime) -> str:
@@ -27,21 +28,7 @@ def stamp(at: datetime) -> str:
 # today", after every profile the tests create.
 NOW = datetime.now(UTC)
 AS_OF, LATER = stamp(NOW + timedelta(hours=6)), stamp(NOW + timedelta(hours=7))
-FIELDS = {
-    "as_of",
-    "total_tasks",
-    "open_tasks",
-    "completed_tasks",
-    "overdue_tasks",
-    "completed_last_7_days",
-    "completed_last_30_days",
-    "completion_rate",
-    "current_streak_days",
-    "longest_streak_days",
-    "median_hours_to_complete",
-    "busiest_weekday",
-    "top_categories",
-}
+FIELDS = set(GOLD_USER_INSIGHTS.column_names()) - {"user_id"}  # what the route answers
 
 
 def row(user: str, as_of: str = AS_OF, **overrides: Any) -> dict[str, Any]:

@@ -23,7 +23,12 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from todo_contracts.lake_layout import INSIGHTS_EXPORT_MANIFEST, INSIGHTS_RUN_FOLDER_PREFIX, InsightsManifest
+from todo_contracts.lake_layout import (
+    GOLD_USER_INSIGHTS,
+    INSIGHTS_EXPORT_MANIFEST,
+    INSIGHTS_RUN_FOLDER_PREFIX,
+    InsightsManifest,
+)
 
 # The export contract with the gold job (issue 10). Defined here until the gold side (lake_layout)
 # names them; both must stay equal to what the job writes.
@@ -44,18 +49,9 @@ COUNT_FIELDS = (
     "current_streak_days",
     "longest_streak_days",
 )
-# Every field of a row; a field outside this set is refused (the contract changed under us).
-ROW_FIELDS = frozenset(
-    {
-        "user_id",
-        "as_of",
-        *COUNT_FIELDS,
-        "completion_rate",
-        "median_hours_to_complete",
-        "busiest_weekday",
-        "top_categories",
-    }
-)
+# Every field of a row (gold_user_insights' columns); a field outside this set is refused (the
+# contract changed under us).
+ROW_FIELDS = frozenset(GOLD_USER_INSIGHTS.column_names())
 # Guards against an export that would not fit the function's memory: far above any real user count
 # per run file, far below what would exhaust a 512 MB function.
 MAX_PART_BYTES = 256 * 1024 * 1024
