@@ -7,17 +7,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-ACCESS_KEYS = {
-    "log_type",
-    "ts",
-    "request_id",
-    "correlation_id",
-    "method",
-    "route",
-    "status",
-    "latency_ms",
-    "user_id",
-}
+from todo_contracts.lake_layout import BRONZE_LOGS
+
+ACCESS_KEYS = set(BRONZE_LOGS.column_names())  # the lake reads exactly these
 
 
 def _log_lines(local_platform: Any) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.types import LogRecord
 
+from todo_contracts.lake_layout import BRONZE_LOGS
 from todo_contracts.metrics import NAMESPACE
 
 SERVICE_NAME = os.getenv("POWERTOOLS_SERVICE_NAME", "todo-api")
@@ -44,18 +45,8 @@ class DisabledTracer:
 # Most requests publish no business metric; Powertools would warn about that on every one.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
-# The access-log contract (API -> lake): every line has all of these keys, null included.
-ACCESS_LOG_KEYS = (
-    "log_type",
-    "ts",
-    "request_id",
-    "correlation_id",
-    "method",
-    "route",
-    "status",
-    "latency_ms",
-    "user_id",
-)
+# The access-log contract (API -> lake): every line has all of bronze logs' columns, null included.
+ACCESS_LOG_KEYS = tuple(BRONZE_LOGS.column_names())
 
 
 class AccessLogFormatter(LambdaPowertoolsFormatter):
