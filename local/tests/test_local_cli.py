@@ -44,6 +44,13 @@ def _env(tmp_path):
     return {**shell, "PYTHONPATH": python_path, "FAKE_EVENTS_FILE": str(tmp_path / "events.jsonl")}
 
 
+def _run(tmp_path, *args, timeout=START_TIMEOUT):
+    """`todo-insights <args>` in a developer's plain shell, to completion; its result."""
+    return subprocess.run(
+        _cli(*args), env=_env(tmp_path), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 def _start_up(tmp_path, *extra):
     directory = tmp_path / "state"
     stderr = (tmp_path / "up.stderr").open("w")
@@ -87,14 +94,7 @@ def running_up(tmp_path_factory):
 
 def _user(running_up, *args):
     _, directory, _, tmp_path = running_up
-    return subprocess.run(
-        _cli("local", "user", "--dir", str(directory), *args),
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT,
-        check=False,
-    )
+    return _run(tmp_path, "local", "user", "--dir", str(directory), *args)
 
 
 def test_local_up_writes_endpoints_and_serves_the_api(running_up):
@@ -187,14 +187,7 @@ def test_sigint_stops_local_up_cleanly(tmp_path):
 
 
 def test_local_user_without_a_platform_says_how_to_start_one(tmp_path):
-    result = subprocess.run(
-        _cli("local", "user", "--dir", str(tmp_path / "nothing"), "--email", "a@example.com"),
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT,
-        check=False,
-    )
+    result = _run(tmp_path, "local", "user", "--dir", str(tmp_path / "nothing"), "--email", "a@example.com")
     assert result.returncode == 2
     assert "local up" in result.stderr
     assert result.stdout == ""
@@ -205,13 +198,8 @@ def test_local_up_on_a_busy_port_exits_non_zero_with_a_message(tmp_path):
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         busy = str(holder.getsockname()[1])
-        result = subprocess.run(
-            _cli("local", "up", "--dir", str(tmp_path / "s"), "--api-port", busy, "--aws-port", "0"),
-            env=_env(tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=START_TIMEOUT,
-            check=False,
+        result = _run(
+            tmp_path, "local", "up", "--dir", str(tmp_path / "s"), "--api-port", busy, "--aws-port", "0"
         )
     assert result.returncode == 1
     assert f"port {busy}" in result.stderr
@@ -219,24 +207,18 @@ def test_local_up_on_a_busy_port_exits_non_zero_with_a_message(tmp_path):
 
 
 def test_local_up_with_a_handler_that_cannot_load_exits_non_zero(tmp_path):
-    result = subprocess.run(
-        _cli(
-            "local",
-            "up",
-            "--dir",
-            str(tmp_path / "s"),
-            "--api-port",
-            "0",
-            "--aws-port",
-            "0",
-            "--handler",
-            "no_such_module_anywhere:handler",
-        ),
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT,
-        check=False,
+    result = _run(
+        tmp_path,
+        "local",
+        "up",
+        "--dir",
+        str(tmp_path / "s"),
+        "--api-port",
+        "0",
+        "--aws-port",
+        "0",
+        "--handler",
+        "no_such_module_anywhere:handler",
     )
     assert result.returncode == 1
     assert "cannot load the Lambda handler" in result.stderr
@@ -249,13 +231,8 @@ def test_local_up_feeds_the_lake_that_pipeline_run_and_sql_read(tmp_path):
     process, directory = _start_up(tmp_path)
     try:
         endpoints = _wait_ready(process, directory, tmp_path)
-        result = subprocess.run(
-            _cli("local", "user", "--dir", str(directory), "--email", "lake@example.com", "--quiet"),
-            env=_env(tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=START_TIMEOUT,
-            check=False,
+        result = _run(
+            tmp_path, "local", "user", "--dir", str(directory), "--email", "lake@example.com", "--quiet"
         )
         assert result.returncode == 0, result.stderr
         headers = {"Authorization": f"Bearer {result.stdout.strip()}"}
@@ -266,24 +243,17 @@ def test_local_up_feeds_the_lake_that_pipeline_run_and_sql_read(tmp_path):
         created = httpx.post(f"{api}/tasks", json={"title": "into the lake"}, headers=headers, timeout=30)
         assert created.status_code == 201, created.text
 
-        run = subprocess.run(
-            _cli("pipeline", "run", "--dir", str(directory), "--json"),
-            env=_env(tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        run = _run(tmp_path, "pipeline", "run", "--dir", str(directory), "--json", timeout=600)
         assert run.returncode == 0, run.stderr
-        query = subprocess.run(
-            _cli(
-                "sql", "--dir", str(directory), "--format", "json", "SELECT task_id, title FROM silver_tasks"
-            ),
-            env=_env(tmp_path),
-            capture_output=True,
-            text=True,
+        query = _run(
+            tmp_path,
+            "sql",
+            "--dir",
+            str(directory),
+            "--format",
+            "json",
+            "SELECT task_id, title FROM silver_tasks",
             timeout=300,
-            check=False,
         )
         assert query.returncode == 0, query.stderr
         rows = json.loads(query.stdout)
