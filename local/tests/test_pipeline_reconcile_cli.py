@@ -12,17 +12,14 @@ import pytest
 
 from todo_contracts.lake_layout import CDC_FOLDER, INSIGHTS_EXPORT_MANIFEST, Layer
 from todo_local.cli import main
-from todo_local.ingestion import wire_ingestion
 from todo_local.platform import LocalPlatform
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def platform(local_platform: LocalPlatform) -> Iterator[LocalPlatform]:
-    ingestion = wire_ingestion(local_platform, interval=3600)
-    yield local_platform
-    ingestion.stop()
+def platform(ingesting_platform: LocalPlatform) -> LocalPlatform:
+    return ingesting_platform
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 - `local_platform` (session): one `LocalPlatform` on free ports in a temporary folder. The
   environment it sets (`AWS_ENDPOINT_URL`, `TABLE_NAME`, ...) stays set for the whole session.
+- `ingesting_platform` (module): that platform with ingestion wired, drained on demand.
 - `api_user_factory` (function): call it to get a fresh Cognito user, signed in, with an
   `httpx.Client` that sends its ID token; the clients are closed at teardown.
 - `api_user` (function): one such user. `anon_client` (function): a client with no token.
@@ -91,6 +92,17 @@ def local_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPl
 
     with LocalPlatform(tmp_path_factory.mktemp("local-platform"), api_port=0, aws_port=0) as platform:
         yield platform
+
+
+@pytest.fixture(scope="module")
+def ingesting_platform(local_platform: LocalPlatform) -> Iterator[LocalPlatform]:
+    """The module's platform with ingestion wired (stream → cdc → delivery → bronze), drained only
+    when a test asks (`platform.drain`, which `run_pipeline` calls), never in the background."""
+    from todo_local.ingestion import wire_ingestion
+
+    ingestion = wire_ingestion(local_platform, interval=3600)
+    yield local_platform
+    ingestion.stop()
 
 
 @pytest.fixture
