@@ -93,6 +93,13 @@ def test_repositories_and_idempotency_are_built_once_per_runtime_on_its_table() 
     assert other.idempotency is not api.idempotency
 
 
+def test_clients_are_built_on_first_use_only() -> None:
+    api = _runtime("the-table")
+    assert "dynamodb" not in vars(api)
+    assert api.dynamodb is api.dynamodb
+    assert api.tasks._client is api.dynamodb
+
+
 def test_idempotency_decorates_one_module_level_function() -> None:
     """Powertools' documented decorator, applied once per runtime to `idempotency.execute`, whose
     name is part of every stored key: a rename would forget the last 24 hours of keys."""
@@ -103,10 +110,9 @@ def test_idempotency_decorates_one_module_level_function() -> None:
 
 def test_cursor_keys_are_the_fixed_development_key_unless_a_secret_is_named() -> None:
     fixed = _runtime("the-table")
-    assert fixed.secretsmanager is None
     assert fixed.cursor_keys.signing_key() == fixed.settings.cursor_key
+    assert "secretsmanager" not in vars(fixed)  # never built: no secret to read
     named = runtime.ApiRuntime.build(
         Settings(table_name="the-table", cursor_secret_id="todo/cursor-key"), session=SESSION
     )
-    assert named.secretsmanager is not None
     assert getattr(named.cursor_keys, "secret_id", None) == "todo/cursor-key"

@@ -37,12 +37,17 @@ SECRETS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect
 
 @dataclass(frozen=True)
 class ApiRuntime:
-    """The settings and clients of one api deployment (or one local platform)."""
+    """The settings and clients of one api deployment (or one local platform).
+
+    Clients are built on first use, so a request that needs none (the health check, an early
+    refusal) never pays for one: on Lambda that keeps them out of a cold start's first answer.
+    """
 
     settings: Settings
-    dynamodb: Any
-    secretsmanager: Any | None = None  # needed only when settings name a cursor secret
+    session: boto3.session.Session
+    endpoint_url: str | None = None  # an emulator's; None on AWS
     cors_origins: frozenset[str] = frozenset()
+    # boto3 sessions are not thread-safe while building a client (the local gateway has threads).
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @classmethod
@@ -56,17 +61,24 @@ class ApiRuntime:
     ) -> ApiRuntime:
         """A runtime whose clients come from `session` (default: boto3's, which reads the usual AWS
         variables), sent to `endpoint_url` when one is given (an emulator)."""
-        session = session or boto3.session.Session()
-        dynamodb = session.client("dynamodb", config=DYNAMODB_CONFIG, endpoint_url=endpoint_url)
-        secrets = None
-        if settings.cursor_secret_id is not None:
-            secrets = session.client("secretsmanager", config=SECRETS_CONFIG, endpoint_url=endpoint_url)
-        return cls(settings, dynamodb, secrets, cors_origins)
+        return cls(settings, session or boto3.session.Session(), endpoint_url, cors_origins)
 
     @classmethod
     def from_environment(cls) -> ApiRuntime:
         """The runtime a Lambda container has: settings and CORS origins from its environment."""
         return cls.build(Settings(), cors_origins=cors.origins_from_environment())  # type: ignore[call-arg]
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        with self._lock:
+            return self.session.client("dynamodb", config=DYNAMODB_CONFIG, endpoint_url=self.endpoint_url)
+
+    @cached_property
+    def secretsmanager(self) -> Any:
+        with self._lock:
+            return self.session.client(
+                "secretsmanager", config=SECRETS_CONFIG, endpoint_url=self.endpoint_url
+            )
 
     @cached_property
     def tasks(self) -> TaskRepository:
@@ -89,9 +101,7 @@ class ApiRuntime:
 
     @cached_property
     def idempotency(self) -> IdempotentRunner:
-        # Under a lock: building the persistence layer registers hooks on the shared client.
-        with self._lock:
-            return IdempotentRunner(self.dynamodb, self.settings.table_name)
+        return IdempotentRunner(self.dynamodb, self.settings.table_name)
 
 
 _active: ContextVar[ApiRuntime | None] = ContextVar("todo_api_runtime", default=None)
