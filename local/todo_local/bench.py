@@ -18,9 +18,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from todo_contracts.timestamps import rfc3339
 from todo_local.environment import scoped_environment
 from todo_local.platform import EMULATOR_KEY_ID, EMULATOR_SECRET_KEY
 
@@ -241,7 +243,7 @@ class _RawTaskCalls:
             },
             ExpressionAttributeValues={
                 ":title": {"S": self.title()},
-                ":now": {"S": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())},
+                ":now": {"S": rfc3339(datetime.now(UTC))},
                 ":expected": {"N": str(self.version)},
                 ":next": {"N": str(self.version + 1)},
             },
@@ -273,7 +275,7 @@ class _RawTaskCalls:
             ExpressionAttributeValues={
                 ":title": {"S": self.title()},
                 ":completed": {"S": "completed"},
-                ":now": {"S": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())},
+                ":now": {"S": rfc3339(datetime.now(UTC))},
                 ":one": {"N": "1"},
             },
             ReturnValues="ALL_OLD",
