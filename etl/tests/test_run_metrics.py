@@ -5,16 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from todo_contracts.metrics import PipelineMetric
 from todo_etl.glue.run_log import RunSummary
-from todo_etl.glue.run_metrics import (
-    ANOMALIES_METRIC,
-    DURATION_METRIC,
-    NAMESPACE,
-    QUARANTINED_METRIC,
-    ROWS_WRITTEN_METRIC,
-    publish_run_metrics,
-    run_metric_data,
-)
+from todo_etl.glue.run_metrics import NAMESPACE, publish_run_metrics, run_metric_data
+
+ANOMALIES_METRIC = PipelineMetric.ANOMALIES
+DURATION_METRIC = PipelineMetric.DURATION_SECONDS
+QUARANTINED_METRIC = PipelineMetric.ROWS_QUARANTINED
+ROWS_WRITTEN_METRIC = PipelineMetric.ROWS_WRITTEN
 
 
 def summary(**overrides: Any) -> RunSummary:

@@ -30,12 +30,13 @@ from todo_api.services.clock import new_task_id, utc_now
 from todo_api.services.cursor import InvalidCursorError, decode_cursor_with_any, encode_cursor
 from todo_api.services.idempotency import IdempotentRunner
 from todo_api.services.preconditions import check_version, update_versioned
+from todo_contracts.metrics import ApiMetric
 
 TASK_ID = re.compile(r"^[0-9a-f]{32}$")
 MUTABLE_FIELDS = ("title", "description", "status", "priority", "category", "due_date", "tags")
 
 
-def _count(name: str, value: int = 1) -> None:
+def _count(name: ApiMetric, value: int = 1) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
@@ -67,9 +68,9 @@ def create_task(
             raise failures.AccountBeingDeletedError() from None
         except WriteConflictError:
             raise failures.WriteConflictError() from None
-        _count("TasksCreated")
+        _count(ApiMetric.TASKS_CREATED)
         if task.status is TaskStatus.COMPLETED:
-            _count("TasksCompleted")
+            _count(ApiMetric.TASKS_COMPLETED)
         return task.model_dump(mode="json")
 
     result, replayed = once.run_once(
@@ -195,7 +196,7 @@ def _modify(
 
 def _count_completion(current: Task, updated: Task) -> None:
     if updated.status is TaskStatus.COMPLETED and current.status is not TaskStatus.COMPLETED:
-        _count("TasksCompleted")
+        _count(ApiMetric.TASKS_COMPLETED)
 
 
 def replace_task(
@@ -232,4 +233,4 @@ def delete_task(
         raise failures.TaskNotFoundError() from None
     except VersionMismatchError:
         raise failures.PreconditionFailedError() from None
-    _count("TasksDeleted")
+    _count(ApiMetric.TASKS_DELETED)

@@ -15,6 +15,7 @@ from todo_api.services.clock import utc_now
 from todo_api.services.failures import MissingEmailClaimError, ProfileExistsError, ProfileNotFoundError
 from todo_api.services.idempotency import IdempotentRunner
 from todo_api.services.preconditions import check_version, update_versioned
+from todo_contracts.metrics import ApiMetric
 
 
 def create_user(
@@ -44,7 +45,7 @@ def create_user(
             users.create(user)
         except ItemAlreadyExistsError:
             raise ProfileExistsError() from None
-        metrics.add_metric(name="UsersCreated", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=ApiMetric.USERS_CREATED, unit=MetricUnit.Count, value=1)
         return user.model_dump(mode="json")
 
     result, replayed = once.run_once(
@@ -101,6 +102,6 @@ def delete_me(users: UserRepository, identity: Identity, accepted_versions: froz
         tasks_deleted = users.delete_account(identity.sub)
     except ItemNotFoundError:
         raise ProfileNotFoundError() from None
-    metrics.add_metric(name="UsersDeleted", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=ApiMetric.USERS_DELETED, unit=MetricUnit.Count, value=1)
     if tasks_deleted:
-        metrics.add_metric(name="TasksDeleted", unit=MetricUnit.Count, value=tasks_deleted)
+        metrics.add_metric(name=ApiMetric.TASKS_DELETED, unit=MetricUnit.Count, value=tasks_deleted)

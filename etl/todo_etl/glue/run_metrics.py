@@ -11,13 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from todo_contracts.metrics import NAMESPACE
+from todo_contracts.metrics import NAMESPACE, PIPELINE_JOB_DIMENSION, PipelineMetric
 from todo_etl.glue.run_log import RunSummary
-
-ANOMALIES_METRIC = "PipelineRunAnomalies"
-ROWS_WRITTEN_METRIC = "PipelineRowsWritten"
-QUARANTINED_METRIC = "PipelineRowsQuarantined"
-DURATION_METRIC = "PipelineRunSeconds"
 
 
 class MetricsClient(Protocol):
@@ -33,7 +28,7 @@ def _instant(stamp: str) -> datetime:
 def run_metric_data(summary: RunSummary) -> list[dict[str, Any]]:
     """The MetricData entries of one run, dimensioned by job (silver or gold)."""
     at = _instant(summary.ended_at)
-    dimensions = [{"Name": "Job", "Value": summary.job}]
+    dimensions = [{"Name": PIPELINE_JOB_DIMENSION, "Value": summary.job}]
     seconds = max(0.0, (at - _instant(summary.started_at)).total_seconds())
 
     def datum(name: str, value: float, unit: str) -> dict[str, Any]:
@@ -41,10 +36,10 @@ def run_metric_data(summary: RunSummary) -> list[dict[str, Any]]:
 
     return [
         # Published as 0 on a clean run too: the alarm then tells "no anomaly" from "no run".
-        datum(ANOMALIES_METRIC, float(len(summary.anomalies)), "Count"),
-        datum(ROWS_WRITTEN_METRIC, float(sum(summary.rows_out.values())), "Count"),
-        datum(QUARANTINED_METRIC, float(summary.quarantined), "Count"),
-        datum(DURATION_METRIC, seconds, "Seconds"),
+        datum(PipelineMetric.ANOMALIES, float(len(summary.anomalies)), "Count"),
+        datum(PipelineMetric.ROWS_WRITTEN, float(sum(summary.rows_out.values())), "Count"),
+        datum(PipelineMetric.ROWS_QUARANTINED, float(summary.quarantined), "Count"),
+        datum(PipelineMetric.DURATION_SECONDS, seconds, "Seconds"),
     ]
 
 

@@ -11,20 +11,21 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from todo_contracts.metrics import NAMESPACE as METRICS_NAMESPACE
+from todo_contracts.metrics import KpiMetric
 from todo_etl.metrics.kpi_snapshot import InvalidSnapshotError, parse_snapshot
 from todo_etl.metrics.snapshot_store import SnapshotUnavailableError
 
 # Gold's metric names -> the CloudWatch metric names the dashboard and alarms use (SPEC §8).
-CLOUDWATCH_METRICS: dict[str, tuple[str, MetricUnit]] = {
-    "total_users": ("TotalUsers", MetricUnit.Count),
-    "active_users": ("ActiveUsers", MetricUnit.Count),
-    "total_tasks": ("TotalTasks", MetricUnit.Count),
-    "completed_tasks": ("CompletedTasks", MetricUnit.Count),
-    "completion_rate": ("CompletionRate", MetricUnit.Percent),
-    "avg_tasks_per_user": ("AvgTasksPerUser", MetricUnit.Count),
+CLOUDWATCH_METRICS: dict[str, tuple[KpiMetric, MetricUnit]] = {
+    "total_users": (KpiMetric.TOTAL_USERS, MetricUnit.Count),
+    "active_users": (KpiMetric.ACTIVE_USERS, MetricUnit.Count),
+    "total_tasks": (KpiMetric.TOTAL_TASKS, MetricUnit.Count),
+    "completed_tasks": (KpiMetric.COMPLETED_TASKS, MetricUnit.Count),
+    "completion_rate": (KpiMetric.COMPLETION_RATE, MetricUnit.Percent),
+    "avg_tasks_per_user": (KpiMetric.AVG_TASKS_PER_USER, MetricUnit.Count),
 }
-AGE_METRIC = "KpiSnapshotAgeSeconds"
-READ_FAILURE_METRIC = "KpiSnapshotReadFailures"
+AGE_METRIC = KpiMetric.SNAPSHOT_AGE_SECONDS
+READ_FAILURE_METRIC = KpiMetric.SNAPSHOT_READ_FAILURES
 
 # The stack sets both (its service name is stage-qualified); the defaults serve local runs.
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", METRICS_NAMESPACE)
