@@ -14,7 +14,7 @@ from todo_contracts.limits import (
     STREAM_RETRY_ATTEMPTS,
     WAF_WINDOW_SECONDS,
 )
-from todo_infra.stacks.api_stack import _RATE_LIMITED_BODY
+from todo_infra.constructs.rate_limited_web_acl import RATE_LIMITED_BODY
 from todo_infra.stage_config import stage_config
 from todo_local.rate_limit import DEV_LIMITS, RATE_LIMITED_CODE, RATE_LIMITED_MESSAGE
 
@@ -53,7 +53,7 @@ def test_the_local_stream_ingestion_batches_and_retries_as_the_stream_mapping(ea
 
 
 def test_local_429_body_is_the_waf_custom_response() -> None:
-    assert json.loads(_RATE_LIMITED_BODY) == {
+    assert json.loads(RATE_LIMITED_BODY) == {
         "error": {"code": RATE_LIMITED_CODE, "message": RATE_LIMITED_MESSAGE}
     }
 
