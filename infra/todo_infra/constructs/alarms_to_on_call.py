@@ -139,9 +139,11 @@ class AlarmsToOnCall(StackPart):
         self.topic.add_subscription(subscriptions.EmailSubscription(config.require_alarm_email()))
         self._notify = cloudwatch_actions.SnsAction(self.topic)
 
-    def _notifies(self, section: str, alarm: cloudwatch.AlarmBase) -> None:
+    def _unclaimed(self, section: str) -> None:
         if section in self.alarms:
             raise ValueError(f"two alarms for runbook section {section!r}")
+
+    def _notifies(self, section: str, alarm: cloudwatch.AlarmBase) -> None:
         alarm.add_alarm_action(self._notify)
         alarm.add_ok_action(self._notify)
         self.alarms[section] = alarm
@@ -160,6 +162,7 @@ class AlarmsToOnCall(StackPart):
         runbook: str | None = None,
     ) -> cloudwatch.Alarm:
         """One alarm named `<prefix>-<section>`, linking runbook section `runbook` (default: `section`)."""
+        self._unclaimed(section)
         alarm = cloudwatch.Alarm(
             self.home,
             alarm_construct_id(section),
@@ -180,6 +183,7 @@ class AlarmsToOnCall(StackPart):
     ) -> cloudwatch.CompositeAlarm:
         """A composite alarm `<prefix>-<section>`: in ALARM while any of `alarms` is (alarms of
         another stack reach the topic this way without a cross-stack cycle)."""
+        self._unclaimed(section)
         composite = cloudwatch.CompositeAlarm(
             self.home,
             construct_id,
