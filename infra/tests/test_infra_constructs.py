@@ -7,6 +7,7 @@ the logical ids they had (a changed id makes CloudFormation replace the resource
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -425,3 +426,36 @@ def test_every_alarm_keeps_the_logical_id_its_section_gives_it(dev) -> None:
             logical_id = dev.logical_id("Monitoring", alarm)
             assert logical_id in alarms
             assert logical_id.startswith(alarm_construct_id(section)), section
+
+
+def test_the_analyst_workgroup_enforces_its_settings_and_holds_the_named_queries() -> None:
+    from todo_etl.queries import NamedQuery
+    from todo_infra.constructs.analyst_workgroup import AnalystWorkgroup
+
+    stack = _stack()
+    lake = (s3.Bucket(stack, "Bronze"), s3.Bucket(stack, "Silver"), s3.Bucket(stack, "Gold"))
+    query = NamedQuery(name="q1", title="Q1", description="The first.", sql="SELECT 1", path=Path("q1.sql"))
+    analysts = AnalystWorkgroup(
+        stack,
+        "Analysts",
+        config=CONFIG,
+        database_name="db",
+        lake=lake,
+        query_results=s3.Bucket(stack, "Results"),
+        queries=[query],
+    )
+    template = Template.from_stack(stack)
+    workgroup = _only(template, "AWS::Athena::WorkGroup")["Properties"]
+    settings = workgroup["WorkGroupConfiguration"]
+    assert workgroup["Name"] == f"{CONFIG.prefix}-analysts"
+    assert settings["EnforceWorkGroupConfiguration"] is True
+    assert settings["BytesScannedCutoffPerQuery"] == CONFIG.athena_bytes_scanned_cutoff
+    assert settings["EngineVersion"]["SelectedEngineVersion"] == "Athena engine version 3"
+    named = _only(template, "AWS::Athena::NamedQuery")["Properties"]
+    assert (named["Name"], named["Database"], named["QueryString"]) == ("q1", "db", "SELECT 1")
+    assert named["WorkGroup"] == {"Ref": stack.resolve(analysts.workgroup.logical_id)}
+    names = {
+        p["Properties"]["ManagedPolicyName"]
+        for p in template.find_resources("AWS::IAM::ManagedPolicy").values()
+    }
+    assert names == {f"{CONFIG.prefix}-analyst-query", f"{CONFIG.prefix}-lake-maintainer"}

@@ -2,7 +2,7 @@
 
 Composed of constructs (`todo_infra.constructs`): `CdcPipeline` (stream → cdc function →
 Firehose → bronze), a `BronzeDeliveryStream` for the access logs, `LakeCatalog`, `GlueLakeJobs`
-and `InsightsLoader`; the buckets and the analysts' workgroup are written here.
+`InsightsLoader` and `AnalystWorkgroup`; the buckets are written here.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
-from aws_cdk import aws_athena as athena
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
@@ -21,13 +20,13 @@ from constructs import Construct
 
 from todo_contracts.lake_layout import (
     BRONZE_TABLES,
-    ICEBERG_TABLES,
     INSIGHTS_RUN_FOLDER_PREFIX,
     LOGS_FOLDER,
     Layer,
 )
 from todo_etl.queries import NamedQuery, load_queries
 from todo_infra import nag
+from todo_infra.constructs.analyst_workgroup import AnalystWorkgroup
 from todo_infra.constructs.bronze_delivery import BronzeDeliveryStream
 from todo_infra.constructs.cdc_pipeline import CdcPipeline
 from todo_infra.constructs.glue_lake_jobs import GlueLakeJobs
@@ -120,7 +119,16 @@ class EtlStack(Stack):
         self.insights_loader_function = self.insights.function
         self.insights_dlq = self.insights.dlq
         self.gold_succeeded_rule = self.insights.gold_succeeded_rule
-        self._build_athena(tuple(load_queries()) if named_queries is None else named_queries)
+        self.analysts = AnalystWorkgroup(
+            self,
+            "AnalystWorkgroup",
+            config=config,
+            database_name=self.database_name,
+            lake=(self.bronze, self.silver, self.gold),
+            query_results=self.query_results,
+            queries=tuple(load_queries()) if named_queries is None else named_queries,
+        )
+        self.workgroup = self.analysts.workgroup
         # dev's buckets are emptied on delete by CDK's provider function: bind its role too.
         restrict_provider_roles(self, ("Custom::S3AutoDeleteObjectsCustomResourceProvider",))
         for name, value in (
@@ -233,138 +241,3 @@ class EtlStack(Stack):
             filter_pattern=logs.FilterPattern.literal(ACCESS_LOG_FILTER),
             filter_name=f"{self.config.prefix}-access-logs-to-lake",
         )
-
-    # --- Athena -------------------------------------------------------------------------------
-
-    def _build_athena(self, queries: tuple[NamedQuery, ...]) -> None:
-        config = self.config
-        self.workgroup = athena.CfnWorkGroup(
-            self,
-            "WorkGroup",
-            name=f"{config.prefix}-analysts",
-            description="Analysts' workgroup: engine v3, enforced settings, encrypted results",
-            state="ENABLED",
-            recursive_delete_option=not config.retain_data,
-            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
-                enforce_work_group_configuration=True,
-                publish_cloud_watch_metrics_enabled=True,
-                bytes_scanned_cutoff_per_query=config.athena_bytes_scanned_cutoff,
-                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
-                    selected_engine_version="Athena engine version 3"
-                ),
-                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
-                    output_location=f"s3://{self.query_results.bucket_name}/athena/",
-                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
-                        encryption_option="SSE_S3"
-                    ),
-                ),
-            ),
-        )
-        self._build_analyst_policies()
-        self.named_queries: dict[str, athena.CfnNamedQuery] = {}
-        for query in queries:
-            named = athena.CfnNamedQuery(
-                self,
-                f"Query-{query.name}",
-                name=query.name,
-                description=query.description,
-                database=self.database_name,
-                query_string=query.sql,
-                work_group=self.workgroup.ref,
-            )
-            named.add_resource_dependency(self.workgroup)
-            self.named_queries[query.name] = named
-
-    def _build_analyst_policies(self) -> None:
-        """Managed policies for the people who use the workgroup (attach them to their roles):
-        querying every lake table, and on top of it Iceberg DML, OPTIMIZE and VACUUM on silver
-        and gold (Athena commits those itself: UpdateTable, new and deleted objects)."""
-        stack = Stack.of(self)
-        database = self.database_name
-
-        def glue_arn(resource: str, name: str | None = None) -> str:
-            return stack.format_arn(service="glue", resource=resource, resource_name=name)
-
-        workgroup_arn = stack.format_arn(
-            service="athena", resource="workgroup", resource_name=self.workgroup.ref
-        )
-        lake = (self.bronze, self.silver, self.gold)
-        query = [
-            iam.PolicyStatement(
-                actions=[
-                    "athena:StartQueryExecution",
-                    "athena:StopQueryExecution",
-                    "athena:GetQueryExecution",
-                    "athena:GetQueryResults",
-                    "athena:GetWorkGroup",
-                    "athena:ListNamedQueries",
-                    "athena:GetNamedQuery",
-                    "athena:BatchGetNamedQuery",
-                ],
-                resources=[workgroup_arn],
-            ),
-            iam.PolicyStatement(
-                actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartitions"],
-                resources=[
-                    glue_arn("catalog"),
-                    glue_arn("database", database),
-                    glue_arn("table", f"{database}/*"),
-                ],
-            ),
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[b.arn_for_objects("*") for b in lake]),
-            iam.PolicyStatement(
-                actions=["s3:ListBucket", "s3:GetBucketLocation"],
-                resources=[b.bucket_arn for b in (*lake, self.query_results)],
-            ),
-            iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-                resources=[self.query_results.arn_for_objects("athena/*")],
-            ),
-        ]
-        self.analyst_query_policy = iam.ManagedPolicy(
-            self,
-            "AnalystQueryPolicy",
-            managed_policy_name=f"{self.config.prefix}-analyst-query",
-            description="Run Athena queries in the analysts' workgroup on every lake table (read only)",
-            statements=query,
-        )
-        iceberg = [t.name for t in ICEBERG_TABLES]
-        self.lake_maintainer_policy = iam.ManagedPolicy(
-            self,
-            "LakeMaintainerPolicy",
-            managed_policy_name=f"{self.config.prefix}-lake-maintainer",
-            description="Athena DML, OPTIMIZE and VACUUM on the silver and gold Iceberg tables",
-            statements=[
-                *query,
-                iam.PolicyStatement(
-                    actions=["glue:UpdateTable"],
-                    resources=[
-                        glue_arn("catalog"),
-                        glue_arn("database", database),
-                        *(glue_arn("table", f"{database}/{name}") for name in iceberg),
-                    ],
-                ),
-                iam.PolicyStatement(
-                    actions=["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                    resources=[b.arn_for_objects("*") for b in (self.silver, self.gold)],
-                ),
-            ],
-        )
-        reasons = {
-            nag.resource_arn(self.bronze, "/*"): "Analysts read any bronze object (the raw CDC and logs).",
-            nag.resource_arn(self.silver, "/*"): "Silver objects: Iceberg data and metadata files.",
-            nag.resource_arn(self.gold, "/*"): "Gold objects: Iceberg data and metadata files.",
-            nag.resource_arn(self.query_results, "/athena/*"): "Athena writes each query's results here.",
-        }
-        for policy in (self.analyst_query_policy, self.lake_maintainer_policy):
-            nag.acknowledge(
-                policy,
-                nag.wildcard(
-                    f"Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{database}/*"
-                ),
-                "Every table of the stage's lake database (bronze, silver and gold; the jobs add tables).",
-            )
-            for finding, reason in reasons.items():
-                nag.acknowledge(policy, nag.wildcard(finding), reason)
-        CfnOutput(self, "AnalystQueryPolicyArn", value=self.analyst_query_policy.managed_policy_arn)
-        CfnOutput(self, "LakeMaintainerPolicyArn", value=self.lake_maintainer_policy.managed_policy_arn)
