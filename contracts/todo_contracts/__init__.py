@@ -7,7 +7,8 @@ Standard library only, so every Lambda bundle, the Glue library zip and the CDK 
 - `timestamps`: the one RFC 3339 spelling of an instant the system writes;
 - `metrics`: the CloudWatch namespace every function publishes to;
 - `routes`: the API's public (unauthenticated) routes;
-- `identity`: the user pool's password policy.
+- `identity`: the user pool's password policy;
+- `limits`: the dev stage's rate limits and the stream mapping's batch size and retries.
 
 The local parity tests (`infra/tests/test_infra_local_parity.py`) check that the CDK stacks and
 the local platform both take these values from here.

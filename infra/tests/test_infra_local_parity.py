@@ -9,21 +9,52 @@ from typing import Any
 from todo_contracts import routes
 from todo_contracts.errors import RATE_LIMITED_CODE, RATE_LIMITED_MESSAGE
 from todo_contracts.identity import PASSWORD_POLICY
-from todo_infra.stacks.api_stack import _RATE_LIMITED_BODY
+from todo_contracts.limits import (
+    DEV_RATE_LIMITS,
+    STREAM_BATCH_SIZE,
+    STREAM_RETRY_ATTEMPTS,
+    WAF_WINDOW_SECONDS,
+)
+from todo_infra.constructs.rate_limited_web_acl import RATE_LIMITED_BODY
 from todo_infra.stage_config import stage_config
 from todo_local.rate_limit import DEV_LIMITS
 
 
 def test_local_limits_equal_the_dev_stage_config() -> None:
     dev = stage_config("dev")
-    assert DEV_LIMITS.per_caller == dev.waf_rate_limit
-    assert DEV_LIMITS.window_seconds == 300  # the WAF rule's evaluation window in the Api stack
-    assert DEV_LIMITS.stage_rate == dev.api_throttle_rate
-    assert DEV_LIMITS.stage_burst == dev.api_throttle_burst
+    assert DEV_LIMITS.per_caller == dev.waf_rate_limit == DEV_RATE_LIMITS.waf_per_window
+    assert DEV_LIMITS.window_seconds == WAF_WINDOW_SECONDS
+    assert DEV_LIMITS.stage_rate == dev.api_throttle_rate == DEV_RATE_LIMITS.throttle_rate
+    assert DEV_LIMITS.stage_burst == dev.api_throttle_burst == DEV_RATE_LIMITS.throttle_burst
+
+
+def test_the_dev_api_stack_enforces_the_shared_rate_limits(dev) -> None:
+    """What the template says, not only the config: the stage throttle and both WAF rules."""
+    (stage,) = dev.resources("Api", "AWS::ApiGateway::Stage").values()
+    (settings,) = stage["Properties"]["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] == DEV_LIMITS.stage_rate
+    assert settings["ThrottlingBurstLimit"] == DEV_LIMITS.stage_burst
+    (acl,) = dev.resources("Api", "AWS::WAFv2::WebACL").values()
+    rate_rules = [r for r in acl["Properties"]["Rules"] if "RateBasedStatement" in r["Statement"]]
+    assert len(rate_rules) == 2
+    for rule in rate_rules:
+        statement = rule["Statement"]["RateBasedStatement"]
+        assert statement["Limit"] == DEV_LIMITS.per_caller, rule["Name"]
+        assert statement["EvaluationWindowSec"] == DEV_LIMITS.window_seconds, rule["Name"]
+
+
+def test_the_local_stream_ingestion_batches_and_retries_as_the_stream_mapping(each_stage) -> None:
+    from todo_local.ingestion import STREAM_BATCH_SIZE as LOCAL_BATCH_SIZE
+    from todo_local.ingestion import STREAM_MAX_RETRIES as LOCAL_RETRIES
+
+    (mapping,) = each_stage.resources("Etl", "AWS::Lambda::EventSourceMapping").values()
+    props = mapping["Properties"]
+    assert props["BatchSize"] == STREAM_BATCH_SIZE == LOCAL_BATCH_SIZE
+    assert props["MaximumRetryAttempts"] == STREAM_RETRY_ATTEMPTS == LOCAL_RETRIES
 
 
 def test_local_429_body_is_the_waf_custom_response() -> None:
-    assert json.loads(_RATE_LIMITED_BODY) == {
+    assert json.loads(RATE_LIMITED_BODY) == {
         "error": {"code": RATE_LIMITED_CODE, "message": RATE_LIMITED_MESSAGE}
     }
 

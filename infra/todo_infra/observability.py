@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+
 from todo_contracts.metrics import NAMESPACE
 from todo_infra.stage_config import StageConfig
 
@@ -40,3 +44,59 @@ def service_name(config: StageConfig, family: str) -> str:
     """POWERTOOLS_SERVICE_NAME of a function: Powertools makes it the `service` metric dimension,
     so qualifying it with the stage keeps dev and prod metrics apart in one account."""
     return f"{config.prefix}-{family}"
+
+
+# --- metrics the alarms and the dashboard both read ------------------------------------------
+
+# The table operations the api (and the loader) perform: throttles and system errors are summed
+# over these.
+TABLE_OPERATIONS = (
+    dynamodb.Operation.GET_ITEM,
+    dynamodb.Operation.PUT_ITEM,
+    dynamodb.Operation.UPDATE_ITEM,
+    dynamodb.Operation.DELETE_ITEM,
+    dynamodb.Operation.QUERY,
+    dynamodb.Operation.BATCH_WRITE_ITEM,
+    dynamodb.Operation.TRANSACT_WRITE_ITEMS,
+)
+# Published by the insights loader (ADR 0014) after each load, dimension `service`.
+INSIGHTS_LAG_METRIC = "InsightsLagSeconds"
+INSIGHTS_COUNT_METRICS = (
+    "InsightsWritten",
+    "InsightsSkippedStale",
+    "InsightsSkippedDeleted",
+    "InsightsLoadErrors",
+)
+
+
+def pipeline_anomalies_metric(job: str) -> cloudwatch.Metric:
+    """Anomalies a silver or gold run found against its previous run, summed per hour."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=PIPELINE_ANOMALIES_METRIC,
+        dimensions_map={PIPELINE_JOB_DIMENSION: job},
+        period=Duration.hours(1),
+        statistic="Sum",
+    )
+
+
+def kpi_metric(config: StageConfig, name: str, statistic: str = "Maximum") -> cloudwatch.Metric:
+    """A business KPI (or the KPI snapshot's age) as the metrics function publishes it."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": service_name(config, "metrics")},
+        period=Duration.minutes(config.metrics_schedule_minutes),
+        statistic=statistic,
+    )
+
+
+def insights_metric(config: StageConfig, name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+    """One of the insights loader's metrics, per hour."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": service_name(config, "insights-loader")},
+        period=Duration.hours(1),
+        statistic=statistic,
+    )

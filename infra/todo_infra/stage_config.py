@@ -11,6 +11,7 @@ from enum import StrEnum
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
+from todo_contracts.limits import DEV_RATE_LIMITS
 from todo_etl.glue.maintenance_policy import DEFAULT_POLICY, MaintenancePolicy
 
 DEFAULT_STAGE = "dev"
@@ -59,7 +60,7 @@ class StageConfig:
     deletion_protection: bool  # only with retain_data: a protected resource cannot be destroyed
     api_throttle_rate: float  # steady-state requests per second for the whole stage
     api_throttle_burst: int
-    waf_rate_limit: int  # requests per caller per 5-minute window (WAF minimum is 10)
+    waf_rate_limit: int  # requests per caller per WAF window (limits.WAF_WINDOW_SECONDS; min 10)
     alarm_email: str | None  # dev has a placeholder; staging and prod must be given a real address
     log_retention_days: int  # one of CloudWatch's allowed values (7, 30, 90, ...)
     canary: bool  # CodeDeploy canary on the api alias; all-at-once when False
@@ -149,9 +150,10 @@ _STAGES: dict[Stage, StageConfig] = {
         stage=Stage.DEV,
         retain_data=False,
         deletion_protection=False,
-        api_throttle_rate=20,
-        api_throttle_burst=40,
-        waf_rate_limit=300,
+        # The local gateway applies the same limits (todo_contracts.limits).
+        api_throttle_rate=DEV_RATE_LIMITS.throttle_rate,
+        api_throttle_burst=DEV_RATE_LIMITS.throttle_burst,
+        waf_rate_limit=DEV_RATE_LIMITS.waf_per_window,
         alarm_email="todo-insights-dev-alerts@example.com",
         log_retention_days=7,
         canary=False,

@@ -20,6 +20,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from todo_contracts.limits import DEV_RATE_LIMITS, WAF_WINDOW_SECONDS
+
 
 @dataclass(frozen=True)
 class RateLimits:
@@ -35,8 +37,13 @@ class RateLimits:
             raise ValueError(f"rate limits must be positive: {self}")
 
 
-# The dev stage of infra/todo_infra/stage_config.py: waf_rate_limit per 5 minutes, throttle 20/40.
-DEV_LIMITS = RateLimits(per_caller=300, window_seconds=300.0, stage_rate=20.0, stage_burst=40)
+# The dev stage's limits, as its WAF rule and stage throttling apply them (todo_contracts.limits).
+DEV_LIMITS = RateLimits(
+    per_caller=DEV_RATE_LIMITS.waf_per_window,
+    window_seconds=float(WAF_WINDOW_SECONDS),
+    stage_rate=float(DEV_RATE_LIMITS.throttle_rate),
+    stage_burst=DEV_RATE_LIMITS.throttle_burst,
+)
 
 
 class RateLimiter:

@@ -1,4 +1,4 @@
-"""Api stack: Cognito, the REST API with its WAF, the api function, its `live` alias and canary."""
+"""Api stack: Cognito, the REST API with its WAF (`RateLimitedWebAcl`), the api function, alias, canary."""
 
 from __future__ import annotations
 
@@ -15,14 +15,16 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from todo_api import cors
 from todo_contracts import routes
+from todo_contracts.errors import RATE_LIMITED_CODE, RATE_LIMITED_MESSAGE
 from todo_contracts.identity import PASSWORD_POLICY
 from todo_infra import nag
 from todo_infra.constructs.python_function import PythonFunction
+from todo_infra.constructs.rate_limited_web_acl import RateLimitedWebAcl
+from todo_infra.constructs.table_key import grant_table_key_via_dynamodb
 from todo_infra.constructs.trust import restrict_trust_to_account
 from todo_infra.observability import METRICS_NAMESPACE, runbook_description, service_name
 from todo_infra.packaging import BuiltBundle
@@ -37,18 +39,9 @@ API_ITEM_ACTIONS = (
     "dynamodb:DeleteItem",
     "dynamodb:ConditionCheckItem",
 )
-TABLE_KEY_ACTIONS = (
-    "kms:Decrypt",
-    "kms:DescribeKey",
-    "kms:Encrypt",
-    "kms:ReEncrypt*",
-    "kms:GenerateDataKey*",
-)
 CURSOR_ROTATION_HANDLER = "todo_api.cursor_key_rotation.handler"
 # A cursor lives for one listing session; the previous key stays valid for a whole period after.
 CURSOR_KEY_ROTATION = Duration.days(30)
-_RATE_LIMITED_MESSAGE = "Too many requests; retry after the Retry-After delay."
-_RATE_LIMITED_BODY = json.dumps({"error": {"code": "RATE_LIMITED", "message": _RATE_LIMITED_MESSAGE}})
 # API Gateway's own answers, in the API's error envelope with the request id (ADR 0012):
 # response type -> (status, code, message). A message of None is API Gateway's own message for the
 # case (`$context.error.messageString`, already a JSON string); the catch-alls keep the status of
@@ -58,7 +51,7 @@ GATEWAY_RESPONSES: dict[str, tuple[str | None, str, str | None]] = {
     "ACCESS_DENIED": ("403", "ACCESS_DENIED", "access denied"),
     # No resource or method at that path: API Gateway's 403 "Missing Authentication Token" is a 404.
     "MISSING_AUTHENTICATION_TOKEN": ("404", "NOT_FOUND", "no such route"),
-    "THROTTLED": ("429", "RATE_LIMITED", _RATE_LIMITED_MESSAGE),
+    "THROTTLED": ("429", RATE_LIMITED_CODE, RATE_LIMITED_MESSAGE),
     "REQUEST_TOO_LARGE": ("413", "PAYLOAD_TOO_LARGE", "request exceeds 10 MB"),
     "DEFAULT_4XX": (None, "BAD_REQUEST", None),
     "DEFAULT_5XX": (None, "INTERNAL_ERROR", None),
@@ -91,7 +84,13 @@ class ApiStack(Stack):
         self._build_function(table, api_bundle)
         self._build_rest_api()
         self._build_execution_logs()
-        self._build_waf()
+        self.waf = RateLimitedWebAcl(
+            self,
+            "RateLimitedWebAcl",
+            name=f"{config.prefix}-api",
+            limit=config.waf_rate_limit,
+            stage=self.stage,
+        )
         self._build_deployment()
         CfnOutput(self, "ApiUrl", value=f"{self.rest_api.url}api", description="Base URL of the API (/api)")
         CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
@@ -206,30 +205,13 @@ class ApiStack(Stack):
                 actions=["dynamodb:Query"], resources=[table.table_arn, f"{table.table_arn}/index/*"]
             )
         )
-        key = table.encryption_key
-        if key is None:
-            raise ValueError("the table is expected to have its customer-managed key")
         # The table key, only as DynamoDB uses it on the function's behalf (kms:ViaService).
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=list(TABLE_KEY_ACTIONS),
-                resources=[key.key_arn],
-                conditions={
-                    "StringEquals": {"kms:ViaService": f"dynamodb.{Stack.of(self).region}.amazonaws.com"}
-                },
-            )
-        )
+        grant_table_key_via_dynamodb(self.function, table)
         nag.acknowledge(
             self.function,
             nag.wildcard(f"Resource::{nag.imported_attribute(table)}/index/*"),
             "Query on the table's four GSIs (the list filters), this table's indexes only.",
         )
-        for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*"):
-            nag.acknowledge(
-                self.function,
-                nag.wildcard(f"Action::{action}"),
-                "The table's customer-managed key as DynamoDB uses it (kms:ViaService); that key only.",
-            )
 
     def _build_cursor_secret(self, bundle: BuiltBundle) -> None:
         """The cursor-signing key, rotated by a small function on a schedule (ADR 0011)."""
@@ -433,130 +415,6 @@ class ApiStack(Stack):
             removal_policy=config.named_removal_policy,
         )
         self.stage.node.add_dependency(self.execution_log_group)
-
-    # --- WAF ----------------------------------------------------------------------------------
-
-    def _build_waf(self) -> None:
-        config = self.config
-
-        def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
-            return wafv2.CfnWebACL.VisibilityConfigProperty(
-                cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
-            )
-
-        block_429 = wafv2.CfnWebACL.RuleActionProperty(
-            block=wafv2.CfnWebACL.BlockActionProperty(
-                custom_response=wafv2.CfnWebACL.CustomResponseProperty(
-                    response_code=429,
-                    custom_response_body_key="rate-limited",
-                    response_headers=[
-                        wafv2.CfnWebACL.CustomHTTPHeaderProperty(name="Retry-After", value="60")
-                    ],
-                )
-            )
-        )
-        authorization_header = wafv2.CfnWebACL.FieldToMatchProperty(single_header={"Name": "authorization"})
-        has_token = wafv2.CfnWebACL.StatementProperty(
-            size_constraint_statement=wafv2.CfnWebACL.SizeConstraintStatementProperty(
-                field_to_match=authorization_header,
-                comparison_operator="GT",
-                size=0,
-                text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")],
-            )
-        )
-        rules = [
-            # Per caller: the bearer token is the key, so one noisy user cannot starve the rest.
-            wafv2.CfnWebACL.RuleProperty(
-                name="rate-per-caller",
-                priority=0,
-                action=block_429,
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        limit=config.waf_rate_limit,
-                        evaluation_window_sec=300,
-                        aggregate_key_type="CUSTOM_KEYS",
-                        custom_keys=[
-                            wafv2.CfnWebACL.RateBasedStatementCustomKeyProperty(
-                                header=wafv2.CfnWebACL.RateLimitHeaderProperty(
-                                    name="authorization",
-                                    text_transformations=[
-                                        wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
-                                    ],
-                                )
-                            )
-                        ],
-                        scope_down_statement=has_token,
-                    )
-                ),
-                visibility_config=visibility("rate-per-caller"),
-            ),
-            # Requests without a token (public routes, junk) are limited per source IP instead.
-            wafv2.CfnWebACL.RuleProperty(
-                name="rate-per-ip-anonymous",
-                priority=1,
-                action=block_429,
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        limit=config.waf_rate_limit,
-                        evaluation_window_sec=300,
-                        aggregate_key_type="IP",
-                        scope_down_statement=wafv2.CfnWebACL.StatementProperty(
-                            not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=has_token)
-                        ),
-                    )
-                ),
-                visibility_config=visibility("rate-per-ip-anonymous"),
-            ),
-            wafv2.CfnWebACL.RuleProperty(
-                name="aws-common",
-                priority=2,
-                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS",
-                        name="AWSManagedRulesCommonRuleSet",
-                        # The API accepts bodies up to 64 KiB and answers 413 itself beyond that;
-                        # the managed 8 KiB body rule would block legitimate requests first.
-                        rule_action_overrides=[
-                            wafv2.CfnWebACL.RuleActionOverrideProperty(
-                                name="SizeRestrictions_BODY",
-                                action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={}),
-                            )
-                        ],
-                    )
-                ),
-                visibility_config=visibility("aws-common"),
-            ),
-            wafv2.CfnWebACL.RuleProperty(
-                name="aws-known-bad-inputs",
-                priority=3,
-                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS", name="AWSManagedRulesKnownBadInputsRuleSet"
-                    )
-                ),
-                visibility_config=visibility("aws-known-bad-inputs"),
-            ),
-        ]
-        self.web_acl = wafv2.CfnWebACL(
-            self,
-            "WebAcl",
-            name=f"{config.prefix}-api",
-            scope="REGIONAL",
-            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-            custom_response_bodies={
-                "rate-limited": wafv2.CfnWebACL.CustomResponseBodyProperty(
-                    content_type="APPLICATION_JSON", content=_RATE_LIMITED_BODY
-                )
-            },
-            rules=rules,
-            visibility_config=visibility(f"{config.prefix}-api"),
-        )
-        association = wafv2.CfnWebACLAssociation(
-            self, "WebAclAssociation", resource_arn=self.stage.stage_arn, web_acl_arn=self.web_acl.attr_arn
-        )
-        association.node.add_dependency(self.stage)
 
     # --- canary deployment ----------------------------------------------------------------------
 
