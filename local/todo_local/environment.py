@@ -1,8 +1,9 @@
 """Scoped changes to the process environment, put back exactly as they were found.
 
-The local platform configures the functions the way Lambda does, through environment variables,
-because that is how the handlers read their configuration on AWS. Every such change goes through
-here, so nothing outlives its scope: tests, the demo and the benchmarks share one process.
+The local platform configures the API function the way Lambda does, through environment
+variables, because that is how its handler reads its configuration on AWS (the ETL functions are
+built with explicit settings and clients instead, ADR 0015). Every such change goes through here,
+so nothing outlives its scope: tests, the demo and the benchmarks share one process.
 """
 
 from __future__ import annotations
