@@ -128,10 +128,16 @@ class World:
 
 @pytest.fixture
 def world(moto_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """The Lambda function's environment on this test's moto; the loader `handler` builds from it
+    on its first invocation is forgotten before and after (each test has its own server state)."""
+    from todo_etl.insights.handler import loader_from_environment
+
     monkeypatch.setenv("GOLD_URI", f"s3://{BUCKET}")
     monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
     monkeypatch.setenv("GOLD_JOB_NAME", GOLD_JOB)
-    return World()
+    loader_from_environment.cache_clear()
+    yield World()
+    loader_from_environment.cache_clear()
 
 
 def invoke(event: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -437,6 +443,43 @@ def test_without_its_settings_the_loader_refuses_to_start(
     monkeypatch.delenv("GOLD_URI")
     with pytest.raises(RuntimeError, match="GOLD_URI is not set"):
         invoke()
+
+
+def test_the_lambda_loader_is_built_once_from_its_environment(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from todo_etl.insights.handler import loader_from_environment
+
+    first = loader_from_environment()
+    assert (first.gold_uri, first.writer.table_name, first.gold_job_name) == (
+        f"s3://{BUCKET}",
+        TABLE_NAME,
+        GOLD_JOB,
+    )
+    monkeypatch.setenv("TABLE_NAME", "another")  # a Lambda container's environment never changes
+    assert loader_from_environment() is first
+
+
+def test_an_explicitly_built_loader_needs_no_environment(
+    world: World, moto_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from todo_etl.aws_clients import ExplicitClients
+    from todo_etl.insights.handler import LoaderSettings, build_loader, lambda_handler
+
+    world.profile("u1")
+    world.export("r1", LATE, [insights_row("u1", LATE)])
+    for key in ("GOLD_URI", "TABLE_NAME", "GOLD_JOB_NAME", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(key)
+    clients = ExplicitClients(
+        region="us-east-1", endpoint_url=moto_env, access_key_id="testing", secret_access_key="testing"
+    )
+    loader = build_loader(LoaderSettings(f"s3://{BUCKET}", TABLE_NAME, GOLD_JOB), clients)
+
+    result = lambda_handler(loader)(gold_event(), LambdaContext("todo-insights-test-insights-loader"))
+
+    assert (result["status"], result["written"]) == ("loaded", 1)
+    assert world.insights("u1") is not None
+    assert emitted(capsys)["InsightsWritten"] == 1  # the same invocation path as `handler`
 
 
 def test_the_local_gold_folder_reads_like_the_bucket(tmp_path: Path) -> None:

@@ -171,6 +171,33 @@ def test_every_project_module_the_glue_library_imports_is_in_it(tmp_path):
         assert imported <= modules, script.name
 
 
+@pytest.mark.parametrize("bundle", packaging.BUNDLES, ids=lambda b: b.family)
+def test_every_project_module_a_function_imports_is_in_its_bundle(bundle):
+    """A function runs from its code asset alone: a `todo_*` import outside it fails on Lambda only."""
+    import ast
+
+    files: dict[str, Path] = {}
+    for source in bundle.sources:
+        if source.source.is_dir():
+            for path in source.source.rglob("*.py"):
+                if "tests" not in path.relative_to(source.source).parts:
+                    files[f"{source.target}/{path.relative_to(source.source).as_posix()}"] = path
+        else:
+            files[source.target] = source.source
+    modules = {name[: -len(".py")].replace("/", ".").removesuffix(".__init__") for name in files}
+    missing = set()
+    for name, path in sorted(files.items()):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("todo_"):
+                wanted = [node.module]
+            elif isinstance(node, ast.Import):
+                wanted = [a.name for a in node.names if a.name.startswith("todo_")]
+            else:
+                continue
+            missing |= {f"{name}: {m}" for m in wanted if m not in modules}
+    assert not missing
+
+
 def test_bundles_point_at_the_documented_handlers():
     assert API_BUNDLE.handler == "todo_api.handler.handler"
     assert CDC_BUNDLE.handler == "todo_etl.cdc.handler.handler"

@@ -104,6 +104,8 @@ def _etl(*parts: str) -> Path:
 # Every bundle carries the shared contracts (standard library only) next to its own package.
 _CONTRACTS = (CodeSource(REPO_ROOT / "contracts" / "todo_contracts", "todo_contracts"),)
 _ETL_PACKAGE = CodeSource(_etl("todo_etl", "__init__.py"), "todo_etl/__init__.py")
+# How the cdc and insights functions build their boto3 clients (ADR 0017).
+_ETL_CLIENTS = CodeSource(_etl("todo_etl", "aws_clients.py"), "todo_etl/aws_clients.py")
 
 API_BUNDLE = FunctionBundle(
     family="api",
@@ -114,7 +116,7 @@ API_BUNDLE = FunctionBundle(
 CDC_BUNDLE = FunctionBundle(
     family="cdc",
     requirements=_etl("requirements-cdc.txt"),
-    sources=(*_CONTRACTS, _ETL_PACKAGE, CodeSource(_etl("todo_etl", "cdc"), "todo_etl/cdc")),
+    sources=(*_CONTRACTS, _ETL_PACKAGE, _ETL_CLIENTS, CodeSource(_etl("todo_etl", "cdc"), "todo_etl/cdc")),
     handler="todo_etl.cdc.handler.handler",
 )
 METRICS_BUNDLE = FunctionBundle(
@@ -127,7 +129,12 @@ METRICS_BUNDLE = FunctionBundle(
 INSIGHTS_BUNDLE = FunctionBundle(
     family="insights",
     requirements=_etl("requirements-insights.txt"),
-    sources=(*_CONTRACTS, _ETL_PACKAGE, CodeSource(_etl("todo_etl", "insights"), "todo_etl/insights")),
+    sources=(
+        *_CONTRACTS,
+        _ETL_PACKAGE,
+        _ETL_CLIENTS,
+        CodeSource(_etl("todo_etl", "insights"), "todo_etl/insights"),
+    ),
     handler="todo_etl.insights.handler.handler",
 )
 BUNDLES: tuple[FunctionBundle, ...] = (API_BUNDLE, CDC_BUNDLE, METRICS_BUNDLE, INSIGHTS_BUNDLE)

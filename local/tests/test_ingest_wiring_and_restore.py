@@ -40,10 +40,14 @@ def aws(moto_env: str) -> Iterator[Any]:
 class StandInPlatform:
     """The attributes `wire_ingestion` uses of `LocalPlatform`."""
 
-    def __init__(self, directory: Path, table_name: str) -> None:
+    def __init__(self, directory: Path, table_name: str, aws_endpoint_url: str) -> None:
         self.directory = directory
         self.lake_dir = directory / "lake"
-        self.endpoints = {"table_name": table_name, "region": "us-east-1"}
+        self.endpoints = {
+            "table_name": table_name,
+            "region": "us-east-1",
+            "aws_endpoint_url": aws_endpoint_url,
+        }
         self.running = True
         self.drainers: dict[str, Callable[[], Mapping[str, Any]]] = {}
         for sub in ("lake", "logs", "dlq", "state"):
@@ -58,10 +62,10 @@ class StandInPlatform:
 
 
 @pytest.fixture
-def wired(aws: Any, tmp_path: Path) -> Iterator[tuple[StandInPlatform, Ingestion]]:
+def wired(aws: Any, moto_env: str, tmp_path: Path) -> Iterator[tuple[StandInPlatform, Ingestion]]:
     table = f"todo-{secrets.token_hex(3)}"
     aws.create_table(**TABLE.create_table_kwargs(table))
-    platform = StandInPlatform(tmp_path / "local", table)
+    platform = StandInPlatform(tmp_path / "local", table, moto_env)
     ingestion = wire_ingestion(platform, interval=0.05)
     yield platform, ingestion
     platform.running = False
@@ -313,22 +317,41 @@ def test_dead_letters_of_a_missing_bucket_are_none_and_a_corrupt_one_stops_the_r
         dead_letter_events_from_s3("dead")
 
 
-def test_a_stopped_platforms_ingestion_never_unsets_what_the_next_one_set(aws: Any, tmp_path: Path) -> None:
-    """The demo's ingestion thread may exit after the next test module's platform wired its own:
-    CDC_DELIVERY_STREAM (the same name for both) must stay set for the newer one, and go back to
-    what it was before either only when the newer one stops."""
+CDC_VARIABLES = (
+    "CDC_DELIVERY_STREAM",
+    "CDC_DEAD_LETTER_BUCKET",
+    "AWS_ENDPOINT_URL_FIREHOSE",
+    "AWS_ENDPOINT_URL_S3",
+)
+
+
+def test_the_ingestion_configures_the_cdc_function_without_touching_the_environment(
+    aws: Any, moto_env: str, tmp_path: Path
+) -> None:
+    """The CDC function is built with explicit clients and settings: wiring, running and stopping
+    the ingestion leave `os.environ` exactly as it was, and two ingestions side by side (as two
+    platforms in one process) each deliver to their own lake."""
     import os
 
-    before = os.environ.get("CDC_DELIVERY_STREAM")
-    table = f"todo-{secrets.token_hex(3)}"
-    aws.create_table(**TABLE.create_table_kwargs(table))
-    first_platform = StandInPlatform(tmp_path / "first", table)
-    first = wire_ingestion(first_platform, interval=0.05)
-    second_platform = StandInPlatform(tmp_path / "second", table)
-    second = wire_ingestion(second_platform, interval=0.05)
-    first_platform.running = False
-    first.stop()  # the late exit of the older thread
-    assert os.environ.get("CDC_DELIVERY_STREAM") == second.set_environment["CDC_DELIVERY_STREAM"]
-    second_platform.running = False
-    second.stop()
-    assert os.environ.get("CDC_DELIVERY_STREAM") == before
+    tables = [f"todo-{secrets.token_hex(3)}" for _ in range(2)]
+    for table in tables:
+        aws.create_table(**TABLE.create_table_kwargs(table))
+    before = dict(os.environ)
+    platforms = [
+        StandInPlatform(tmp_path / f"platform-{index}", table, moto_env) for index, table in enumerate(tables)
+    ]
+    ingestions = [wire_ingestion(platform, interval=3600) for platform in platforms]
+    try:
+        assert dict(os.environ) == before
+        assert not [key for key in CDC_VARIABLES if key in os.environ]
+        for index, table in enumerate(tables):
+            aws.put_item(TableName=table, Item=task("u1", f"t{index}", 1))
+        for index, platform in enumerate(platforms):
+            platform.drain()
+            assert [row["sk"] for row in bronze_rows(platform.lake_dir)] == [f"TASK#t{index}"]
+        assert dict(os.environ) == before
+    finally:
+        for platform, ingestion in zip(platforms, ingestions, strict=True):
+            platform.running = False
+            ingestion.stop()
+    assert dict(os.environ) == before

@@ -532,6 +532,7 @@ def bench_cdc(lake_dir: Path, records: list[dict[str, Any]]) -> BenchResult:
     from boto3.dynamodb.types import TypeDeserializer
 
     from todo_contracts.lake_layout import CDC_FOLDER
+    from todo_etl.aws_clients import ExplicitClients
     from todo_etl.cdc import handler as cdc
     from todo_local.delivery_stream import LocalDeliveryStream
     from todo_local.firehose_endpoint import FirehoseEndpoint
@@ -558,20 +559,22 @@ def bench_cdc(lake_dir: Path, records: list[dict[str, Any]]) -> BenchResult:
             firehose.put_record_batch(DeliveryStreamName=base_stream.name, Records=lines)
         base_stream.flush()
 
-    settings = {
-        "AWS_ENDPOINT_URL_FIREHOSE": endpoint.url,
-        "CDC_DELIVERY_STREAM": ours_stream.name,
-        "CDC_DEAD_LETTER_BUCKET": None,  # nothing here is too large for Firehose
-        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-        "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "bench"),
-        "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "bench"),
-    }
+    # Its clients built before the clock starts, as a warm container has them (the loop's too).
+    function = cdc.build_function(
+        cdc.CdcSettings(delivery_stream=ours_stream.name),  # nothing here is too large for Firehose
+        ExplicitClients(
+            region="us-east-1",
+            service_endpoints={"firehose": endpoint.url},
+            access_key_id="bench",
+            secret_access_key="bench",  # noqa: S106 - the local endpoint checks no credentials
+        ),
+    )
+    handler = cdc.lambda_handler(function)
     try:
-        with scoped_environment(settings), contextlib.redirect_stdout(io.StringIO()):  # EMF/log lines
-            cdc.function_from_environment()  # its clients, as a warm container has them (the loop's too)
+        with contextlib.redirect_stdout(io.StringIO()):  # EMF/log lines
             started = time.perf_counter()
             for batch in batches:
-                response = cdc.handler(batch, _Context())  # type: ignore[arg-type]
+                response = handler(batch, _Context())  # type: ignore[arg-type]
                 if response.get("batchItemFailures"):
                     raise RuntimeError(f"the CDC handler reported failures: {response}")
             ours_stream.flush()
@@ -580,6 +583,7 @@ def bench_cdc(lake_dir: Path, records: list[dict[str, Any]]) -> BenchResult:
         baseline()
         base = time.perf_counter() - started
     finally:
+        function.close()
         firehose.close()
         endpoint.stop()
     per_k = 1000 / len(records)

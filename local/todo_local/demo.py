@@ -426,10 +426,24 @@ def run_queries(lake_dir: Path, console: Console, max_rows: int = 8) -> list[tup
     return counts
 
 
+def pipeline_on(platform: LocalPlatform, on_stage: Callable[[str, str], None]) -> PipelineResult:
+    """`run_pipeline` on the platform's lake, loading the insights into its table through clients
+    named from its endpoints (the demo sets nothing in the process environment for it)."""
+    from todo_local.aws_clients import platform_clients
+    from todo_local.pipeline import run_pipeline
+
+    return run_pipeline(
+        platform.lake_dir,
+        platform.drain,
+        on_stage=on_stage,
+        table_name=platform.endpoints["table_name"],
+        clients=platform_clients(platform.endpoints),
+    )
+
+
 def incremental_wave(platform: LocalPlatform, users: list[DemoUser], seed: int, out: Console) -> list[str]:
     """A few more changes and an incremental run; then the snapshots of every table and a query
     that reads silver_tasks as it was after the first run. Returns the unexpected answers."""
-    from todo_local.pipeline import run_pipeline
     from todo_local.pipeline_view import StageProgress
 
     first_snapshot = current_snapshot_id(platform.lake_dir)
@@ -439,12 +453,7 @@ def incremental_wave(platform: LocalPlatform, users: list[DemoUser], seed: int, 
     for user in users:
         drive_user(user.client, rng, 3, wave)
     with StageProgress(out) as progress:
-        result = run_pipeline(
-            platform.lake_dir,
-            platform.drain,
-            on_stage=progress.on_stage,
-            table_name=platform.endpoints["table_name"],
-        )
+        result = pipeline_on(platform, progress.on_stage)
     changes = result.silver.get("details", {}).get("changes", {})
     out.print(
         f"{sum(wave.calls.values())} more calls; the incremental silver run committed only what changed: "
@@ -552,8 +561,8 @@ def run_demo(
     console: Console | None = None,
 ) -> int:
     """The whole story; returns the process exit code."""
+    from todo_local.aws_clients import platform_resource
     from todo_local.ingestion import wire_ingestion
-    from todo_local.pipeline import run_pipeline
     from todo_local.pipeline_view import StageProgress, print_pipeline_result, print_reconcile_report
     from todo_local.reconcile import reconcile
 
@@ -589,12 +598,7 @@ def run_demo(
 
         out.rule("3. Pipeline: stream → cdc → bronze → silver → gold")
         with StageProgress(out) as progress:
-            result = run_pipeline(
-                platform.lake_dir,
-                platform.drain,
-                on_stage=progress.on_stage,
-                table_name=platform.endpoints["table_name"],
-            )
+            result = pipeline_on(platform, progress.on_stage)
         print_pipeline_result(result, out)
 
         problems += erasure_phase(platform.lake_dir, leaver, history, out)
@@ -605,7 +609,9 @@ def run_demo(
         query_counts = run_queries(platform.lake_dir, out)
 
         out.rule("5. Reconcile: the lake against the table")
-        report = reconcile(endpoints["table_name"], platform.lake_dir)
+        report = reconcile(
+            endpoints["table_name"], platform.lake_dir, dynamodb=platform_resource(endpoints, "dynamodb")
+        )
         print_reconcile_report(report, out)
         if not report.ok:
             problems.append(f"reconcile found {len(report.differences)} difference(s)")

@@ -1,8 +1,10 @@
 """Scoped changes to the process environment, put back exactly as they were found.
 
-The local platform configures the functions the way Lambda does, through environment variables,
-because that is how the handlers read their configuration on AWS. Every such change goes through
-here, so nothing outlives its scope: tests, the demo and the benchmarks share one process.
+The functions themselves are configured explicitly (the api's runtime, ADR 0015; the ETL
+functions, ADR 0017). What remains is boto3's own connection settings: the local platform points
+plain clients at its emulator with `AWS_ENDPOINT_URL` and dummy credentials, as a developer would
+export them. Every such change goes through here, so nothing outlives its scope: tests, the demo
+and the benchmarks share one process.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """A tiny Firehose endpoint (JSON 1.1 protocol) in front of named local delivery streams.
 
-The unchanged CDC function reaches it through the standard `AWS_ENDPOINT_URL_FIREHOSE` variable
-with a real boto3 client, so the wire path (base64 `Data`, per-record answers, error types) is
-exercised exactly as on AWS. Only what the project calls is served: PutRecordBatch, PutRecord and
-DescribeDeliveryStream.
+The unchanged CDC function reaches it with a real boto3 client built with its URL as
+`endpoint_url` (`todo_local.ingestion`), so the wire path (base64 `Data`, per-record answers,
+error types) is exercised exactly as on AWS. Only what the project calls is served:
+PutRecordBatch, PutRecord and DescribeDeliveryStream.
 """
 
 from __future__ import annotations

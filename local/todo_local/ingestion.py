@@ -1,20 +1,29 @@
 """Wires the ingestion path into a running local platform: stream poller → CDC handler → local
-Firehose (through its HTTP endpoint) → bronze, and api.jsonl → logs delivery stream → bronze."""
+Firehose (through its HTTP endpoint) → bronze, and api.jsonl → logs delivery stream → bronze.
+
+The CDC function is built explicitly (`todo_etl.cdc.handler.build_function`) with clients for the
+platform's emulator and for the local Firehose endpoint, and invoked through `lambda_handler`: the
+same `CdcFunction.__call__` the Lambda `handler` delegates to, on Lambda-shaped events. Nothing is
+set in the process environment, so platforms, the API and tests sharing a process never see it.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from todo_contracts.lake_layout import CDC_FOLDER, LOGS_FOLDER
 from todo_local.delivery_stream import LocalDeliveryStream
 from todo_local.firehose_endpoint import FirehoseEndpoint
 from todo_local.log_shipper import LogShipper
 from todo_local.stream_poller import StreamPoller
+
+if TYPE_CHECKING:
+    from todo_etl.aws_clients import ClientFactory
+    from todo_etl.cdc.handler import CdcFunction
 
 LOG = logging.getLogger("todo_local.ingestion")
 
@@ -23,11 +32,6 @@ LOGS_STREAM_NAME = "todo-local-logs"
 DEAD_LETTER_BUCKET = "todo-local-dead-letters"
 STREAM_DEAD_LETTER_FILE = "cdc-stream.jsonl"
 POLL_INTERVAL_SECONDS = 1.0
-# The ingestion that last set each variable: only it puts the variable back when it stops. A
-# stopped platform's ingestion thread exits up to an interval later, and must not unset what the
-# next platform's ingestion (same stream name, same bucket) has just set.
-_ENVIRONMENT_OWNERS: dict[str, Ingestion] = {}
-_OWNERS_LOCK = threading.Lock()
 # As the Etl stack's event source mapping (batch_size, retry_attempts): the same give-up point.
 STREAM_BATCH_SIZE = 100
 STREAM_MAX_RETRIES = 5
@@ -43,12 +47,12 @@ class Ingestion:
     poller: StreamPoller
     shipper: LogShipper
     interval: float = POLL_INTERVAL_SECONDS
-    saved_environment: dict[str, str | None] = field(default_factory=dict)
-    set_environment: dict[str, str] = field(default_factory=dict)
     stop_event: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
     # The emulated stream releases what this ingestion has consumed (None: moto not in this process).
     stream_consumer: Any = None
+    # The CDC function behind the poller (its clients are closed with the rest).
+    cdc_function: CdcFunction | None = None
 
     def drain_cdc(self) -> dict[str, Any]:
         """Everything in the stream now is in bronze when this returns."""
@@ -76,18 +80,8 @@ class Ingestion:
         self.poller.close()
         if self.stream_consumer is not None:
             self.stream_consumer.close()
-        with _OWNERS_LOCK:
-            for key, value in self.saved_environment.items():
-                if _ENVIRONMENT_OWNERS.get(key) is not self:
-                    continue  # a newer ingestion in this process owns it now (and restores it)
-                del _ENVIRONMENT_OWNERS[key]
-                if os.environ.get(key) != self.set_environment.get(key):
-                    continue  # someone (the platform's own restore) has set it since: leave theirs
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-            self.saved_environment.clear()
+        if self.cdc_function is not None:
+            self.cdc_function.close()
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -95,11 +89,12 @@ class Ingestion:
             self.thread.join()
 
 
-def _create_bucket(bucket: str, region: str) -> None:
-    import boto3
+def _create_bucket(bucket: str, clients: ClientFactory) -> None:
     from botocore.exceptions import ClientError
 
-    s3 = boto3.client("s3", region_name=region)
+    from todo_local.aws_clients import DEFAULT_CONFIG
+
+    s3 = clients("s3", config=DEFAULT_CONFIG)
     try:
         s3.create_bucket(Bucket=bucket)
     except ClientError as exc:
@@ -111,8 +106,9 @@ def _create_bucket(bucket: str, region: str) -> None:
 
 def wire_ingestion(platform: Any, *, interval: float = POLL_INTERVAL_SECONDS) -> Ingestion:
     """Start the local ingestion path for `platform` and register its drainers ("cdc", "logs")."""
-    from todo_etl.cdc.handler import handler
+    from todo_etl.cdc.handler import CdcSettings, build_function, lambda_handler
     from todo_local import dynamodb_emulation
+    from todo_local.aws_clients import platform_clients
     from todo_local.log_capture import adopt_powertools_handlers
 
     directory = Path(platform.directory)
@@ -123,6 +119,11 @@ def wire_ingestion(platform: Any, *, interval: float = POLL_INTERVAL_SECONDS) ->
     logs_stream = LocalDeliveryStream(LOGS_STREAM_NAME, lake_dir, LOGS_FOLDER)
     endpoint = FirehoseEndpoint({s.name: s for s in (cdc_stream, logs_stream)})
     endpoint.start()
+    aws = platform_clients(endpoints)  # the platform's emulator: the stream, the dead-letter bucket
+    cdc = build_function(
+        CdcSettings(delivery_stream=CDC_STREAM_NAME, dead_letter_bucket=DEAD_LETTER_BUCKET),
+        platform_clients(endpoints, service_endpoints={"firehose": endpoint.url}),
+    )
     # The platform's moto runs in this process: tell its stream what has been durably consumed.
     consumer = dynamodb_emulation.StreamConsumer() if dynamodb_emulation.installed() else None
     ingestion = Ingestion(
@@ -131,38 +132,24 @@ def wire_ingestion(platform: Any, *, interval: float = POLL_INTERVAL_SECONDS) ->
         endpoint=endpoint,
         poller=StreamPoller(
             endpoints["table_name"],
-            handler,
+            lambda_handler(cdc),
             batch_size=STREAM_BATCH_SIZE,
             max_retries=STREAM_MAX_RETRIES,
             dead_letter_path=directory / "dlq" / STREAM_DEAD_LETTER_FILE,
             checkpoint_path=directory / "state" / "cdc-stream-checkpoints.json",
             sink=sink,
             on_consumed=consumer,
+            clients=aws,
         ),
         shipper=LogShipper(
             directory / "logs" / "api.jsonl", directory / "state" / "log-shipper.json", logs_stream
         ),
         interval=interval,
         stream_consumer=consumer,
+        cdc_function=cdc,
     )
     try:
-        _create_bucket(DEAD_LETTER_BUCKET, endpoints.get("region", "us-east-1"))
-        settings = {
-            "AWS_ENDPOINT_URL_FIREHOSE": endpoint.url,
-            "CDC_DELIVERY_STREAM": CDC_STREAM_NAME,
-            "CDC_DEAD_LETTER_BUCKET": DEAD_LETTER_BUCKET,
-        }
-        with _OWNERS_LOCK:
-            for key, value in settings.items():
-                # An ingestion still winding down (its platform stopped, its thread not yet out)
-                # hands over what it would have put back, and no longer touches the variable.
-                previous = _ENVIRONMENT_OWNERS.get(key)
-                if previous is not None and key in previous.saved_environment:
-                    ingestion.saved_environment[key] = previous.saved_environment[key]
-                else:
-                    ingestion.saved_environment.setdefault(key, os.environ.get(key))
-                _ENVIRONMENT_OWNERS[key] = ingestion
-                os.environ[key] = ingestion.set_environment[key] = value
+        _create_bucket(DEAD_LETTER_BUCKET, aws)
         if sink is not None:
             adopt_powertools_handlers()  # the cdc Logger may predate the stdout router
         platform.add_drainer("cdc", ingestion.drain_cdc)

@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from todo_contracts.lake_layout import Layer
-from todo_local.environment import scoped_environment
+
+if TYPE_CHECKING:
+    from todo_etl.aws_clients import ClientFactory
 
 Drain = Callable[[], Mapping[str, Any]]
 StageListener = Callable[[str, str], None]  # (stage, "start" | "done")
@@ -68,25 +70,34 @@ def gold_succeeded_event(job_name: str, job_run_id: str) -> dict[str, Any]:
     }
 
 
-def load_insights(lake_dir: Path, table_name: str, job_run_id: str = "local") -> dict[str, Any]:
-    """Invoke the insights loader's handler on the export gold just wrote, as EventBridge does on AWS.
+def load_insights(
+    lake_dir: Path, table_name: str, job_run_id: str = "local", *, clients: ClientFactory | None = None
+) -> dict[str, Any]:
+    """Invoke the insights loader on the export gold just wrote, as EventBridge does on AWS.
 
-    Until the gold job writes the export (issue 10, gold side) there is nothing to load; that is
-    reported as `skipped`, never as a load.
+    The loader is built explicitly (the lake's gold folder, `table_name`, the local gold job) with
+    `clients` for the table (default: as boto3 resolves them from the environment), and runs
+    through `lambda_handler`, the same invocation path as the Lambda `handler`; the process
+    environment is left alone (the API may share the process). Until the gold job writes the
+    export there is nothing to load; that is reported as `skipped`, never as a load.
     """
     from todo_contracts.lake_layout import INSIGHTS_EXPORT_MANIFEST
-    from todo_etl.insights.handler import handler
+    from todo_etl.aws_clients import close_client, environment_clients
+    from todo_etl.insights.handler import LoaderSettings, build_loader, lambda_handler
     from todo_local.lambda_context import LambdaContext
 
     gold = layer_uri(lake_dir, Layer.GOLD)
     if not (Path(gold) / INSIGHTS_EXPORT_MANIFEST).is_file():
         return {"status": "skipped", "reason": f"gold wrote no {INSIGHTS_EXPORT_MANIFEST}"}
-    settings = {"GOLD_URI": gold, "TABLE_NAME": table_name, "GOLD_JOB_NAME": LOCAL_GOLD_JOB}
-    # Only variables the loader reads are set, and each is put back: the API may share the process.
-    with scoped_environment(settings):
-        result: dict[str, Any] = handler(
+    settings = LoaderSettings(gold_uri=gold, table_name=table_name, gold_job_name=LOCAL_GOLD_JOB)
+    loader = build_loader(settings, clients or environment_clients)
+    try:
+        result: dict[str, Any] = lambda_handler(loader)(
             gold_succeeded_event(LOCAL_GOLD_JOB, job_run_id), LambdaContext(LOADER_FUNCTION)
         )
+    finally:
+        close_client(loader.writer.client)
+        close_client(loader.s3_client)
     return result
 
 
@@ -97,6 +108,7 @@ def run_pipeline(
     full_rebuild: bool = False,
     on_stage: StageListener | None = None,
     table_name: str | None = None,
+    clients: ClientFactory | None = None,
 ) -> PipelineResult:
     """Drain ingestion, then silver, the erase step, gold, the insights load; returns when all
     have finished.
@@ -104,7 +116,8 @@ def run_pipeline(
     The erase step (ADR 0013) runs between silver and gold: silver has just recorded any account
     deletion, and gold then recomputes its aggregates without the erased person's history. The
     insights loader then writes gold's per-user insights into `table_name` (default: the
-    `TABLE_NAME` of this process, which the local platform sets).
+    `TABLE_NAME` of this process, which the local platform sets) through `clients` (default: as
+    boto3 resolves them from the environment; pass `platform_clients(endpoints)` to name them).
     """
     table = table_name or os.environ.get("TABLE_NAME")
     if not table:
@@ -130,5 +143,5 @@ def run_pipeline(
     result.erasure = summary_dict(timed("erasure", lambda: run_erasure(spark, lake)))
     result.gold = summary_dict(timed("gold", lambda: run_gold(spark, lake)))
     run_id = str(result.gold.get("run_id", "local"))
-    result.insights = dict(timed("insights", lambda: load_insights(lake_dir, table, run_id)))
+    result.insights = dict(timed("insights", lambda: load_insights(lake_dir, table, run_id, clients=clients)))
     return result

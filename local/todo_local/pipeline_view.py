@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -12,7 +11,6 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from todo_local.endpoints import Endpoints
 from todo_local.pipeline import PipelineResult
 from todo_local.reconcile import ReconcileReport
 
@@ -24,15 +22,6 @@ STAGE_LABELS = {
     "gold": "gold job (silver → gold)",
     "insights": "insights loader (gold → each user's insights in the table)",
 }
-
-
-def use_endpoints(endpoints: Endpoints) -> None:
-    """Point this process's AWS clients at the local platform (as `local up` does for its own)."""
-    os.environ["AWS_ENDPOINT_URL"] = endpoints.aws_endpoint_url
-    os.environ["AWS_REGION"] = endpoints.region
-    os.environ["AWS_DEFAULT_REGION"] = endpoints.region
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 
 class StageProgress:

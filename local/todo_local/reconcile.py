@@ -288,11 +288,14 @@ def read_lake_table(lake_dir: Path, table: lake_layout.LakeTable) -> list[dict[s
     return LocalLakeCatalog(lake_dir).rows(table)
 
 
-def scan_live_items(table_name: str) -> list[dict[str, Any]]:
-    """Every domain item of the table (an operator tool, never a request path, so Scan is fine here)."""
+def scan_live_items(table_name: str, dynamodb: Any = None) -> list[dict[str, Any]]:
+    """Every domain item of the table (an operator tool, never a request path, so Scan is fine here).
+
+    `dynamodb` is a boto3 DynamoDB service resource (default: as boto3 resolves it from the
+    environment)."""
     import boto3
 
-    table = boto3.resource("dynamodb").Table(table_name)
+    table = (dynamodb if dynamodb is not None else boto3.resource("dynamodb")).Table(table_name)
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {}
     while True:
@@ -305,9 +308,9 @@ def scan_live_items(table_name: str) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def reconcile(table_name: str, lake_dir: Path) -> ReconcileReport:
-    """Compare the live table with silver and gold under `lake_dir`."""
-    items = scan_live_items(table_name)
+def reconcile(table_name: str, lake_dir: Path, *, dynamodb: Any = None) -> ReconcileReport:
+    """Compare the live table with silver and gold under `lake_dir` (`dynamodb`: see `scan_live_items`)."""
+    items = scan_live_items(table_name, dynamodb)
     report = compare_state(
         items,
         read_lake_table(lake_dir, lake_layout.SILVER_TASKS),

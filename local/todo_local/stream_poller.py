@@ -21,11 +21,14 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from todo_contracts.timestamps import rfc3339
 from todo_local.lambda_context import LambdaContext
 from todo_local.log_capture import STDOUT_ROUTER, LogSink
+
+if TYPE_CHECKING:
+    from todo_etl.aws_clients import ClientFactory
 
 LOG = logging.getLogger("todo_local.stream_poller")
 
@@ -134,6 +137,7 @@ class StreamPoller:
         sink: LogSink | None = None,
         timeout_seconds: float = 60.0,
         on_consumed: Callable[[str, str, str], None] | None = None,
+        clients: ClientFactory | None = None,
     ) -> None:
         if not 1 <= batch_size <= 10_000:
             raise ValueError("batch_size is between 1 and 10,000 (as for the event source mapping)")
@@ -156,12 +160,21 @@ class StreamPoller:
         self._dynamodb: Any = None
         self._streams: Any = None
         self._stream_arn: str | None = None
+        # Explicit clients (the local platform's emulator); None: as boto3 resolves them from the
+        # environment, in the region it names.
+        self._client_factory = clients
         self._region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
     # -- AWS side --------------------------------------------------------------------------------
 
     def _clients(self) -> tuple[Any, Any]:
         if self._streams is None:
+            if self._client_factory is not None:
+                from botocore.config import Config
+
+                self._dynamodb = self._client_factory("dynamodb", config=Config())
+                self._streams = self._client_factory("dynamodbstreams", config=Config())
+                return self._dynamodb, self._streams
             import boto3
 
             self._dynamodb = boto3.client("dynamodb", region_name=self._region)

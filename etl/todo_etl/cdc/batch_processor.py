@@ -4,6 +4,11 @@ Powertools converts record by record (a conversion failure fails that record alo
 subclass then sends the converted records in Firehose-sized chunks and turns every record that
 was not delivered (or dead-lettered) into a failure, so `process_partial_response` reports it in
 `batchItemFailures` and the event source retries it.
+
+It does so through Powertools' documented extension points only (ADR 0017): `success_handler`
+holds each converted record back instead of counting it a success; `_clean`, the processor's
+teardown that runs once after the per-record loop and builds the response, first delivers the held
+records and hands each to `success_handler` or `failure_handler`. `process()` is Powertools' own.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch.base import SuccessResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from todo_etl.cdc.bronze_record import BronzeRecord, SkippedRecord, build_bronze_record
@@ -78,6 +84,8 @@ class BronzeBatchProcessor(BatchProcessor):
         self._dead_letters = dead_letters
         self.tally = tally
         self._clock = clock
+        # (raw stream record, its bronze record): converted in this batch, not yet delivered
+        self._converted: list[tuple[dict[str, Any], BronzeRecord]] = []
 
     def convert(self, record: DynamoDBRecord) -> BronzeRecord | SkippedRecord:
         """The record handler: one stream record → a bronze record or a skip; raises if it cannot."""
@@ -99,22 +107,32 @@ class BronzeBatchProcessor(BatchProcessor):
             logger.debug("record skipped", extra={"event_id": converted.event_id, "reason": converted.reason})
         return converted
 
-    def process(self) -> list[tuple[Any, ...]]:
-        results = super().process()
+    # -- Powertools' extension points (ADR 0017) ---------------------------------------------------
+
+    def _prepare(self) -> None:
+        """Before the per-record loop (the processor's context manager enters)."""
+        super()._prepare()  # type: ignore[no-untyped-call]
+        self._converted = []
         self.tally.records_in = len(self.records)
-        converted = [
-            (entry[2], entry[1])
-            for entry in results
-            if entry[0] == "success" and isinstance(entry[1], BronzeRecord)
-        ]
+
+    def success_handler(self, record: Any, result: Any) -> SuccessResponse:
+        """A converted record is not a success yet: it is held until it is delivered (in `_clean`).
+        A skip needs no delivery and succeeds now."""
+        if isinstance(result, BronzeRecord):
+            self._converted.append((record, result))
+            return ("success", result, record)
+        return super().success_handler(record, result)
+
+    def _clean(self) -> None:
+        """After the per-record loop: deliver what was converted, record each as a success or a
+        failure, then let Powertools build the partial batch response from the failures."""
+        converted, self._converted = self._converted, []
         undelivered = self._deliver([bronze for _, bronze in converted])
-        if not undelivered:
-            return results
-        lost = {id(converted[index][0]) for index in undelivered}
-        self.success_messages = [m for m in self.success_messages if id(m) not in lost]
-        kept = [entry for entry in results if not (entry[0] == "success" and id(entry[2]) in lost)]
-        for index, reason in sorted(undelivered.items()):
-            raw, bronze = converted[index]
+        for index, (raw, bronze) in enumerate(converted):
+            reason = undelivered.get(index)
+            if reason is None:
+                super().success_handler(raw, bronze)
+                continue
             logger.error(
                 "record not delivered; reported as a batch item failure",
                 extra={
@@ -123,11 +141,10 @@ class BronzeBatchProcessor(BatchProcessor):
                     "reason": reason,
                 },
             )
-            error = DeliveryError(reason)
-            kept.append(
-                self.failure_handler(record=DynamoDBRecord(raw), exception=(DeliveryError, error, None))
+            self.failure_handler(
+                record=DynamoDBRecord(raw), exception=(DeliveryError, DeliveryError(reason), None)
             )
-        return kept
+        super()._clean()  # type: ignore[no-untyped-call]
 
     def _deliver(self, records: list[BronzeRecord]) -> dict[int, str]:
         """Send (or dead-letter) every record; the indexes of those that got nowhere, with why."""

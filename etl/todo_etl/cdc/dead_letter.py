@@ -29,6 +29,11 @@ class S3DeadLetters:
         self.bucket = bucket
         self.prefix = prefix
 
+    def close(self) -> None:
+        close = getattr(self._s3, "close", None)
+        if callable(close):
+            close()
+
     def put(self, record: BronzeRecord, reason: str, at: datetime) -> str:
         key = dead_letter_key(record, at, self.prefix)
         self._s3.put_object(

@@ -4,7 +4,9 @@
 gold job) and the local `pipeline run` invokes right after gold with an event of the same shape.
 It reads the export manifest and the run's part files from `GOLD_URI` (`s3://<gold bucket>` on
 AWS, the lake's gold folder locally), validates the whole export, then writes the items into
-`TABLE_NAME` with conditional transactions (`InsightsWriter`).
+`TABLE_NAME` with conditional transactions (`InsightsWriter`). On AWS the loader is built from the
+environment on the first invocation; the local pipeline builds its own explicitly
+(`build_loader(LoaderSettings(...), ExplicitClients(...))`) and runs it through `lambda_handler`.
 
 Metrics per invocation (namespace TodoInsights, stage-qualified service): InsightsWritten,
 InsightsSkippedStale, InsightsSkippedDeleted, InsightsLoadErrors, and InsightsLagSeconds (now
@@ -14,20 +16,20 @@ arriving shows as missing data, which the lag alarm treats as breaching).
 
 from __future__ import annotations
 
+import functools
 import os
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from todo_contracts.lake_layout import InsightsManifest
+from todo_etl.aws_clients import ClientFactory, environment_clients
 from todo_etl.insights.export import InsightsExportError, export_source, read_export
 from todo_etl.insights.writer import InsightsWriteError, InsightsWriter, WriteOutcome
 
@@ -41,15 +43,6 @@ EVENT_DETAIL_TYPE = "Glue Job State Change"
 SUCCEEDED = "SUCCEEDED"
 # Whole calls that are throttled or fail transiently are retried by botocore, with backoff.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
-_ENVIRONMENT_KEYS = (
-    GOLD_URI_VARIABLE,
-    TABLE_VARIABLE,
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_DYNAMODB",
-    "AWS_ENDPOINT_URL_S3",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-)
 
 
 def service_name() -> str:
@@ -170,41 +163,52 @@ class InsightsLoader:
         return result
 
 
-def build_loader() -> InsightsLoader:
-    """An `InsightsLoader` wired to the services the environment names."""
-    gold_uri = os.environ.get(GOLD_URI_VARIABLE)
-    table = os.environ.get(TABLE_VARIABLE)
-    if not gold_uri:
-        raise RuntimeError(f"{GOLD_URI_VARIABLE} is not set: the loader cannot know where the export lives")
-    if not table:
-        raise RuntimeError(f"{TABLE_VARIABLE} is not set: the loader cannot know which table to write")
-    session = boto3.session.Session()
-    s3 = session.client("s3", config=CLIENT_CONFIG) if gold_uri.startswith("s3://") else None
-    writer = InsightsWriter(session.client("dynamodb", config=CLIENT_CONFIG), table)
-    return InsightsLoader(gold_uri, writer, s3, gold_job_name=os.environ.get(GOLD_JOB_VARIABLE) or None)
+@dataclass(frozen=True)
+class LoaderSettings:
+    """Where the export lives (`s3://<gold bucket>`, or a local gold folder), which table receives
+    the insights, and which Glue job's successes to act on (None: any)."""
+
+    gold_uri: str
+    table_name: str
+    gold_job_name: str | None = None
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> LoaderSettings:
+        """The settings the stack gives the Lambda function (`GOLD_URI`, `TABLE_NAME`, ...)."""
+        env = os.environ if environ is None else environ
+        gold_uri = env.get(GOLD_URI_VARIABLE)
+        table = env.get(TABLE_VARIABLE)
+        if not gold_uri:
+            raise RuntimeError(
+                f"{GOLD_URI_VARIABLE} is not set: the loader cannot know where the export lives"
+            )
+        if not table:
+            raise RuntimeError(f"{TABLE_VARIABLE} is not set: the loader cannot know which table to write")
+        return cls(gold_uri, table, env.get(GOLD_JOB_VARIABLE) or None)
 
 
-_lock = threading.Lock()
-_loaders: dict[tuple[str | None, ...], InsightsLoader] = {}
+def build_loader(settings: LoaderSettings, clients: ClientFactory = environment_clients) -> InsightsLoader:
+    """An `InsightsLoader` as `settings` say, through clients from `clients`."""
+    s3 = clients("s3", config=CLIENT_CONFIG) if settings.gold_uri.startswith("s3://") else None
+    writer = InsightsWriter(clients("dynamodb", config=CLIENT_CONFIG), settings.table_name)
+    return InsightsLoader(settings.gold_uri, writer, s3, gold_job_name=settings.gold_job_name)
 
 
+@functools.cache
 def loader_from_environment() -> InsightsLoader:
-    """Built once per environment (a warm container keeps its clients)."""
-    key = tuple(os.environ.get(name) for name in _ENVIRONMENT_KEYS)
-    with _lock:
-        loader = _loaders.get(key)
-        if loader is None:
-            loader = _loaders[key] = build_loader()
-    return loader
+    """The Lambda function's loader, built from its environment on the first invocation and kept
+    for the life of the container (its clients stay warm). Only `handler` uses it."""
+    return build_loader(LoaderSettings.from_environment())
 
 
-@tracer.capture_lambda_handler(capture_response=False)
-@logger.inject_lambda_context(log_event=False)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def invoke(loader: Callable[[], InsightsLoader], event: Any) -> dict[str, Any]:
+    """One invocation of the loader `loader()` gives: its result as a dict, with the invocation's
+    metrics flushed and failures (building the loader's included) logged, counted and raised.
+    `handler` runs this; so does the local pipeline, through `lambda_handler`."""
     # Ephemeral: locally the API runs in the same process, and Metrics share one store per process.
     metrics = EphemeralMetrics(namespace=NAMESPACE, service=service_name())
     try:
-        return loader_from_environment()(event, metrics).as_dict()
+        return loader()(event, metrics).as_dict()
     except (InsightsExportError, InsightsWriteError, InvalidEventError) as exc:
         # Nothing is half-written: the export is validated whole before the first write, and each
         # transaction is all-or-nothing. Raising fails the invocation (retried, then dead-lettered).
@@ -217,3 +221,23 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         raise
     finally:
         metrics.flush_metrics(raise_on_empty_metrics=False)
+
+
+def lambda_handler(loader: InsightsLoader) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """`loader` as the Lambda runtime invokes it (the same decorators as `handler`: Powertools'
+    Lambda context in every log line, the trace segment)."""
+
+    def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return invoke(lambda: loader, event)
+
+    decorated: Callable[[dict[str, Any], Any], dict[str, Any]] = tracer.capture_lambda_handler(
+        logger.inject_lambda_context(run, log_event=False), capture_response=False
+    )
+    return decorated
+
+
+@tracer.capture_lambda_handler(capture_response=False)
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The object AWS invokes."""
+    return invoke(loader_from_environment, event)

@@ -98,8 +98,9 @@ def _first_line(error: BaseException) -> str:
 def run_command(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from todo_local.aws_clients import platform_clients
     from todo_local.pipeline import run_pipeline
-    from todo_local.pipeline_view import StageProgress, print_pipeline_result, use_endpoints
+    from todo_local.pipeline_view import StageProgress, print_pipeline_result
 
     console = Console(stderr=True)
     try:
@@ -107,7 +108,6 @@ def run_command(args: argparse.Namespace) -> int:
     except EndpointsError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         return 2
-    use_endpoints(endpoints)  # the insights loader writes into the platform's table
     current = {"stage": "ingestion"}
     try:
         with StageProgress(console) as progress:
@@ -122,6 +122,7 @@ def run_command(args: argparse.Namespace) -> int:
                 full_rebuild=args.full_rebuild,
                 on_stage=on_stage,
                 table_name=endpoints.table_name,
+                clients=platform_clients(endpoints),  # the insights loader writes into its table
             )
     except (urllib.error.URLError, OSError) as exc:
         if current["stage"] != "ingestion":

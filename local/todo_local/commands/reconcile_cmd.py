@@ -32,7 +32,8 @@ def register(subparsers: Any) -> None:
 def run_command(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from todo_local.pipeline_view import print_reconcile_report, use_endpoints
+    from todo_local.aws_clients import platform_resource
+    from todo_local.pipeline_view import print_reconcile_report
     from todo_local.reconcile import reconcile
 
     console = Console()
@@ -43,8 +44,8 @@ def run_command(args: argparse.Namespace) -> int:
     except EndpointsError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {exc}")
         return 2
-    use_endpoints(endpoints)
-    report = reconcile(endpoints.table_name, Path(endpoints.lake_dir))
+    dynamodb = platform_resource(endpoints, "dynamodb")
+    report = reconcile(endpoints.table_name, Path(endpoints.lake_dir), dynamodb=dynamodb)
     print_reconcile_report(report, console, limit=args.max_differences)
     return 0 if report.ok else 1
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -52,6 +51,7 @@ def _drain(control_url: str) -> None:
 def run_restore(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from todo_local.aws_clients import platform_client
     from todo_local.endpoints import EndpointsError, read_running_endpoints
     from todo_local.ingestion import DEAD_LETTER_BUCKET
     from todo_local.restore import RestoreError, compare_tables, dead_letter_events_from_s3, restore_table
@@ -63,16 +63,11 @@ def run_restore(args: argparse.Namespace) -> int:
     except EndpointsError as exc:
         errors.print(f"[bold red]error:[/] {exc}")
         return 2  # as every command: 2 = no platform or a usage error, 1 = the check failed
-    os.environ.update(
-        AWS_ENDPOINT_URL=endpoints.aws_endpoint_url,
-        AWS_REGION=endpoints.region,
-        AWS_DEFAULT_REGION=endpoints.region,
-        AWS_ACCESS_KEY_ID=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
-        AWS_SECRET_ACCESS_KEY=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
-    )
     if args.table == endpoints.table_name:
         errors.print(f"[bold red]error:[/] {args.table} is the live table; restore into a new one")
         return 2
+    s3 = platform_client(endpoints, "s3")  # the platform's emulator, named, not via the environment
+    dynamodb = platform_client(endpoints, "dynamodb")
     try:
         if not args.no_drain:
             with console.status("draining the stream into bronze…"):
@@ -91,15 +86,24 @@ def run_restore(args: argparse.Namespace) -> int:
             dead_letters = (
                 []
                 if args.no_dead_letters
-                else dead_letter_events_from_s3(args.dead_letter_bucket or DEAD_LETTER_BUCKET)
+                else dead_letter_events_from_s3(args.dead_letter_bucket or DEAD_LETTER_BUCKET, client=s3)
             )
             summary = restore_table(
-                Path(endpoints.lake_dir), args.table, dead_letter_events=dead_letters, on_progress=on_progress
+                Path(endpoints.lake_dir),
+                args.table,
+                dead_letter_events=dead_letters,
+                on_progress=on_progress,
+                client=dynamodb,
             )
-        comparison = None if args.no_compare else compare_tables(endpoints.table_name, args.table)
+        comparison = (
+            None if args.no_compare else compare_tables(endpoints.table_name, args.table, client=dynamodb)
+        )
     except (RestoreError, ClientError, BotoCoreError, urllib.error.URLError, OSError) as exc:
         errors.print(f"[bold red]error:[/] restore failed: {exc}")
         return 1
+    finally:
+        s3.close()
+        dynamodb.close()
 
     table = Table(title=f"restored {args.table} from bronze", show_header=False)
     table.add_column(style="bold cyan")
