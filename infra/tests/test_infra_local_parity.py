@@ -45,7 +45,7 @@ def test_the_dev_api_stack_enforces_the_shared_rate_limits(dev) -> None:
 
 def test_the_local_stream_ingestion_batches_and_retries_as_the_stream_mapping(each_stage) -> None:
     from todo_local.ingestion import STREAM_BATCH_SIZE as LOCAL_BATCH_SIZE
-    from todo_local.ingestion import STREAM_MAX_RETRIES as LOCAL_RETRIES
+    from todo_local.ingestion import STREAM_RETRY_ATTEMPTS as LOCAL_RETRIES
 
     (mapping,) = each_stage.resources("Etl", "AWS::Lambda::EventSourceMapping").values()
     props = mapping["Properties"]

@@ -6,27 +6,22 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 
+from todo_contracts import metrics
 from todo_contracts.metrics import NAMESPACE
 from todo_infra.stage_config import StageConfig
 
 METRICS_NAMESPACE = NAMESPACE  # POWERTOOLS_METRICS_NAMESPACE of every function
-BUSINESS_METRICS = (
-    "TotalUsers",
-    "ActiveUsers",
-    "TotalTasks",
-    "CompletedTasks",
-    "CompletionRate",
-    "AvgTasksPerUser",
-)
-KPI_AGE_METRIC = "KpiSnapshotAgeSeconds"
+# The names come from todo_contracts.metrics, which the publishers use too; CDK takes plain strings.
+BUSINESS_METRICS = tuple(name.value for name in metrics.BUSINESS_METRICS)
+KPI_AGE_METRIC = metrics.KpiMetric.SNAPSHOT_AGE_SECONDS.value
 # Published once per silver/gold run by the Glue entry scripts (todo_etl.glue.run_metrics), with
 # dimension PIPELINE_JOB_DIMENSION = the job ("silver" or "gold"); 0 when the run had no anomaly.
-PIPELINE_ANOMALIES_METRIC = "PipelineRunAnomalies"
-PIPELINE_JOB_DIMENSION = "Job"
+PIPELINE_ANOMALIES_METRIC = metrics.PipelineMetric.ANOMALIES.value
+PIPELINE_JOB_DIMENSION = metrics.PIPELINE_JOB_DIMENSION
 # Each finished run's duration (etl/todo_etl/glue/run_metrics.py), dimension Job; its sample
 # count per day tells whether the erase step (Job = "erasure", ADR 0013) ran to the end.
-PIPELINE_DURATION_METRIC = "PipelineRunSeconds"
-ERASURE_JOB = "erasure"
+PIPELINE_DURATION_METRIC = metrics.PipelineMetric.DURATION_SECONDS.value
+ERASURE_JOB = metrics.ERASURE_JOB
 RUNBOOK_PATH = "docs/runbooks/alarms.md"
 
 
@@ -60,12 +55,9 @@ TABLE_OPERATIONS = (
     dynamodb.Operation.TRANSACT_WRITE_ITEMS,
 )
 # Published by the insights loader (ADR 0014) after each load, dimension `service`.
-INSIGHTS_LAG_METRIC = "InsightsLagSeconds"
-INSIGHTS_COUNT_METRICS = (
-    "InsightsWritten",
-    "InsightsSkippedStale",
-    "InsightsSkippedDeleted",
-    "InsightsLoadErrors",
+INSIGHTS_LAG_METRIC = metrics.InsightsMetric.LAG_SECONDS.value
+INSIGHTS_COUNT_METRICS = tuple(
+    name.value for name in metrics.InsightsMetric if name is not metrics.InsightsMetric.LAG_SECONDS
 )
 
 
@@ -85,7 +77,7 @@ def kpi_metric(config: StageConfig, name: str, statistic: str = "Maximum") -> cl
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
-        dimensions_map={"service": service_name(config, "metrics")},
+        dimensions_map={metrics.SERVICE_DIMENSION: service_name(config, "metrics")},
         period=Duration.minutes(config.metrics_schedule_minutes),
         statistic=statistic,
     )
@@ -96,7 +88,7 @@ def insights_metric(config: StageConfig, name: str, statistic: str = "Sum") -> c
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
-        dimensions_map={"service": service_name(config, "insights-loader")},
+        dimensions_map={metrics.SERVICE_DIMENSION: service_name(config, "insights-loader")},
         period=Duration.hours(1),
         statistic=statistic,
     )

@@ -239,25 +239,6 @@ def test_poll_once_reads_one_batch_per_shard(aws: Any, table: str, tmp_path: Pat
     assert poller.poll_once().records == 0
 
 
-def test_run_forever_polls_until_stopped(aws: Any, table: str, tmp_path: Path) -> None:
-    import threading
-
-    put_tasks(aws, table, 2)
-    stop = threading.Event()
-    done = threading.Event()
-
-    def decide(seqs: list[str]) -> None:
-        done.set()
-        stop.set()
-
-    poller = make_poller(table, Handler(decide), tmp_path)
-    thread = threading.Thread(target=poller.run_forever, args=(stop, 0.05))
-    thread.start()
-    assert done.wait(30)
-    thread.join(30)
-    assert not thread.is_alive()
-
-
 def test_invalid_settings_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="batch_size"):
         make_poller("t", Handler(), tmp_path, batch_size=0)

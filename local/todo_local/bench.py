@@ -407,7 +407,7 @@ class Workload:
             )
 
         def stamp(at: int) -> str:
-            return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(at))
+            return rfc3339(datetime.fromtimestamp(at, UTC))
 
         for u in range(self.users):
             user_id = f"user-{u:05d}"
@@ -482,10 +482,6 @@ def _plain_json(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
-def _stamp(moment: Any) -> str:
-    return str(moment.isoformat(timespec="milliseconds")).replace("+00:00", "Z")
-
-
 def _baseline_line(record: dict[str, Any], deserializer: Any, ingested_at: str) -> bytes:
     """One stream record as its bronze row, the plain way: `TypeDeserializer`, a dict, `json`."""
     from datetime import UTC, datetime
@@ -503,7 +499,7 @@ def _baseline_line(record: dict[str, Any], deserializer: Any, ingested_at: str) 
         "event_id": record["eventID"],
         "event_name": record["eventName"],
         "sequence_number": stream["SequenceNumber"],
-        "approximate_creation_time": _stamp(created),
+        "approximate_creation_time": rfc3339(created),
         "pk": keys.get(PARTITION_KEY),
         "sk": keys.get(SORT_KEY),
         "entity_type": current.get(ENTITY_TYPE_ATTRIBUTE),
@@ -554,7 +550,7 @@ def bench_cdc(lake_dir: Path, records: list[dict[str, Any]]) -> BenchResult:
 
     def baseline() -> None:
         for batch in batches:
-            ingested_at = _stamp(datetime.now(UTC))
+            ingested_at = rfc3339(datetime.now(UTC))
             lines = [{"Data": _baseline_line(r, deserializer, ingested_at)} for r in batch["Records"]]
             firehose.put_record_batch(DeliveryStreamName=base_stream.name, Records=lines)
         base_stream.flush()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from todo_contracts.lake_layout import CDC_FOLDER, LOGS_FOLDER
+from todo_contracts.limits import STREAM_BATCH_SIZE, STREAM_RETRY_ATTEMPTS  # as the Etl stack's mapping
 from todo_local.delivery_stream import LocalDeliveryStream
 from todo_local.firehose_endpoint import FirehoseEndpoint
 from todo_local.log_shipper import LogShipper
@@ -32,9 +33,6 @@ LOGS_STREAM_NAME = "todo-local-logs"
 DEAD_LETTER_BUCKET = "todo-local-dead-letters"
 STREAM_DEAD_LETTER_FILE = "cdc-stream.jsonl"
 POLL_INTERVAL_SECONDS = 1.0
-# As the Etl stack's event source mapping (batch_size, retry_attempts): the same give-up point.
-STREAM_BATCH_SIZE = 100
-STREAM_MAX_RETRIES = 5
 
 
 @dataclass
@@ -134,7 +132,7 @@ def wire_ingestion(platform: Any, *, interval: float = POLL_INTERVAL_SECONDS) ->
             endpoints["table_name"],
             lambda_handler(cdc),
             batch_size=STREAM_BATCH_SIZE,
-            max_retries=STREAM_MAX_RETRIES,
+            max_retries=STREAM_RETRY_ATTEMPTS,
             dead_letter_path=directory / "dlq" / STREAM_DEAD_LETTER_FILE,
             checkpoint_path=directory / "state" / "cdc-stream-checkpoints.json",
             sink=sink,

@@ -251,17 +251,6 @@ class StreamPoller:
                     return total
         raise RuntimeError(f"the stream did not drain in {MAX_DRAIN_ROUNDS} rounds")
 
-    def run_forever(self, stop_event: threading.Event, interval: float = 1.0) -> None:
-        """Poll until `stop_event` is set; errors are logged and polling goes on."""
-        while not stop_event.is_set():
-            try:
-                found = self.poll_once().records
-            except Exception:
-                LOG.exception("stream poll failed; retrying in %.1f s", interval)
-                found = 0
-            if not found:
-                stop_event.wait(interval)
-
     def _readable(self, shards: Sequence[Mapping[str, Any]], checkpoints: _Checkpoints) -> Iterator[str]:
         """Open shards and unfinished closed ones, a child only after its parent is finished."""
         ids = {s["ShardId"] for s in shards}

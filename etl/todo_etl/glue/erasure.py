@@ -32,6 +32,7 @@ from typing import Any
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark idiom)
 
+from todo_contracts import metrics
 from todo_contracts.lake_layout import (
     CDC_FOLDER,
     ERASURE_LOG,
@@ -63,7 +64,7 @@ from todo_etl.glue.lake_fs import LakeFs, join
 from todo_etl.glue.run_log import RunSummary
 from todo_etl.glue.spark_schema import conform
 
-ERASURE_JOB = "erasure"
+ERASURE_JOB = metrics.ERASURE_JOB  # the Job dimension of its run metrics, and its pipeline_runs rows
 PENDING = "pending"
 COMPLETED = "completed"
 

@@ -29,11 +29,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from todo_contracts.lake_layout import InsightsManifest
+from todo_contracts.metrics import NAMESPACE as METRICS_NAMESPACE
+from todo_contracts.metrics import InsightsMetric
 from todo_etl.aws_clients import ClientFactory, environment_clients
 from todo_etl.insights.export import InsightsExportError, export_source, read_export
 from todo_etl.insights.writer import InsightsWriteError, InsightsWriter, WriteOutcome
 
-NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TodoInsights")
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", METRICS_NAMESPACE)
 DEFAULT_SERVICE = "insights-loader"
 GOLD_URI_VARIABLE = "GOLD_URI"
 TABLE_VARIABLE = "TABLE_NAME"
@@ -143,12 +145,14 @@ class InsightsLoader:
     ) -> LoadResult:
         as_of = datetime.strptime(manifest.as_of, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
         lag = max(0.0, (self._clock() - as_of).total_seconds())
-        metrics.add_metric(name="InsightsWritten", unit=MetricUnit.Count, value=outcome.written)
-        metrics.add_metric(name="InsightsSkippedStale", unit=MetricUnit.Count, value=outcome.skipped_stale)
+        metrics.add_metric(name=InsightsMetric.WRITTEN, unit=MetricUnit.Count, value=outcome.written)
         metrics.add_metric(
-            name="InsightsSkippedDeleted", unit=MetricUnit.Count, value=outcome.skipped_deleted
+            name=InsightsMetric.SKIPPED_STALE, unit=MetricUnit.Count, value=outcome.skipped_stale
         )
-        metrics.add_metric(name="InsightsLagSeconds", unit=MetricUnit.Seconds, value=lag)
+        metrics.add_metric(
+            name=InsightsMetric.SKIPPED_DELETED, unit=MetricUnit.Count, value=outcome.skipped_deleted
+        )
+        metrics.add_metric(name=InsightsMetric.LAG_SECONDS, unit=MetricUnit.Seconds, value=lag)
         result = LoadResult(
             status="loaded",
             run_id=manifest.run_id,
@@ -213,11 +217,11 @@ def invoke(loader: Callable[[], InsightsLoader], event: Any) -> dict[str, Any]:
         # Nothing is half-written: the export is validated whole before the first write, and each
         # transaction is all-or-nothing. Raising fails the invocation (retried, then dead-lettered).
         logger.error("insights load failed", extra={"error": str(exc), "error_type": type(exc).__name__})
-        metrics.add_metric(name="InsightsLoadErrors", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=InsightsMetric.LOAD_ERRORS, unit=MetricUnit.Count, value=1)
         raise
     except Exception:
         logger.exception("insights load failed unexpectedly")
-        metrics.add_metric(name="InsightsLoadErrors", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=InsightsMetric.LOAD_ERRORS, unit=MetricUnit.Count, value=1)
         raise
     finally:
         metrics.flush_metrics(raise_on_empty_metrics=False)
