@@ -328,6 +328,16 @@ def test_each_asset_carries_its_own_package_and_the_contracts_only(build_output)
     assert {f.split("/")[1] for f in metrics if f.startswith("todo_etl/") and f.count("/") > 1} == {"metrics"}
 
 
+def _stdlib_only_output(code: Path, statement: str) -> str:
+    """What `statement` prints in an interpreter that has the asset's code and no site-packages."""
+    script = f"import sys; sys.path.insert(0, {str(code)!r}); {statement}"
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 @pytest.mark.infra
 def test_insights_asset_carries_its_package_and_the_contracts_only(build_output):
     code = build_output.function("insights").code_dir
@@ -335,15 +345,8 @@ def test_insights_asset_carries_its_package_and_the_contracts_only(build_output)
     assert {f.split("/")[0] for f in files} == {"todo_contracts", "todo_etl"}
     assert {f.split("/")[1] for f in files if f.startswith("todo_etl/") and f.count("/") > 1} == {"insights"}
     # The key builders import with the standard library alone (no boto3, no pydantic).
-    script = (
-        f"import sys; sys.path.insert(0, {str(code)!r}); "
-        "from todo_contracts.keys import insights_key; print(insights_key('u1')['SK'])"
-    )
-    done = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", "-c", script], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "INSIGHTS"
+    statement = "from todo_contracts.keys import insights_key; print(insights_key('u1')['SK'])"
+    assert _stdlib_only_output(code, statement) == "INSIGHTS"
 
 
 @pytest.mark.infra
@@ -357,15 +360,10 @@ def test_api_asset_is_the_api_package_and_the_contracts(build_output):
 @pytest.mark.infra
 def test_shared_definitions_import_from_the_cdc_asset_with_the_stdlib_alone(build_output):
     code = build_output.function("cdc").code_dir
-    script = (
-        f"import sys; sys.path.insert(0, {str(code)!r}); "
+    statement = (
         "import todo_contracts.table as t, todo_contracts.lake_layout as l; print(t.TABLE.partition_key.name)"
     )
-    done = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", "-c", script], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "PK"
+    assert _stdlib_only_output(code, statement) == "PK"
 
 
 @pytest.mark.infra

@@ -11,7 +11,6 @@ import gzip
 import json
 import statistics
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,12 +31,8 @@ def platform(ingesting_platform: LocalPlatform) -> LocalPlatform:
 
 
 @pytest.fixture(scope="module")
-def users(platform: LocalPlatform) -> Iterator[Any]:
-    from todo_local.testing.fixtures import ApiUserFactory
-
-    factory = ApiUserFactory(platform)
-    yield factory
-    factory.close()
+def users(platform: LocalPlatform, module_user_factory: Any) -> Any:
+    return module_user_factory
 
 
 def listing(client: Any) -> list[dict[str, Any]]:

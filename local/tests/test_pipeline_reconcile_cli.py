@@ -4,7 +4,6 @@ traceback, when a stage fails or the platform cannot be drained)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +22,10 @@ def platform(ingesting_platform: LocalPlatform) -> LocalPlatform:
 
 
 @pytest.fixture(scope="module")
-def member(platform: LocalPlatform, api_user_factory_module: Any) -> Any:
-    user = api_user_factory_module()
+def member(platform: LocalPlatform, module_user_factory: Any) -> Any:
+    user = module_user_factory()
     assert user.client.post("/api/v1/users", json={"name": "Cli"}).status_code == 201
     return user
-
-
-@pytest.fixture(scope="module")
-def api_user_factory_module(platform: LocalPlatform) -> Iterator[Any]:
-    from todo_local.testing.fixtures import ApiUserFactory
-
-    factory = ApiUserFactory(platform)
-    yield factory
-    factory.close()
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:

@@ -3,6 +3,7 @@
 - `local_platform` (session): one `LocalPlatform` on free ports in a temporary folder. The
   environment it sets (`AWS_ENDPOINT_URL`, `TABLE_NAME`, ...) stays set for the whole session.
 - `ingesting_platform` (module): that platform with ingestion wired, drained on demand.
+- `module_user_factory` (module): the same factory, for module-scoped users.
 - `api_user_factory` (function): call it to get a fresh Cognito user, signed in, with an
   `httpx.Client` that sends its ID token; the clients are closed at teardown.
 - `api_user` (function): one such user. `anon_client` (function): a client with no token.
@@ -103,6 +104,14 @@ def ingesting_platform(local_platform: LocalPlatform) -> Iterator[LocalPlatform]
     ingestion = wire_ingestion(local_platform, interval=3600)
     yield local_platform
     ingestion.stop()
+
+
+@pytest.fixture(scope="module")
+def module_user_factory(local_platform: LocalPlatform) -> Iterator[ApiUserFactory]:
+    """`api_user_factory` for module-scoped fixtures: users that live as long as the module."""
+    factory = ApiUserFactory(local_platform)
+    yield factory
+    factory.close()
 
 
 @pytest.fixture
