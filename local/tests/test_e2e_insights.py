@@ -26,12 +26,7 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def platform(ingesting_platform: LocalPlatform) -> LocalPlatform:
-    return ingesting_platform
-
-
-@pytest.fixture(scope="module")
-def users(platform: LocalPlatform, module_user_factory: Any) -> Any:
+def users(ingesting_platform: LocalPlatform, module_user_factory: Any) -> Any:
     return module_user_factory
 
 
@@ -87,7 +82,7 @@ def expected_insights(tasks: list[dict[str, Any]], as_of: datetime) -> dict[str,
 
 
 def test_served_insights_equal_the_figures_of_the_users_own_tasks(
-    platform: LocalPlatform, users: Any
+    ingesting_platform: LocalPlatform, users: Any
 ) -> None:
     ada, bob = users(), users()
     for user, name in ((ada, "Ada"), (bob, "Bob")):
@@ -114,7 +109,9 @@ def test_served_insights_equal_the_figures_of_the_users_own_tasks(
     assert bob.client.post("/api/v1/tasks", json={"title": "bob's"}).status_code == 201
 
     result = run_pipeline(
-        Path(platform.lake_dir), platform.drain, table_name=platform.endpoints["table_name"]
+        Path(ingesting_platform.lake_dir),
+        ingesting_platform.drain,
+        table_name=ingesting_platform.endpoints["table_name"],
     )
 
     assert result.insights["status"] == "loaded", result.insights
@@ -135,8 +132,8 @@ def test_served_insights_equal_the_figures_of_the_users_own_tasks(
 
     # The items are derived data: their stream records never reach bronze, and the lake still
     # equals the table (reconcile compares the domain items only).
-    platform.drain()
-    cdc = Path(platform.lake_dir) / Layer.BRONZE.value / CDC_FOLDER
+    ingesting_platform.drain()
+    cdc = Path(ingesting_platform.lake_dir) / Layer.BRONZE.value / CDC_FOLDER
     keys = {
         json.loads(line)["sk"]
         for path in cdc.rglob("*.gz")
@@ -145,5 +142,5 @@ def test_served_insights_equal_the_figures_of_the_users_own_tasks(
     }
     assert "PROFILE" in keys
     assert "INSIGHTS" not in keys
-    report = reconcile(platform.endpoints["table_name"], Path(platform.lake_dir))
+    report = reconcile(ingesting_platform.endpoints["table_name"], Path(ingesting_platform.lake_dir))
     assert report.ok, report.differences
