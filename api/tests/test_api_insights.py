@@ -53,15 +53,16 @@ def row(user: str, as_of: str = AS_OF, **overrides: Any) -> dict[str, Any]:
 
 
 class Loader:
-    """Writes an export into a local gold folder and runs the loader handler on it."""
+    """Writes an export into a local gold folder and runs the loader function on it, built for this
+    gold folder and the platform's table (ADR 0017), as `pipeline run` builds it."""
 
-    def __init__(self, gold: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, gold: Path, table_name: str) -> None:
         self.gold = gold
+        self.table_name = table_name
         self.runs = 0
-        monkeypatch.setenv("GOLD_URI", str(gold))
 
     def load(self, rows: list[dict[str, Any]], as_of: str = AS_OF) -> dict[str, Any]:
-        from todo_etl.insights.handler import handler
+        from todo_etl.insights.handler import LoaderSettings, build_loader, lambda_handler
         from todo_local.lambda_context import LambdaContext
 
         self.runs += 1
@@ -77,16 +78,14 @@ class Loader:
             "detail-type": "Glue Job State Change",
             "detail": {"jobName": "local-gold", "state": "SUCCEEDED", "jobRunId": run_id},
         }
-        result: dict[str, Any] = handler(event, LambdaContext("todo-insights-local-insights-loader"))
+        function = lambda_handler(build_loader(LoaderSettings(str(self.gold), self.table_name)))
+        result: dict[str, Any] = function(event, LambdaContext("todo-insights-local-insights-loader"))
         return result
 
 
 @pytest.fixture
-def loader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local_platform: Any) -> Loader:
-    monkeypatch.delenv("GOLD_JOB_NAME", raising=False)
-    # The loader Lambda's own environment, as the Etl stack sets it.
-    monkeypatch.setenv("TABLE_NAME", local_platform.endpoints["table_name"])
-    return Loader(tmp_path / "gold", monkeypatch)
+def loader(tmp_path: Path, local_platform: Any) -> Loader:
+    return Loader(tmp_path / "gold", local_platform.endpoints["table_name"])
 
 
 def test_before_a_load_it_is_404_insights_not_ready(member: Any, api: Any) -> None:
