@@ -197,15 +197,30 @@ def bench_handler_latency(requests: int = 300) -> BenchResult:
     # handler module is imported, so the import happens inside the redirect too.
     # The baseline builds a DynamoDB client at import, which needs a region (none is called).
     region: dict[str, str | None] = {"AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
-    with scoped_environment(region), contextlib.redirect_stdout(sink), _lambda_event_loop():
+    import boto3
+
+    from todo_api import runtime
+    from todo_api.settings import Settings
+
+    # The handler with its runtime passed in, as the platform runs it (no DynamoDB call is made).
+    api = runtime.ApiRuntime.build(
+        Settings(table_name="bench-health"), session=boto3.session.Session(region_name="us-east-1")
+    )
+    with scoped_environment(region), contextlib.redirect_stdout(sink), _lambda_event_loop(), runtime.use(api):
         from todo_api.handler import handler as ours_handler
 
         namespace: dict[str, Any] = {}
         exec(compile(BASELINE_APP, "baseline_app", "exec"), namespace)  # noqa: S102 - our own constant
         base_handler = namespace["handler"]
         event, context = rest_event("/api/health"), _Context()
-        ours_handler(event, context)  # warm both before timing
-        base_handler(event, context)
+        for name, answer in (
+            ("ours", ours_handler(event, context)),
+            ("baseline", base_handler(event, context)),
+        ):
+            if answer["statusCode"] != 200:  # warm both before timing, and never time an error
+                raise RuntimeError(
+                    f"{name} GET /api/health answered {answer['statusCode']}: {answer['body']}"
+                )
         ours = median_time(lambda: ours_handler(event, context), requests)
         baseline = median_time(lambda: base_handler(event, context), requests)
     return BenchResult("api handler latency (GET /api/health)", "ms", ours, baseline, "median per request")
