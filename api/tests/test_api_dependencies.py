@@ -3,7 +3,6 @@ hand the same handler other ones with `app.dependency_overrides`, and no route r
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +18,7 @@ from todo_api.settings import Settings
 from todo_local.gateway import build_proxy_event
 from todo_local.http_server import HttpRequest
 from todo_local.lambda_context import LambdaContext
+from todo_local.testing.handlers import invoke_with_event_loop
 
 SUB = "11111111-2222-3333-4444-555555555555"
 CLAIMS = {"sub": SUB, "email": "someone@example.com", "token_use": "id"}
@@ -78,16 +78,10 @@ def _get(path: str) -> dict[str, Any]:
         request_id="r-1",
         stage="local",
     )
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        # The runtime's DynamoDB is nowhere (a closed port): a route that went past its injected
-        # repository to the runtime's would fail and answer 500.
-        with runtime.use(NOWHERE):
-            result: dict[str, Any] = handler(event, LambdaContext("api"))
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
+    # The runtime's DynamoDB is nowhere (a closed port): a route that went past its injected
+    # repository to the runtime's would fail and answer 500.
+    with runtime.use(NOWHERE):
+        result: dict[str, Any] = invoke_with_event_loop(handler, event, LambdaContext("api"))
     return result
 
 

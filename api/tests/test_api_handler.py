@@ -3,7 +3,6 @@ missing claims, a stage base path, a body without Content-Length, an unexpected 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -16,6 +15,7 @@ from todo_api.settings import Settings
 from todo_local.gateway import build_proxy_event
 from todo_local.http_server import HttpRequest
 from todo_local.lambda_context import LambdaContext
+from todo_local.testing.handlers import invoke_with_event_loop
 
 # Requests here never reach DynamoDB; the clients are built but never called.
 RUNTIME = runtime.ApiRuntime.build(
@@ -42,14 +42,8 @@ def invoke(
         event["requestContext"]["path"] = public_path
     if without_public_path:
         del event["requestContext"]["path"]
-    loop = asyncio.new_event_loop()  # as on Lambda's main thread, Mangum needs a current loop
-    asyncio.set_event_loop(loop)
-    try:
-        with runtime.use(RUNTIME):
-            result: dict[str, Any] = handler(event, LambdaContext("api"))
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
+    with runtime.use(RUNTIME):
+        result: dict[str, Any] = invoke_with_event_loop(handler, event, LambdaContext("api"))
     return result
 
 

@@ -140,10 +140,21 @@ def test_glue_library_zip_is_byte_for_byte_reproducible(tmp_path):
     assert zipfile.ZipFile(first).namelist() == ["demo_pkg/__init__.py", "demo_pkg/handler.py"]
 
 
-def test_every_project_module_the_glue_library_imports_is_in_it(tmp_path):
-    """The Glue jobs run from the library zip alone: a `todo_*` import outside it fails on Glue only."""
+def _project_imports(source: bytes) -> set[str]:
+    """The `todo_*` modules a source file imports."""
     import ast
 
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("todo_"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("todo_")}
+    return found
+
+
+def test_every_project_module_the_glue_library_imports_is_in_it(tmp_path):
+    """The Glue jobs run from the library zip alone: a `todo_*` import outside it fails on Glue only."""
     library = tmp_path / "glue.zip"
     packaging._deterministic_zip(packaging.GLUE_LIBRARY_SOURCES, library)
     names = set(zipfile.ZipFile(library).namelist())
@@ -153,28 +164,15 @@ def test_every_project_module_the_glue_library_imports_is_in_it(tmp_path):
     missing = set()
     with zipfile.ZipFile(library) as archive:
         for name in sorted(n for n in names if n.endswith(".py")):
-            for node in ast.walk(ast.parse(archive.read(name))):
-                if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("todo_"):
-                    wanted = [node.module]
-                elif isinstance(node, ast.Import):
-                    wanted = [a.name for a in node.names if a.name.startswith("todo_")]
-                else:
-                    continue
-                missing |= {f"{name}: {m}" for m in wanted if m not in modules}
+            missing |= {f"{name}: {m}" for m in _project_imports(archive.read(name)) if m not in modules}
     assert not missing
     for script in packaging.GLUE_SCRIPTS:
-        imported = {
-            n.module
-            for n in ast.walk(ast.parse(script.read_text()))
-            if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("todo_")
-        }
-        assert imported <= modules, script.name
+        assert _project_imports(script.read_bytes()) <= modules, script.name
 
 
 @pytest.mark.parametrize("bundle", packaging.BUNDLES, ids=lambda b: b.family)
 def test_every_project_module_a_function_imports_is_in_its_bundle(bundle):
     """A function runs from its code asset alone: a `todo_*` import outside it fails on Lambda only."""
-    import ast
 
     files: dict[str, Path] = {}
     for source in bundle.sources:
@@ -187,14 +185,7 @@ def test_every_project_module_a_function_imports_is_in_its_bundle(bundle):
     modules = {name[: -len(".py")].replace("/", ".").removesuffix(".__init__") for name in files}
     missing = set()
     for name, path in sorted(files.items()):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("todo_"):
-                wanted = [node.module]
-            elif isinstance(node, ast.Import):
-                wanted = [a.name for a in node.names if a.name.startswith("todo_")]
-            else:
-                continue
-            missing |= {f"{name}: {m}" for m in wanted if m not in modules}
+        missing |= {f"{name}: {m}" for m in _project_imports(path.read_bytes()) if m not in modules}
     assert not missing
 
 

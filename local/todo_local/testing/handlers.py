@@ -1,13 +1,28 @@
-"""A stand-in Lambda handler for gateway tests: records every invocation, answers as told."""
+"""A stand-in Lambda handler for gateway tests (records every invocation, answers as told), and a
+way to invoke a real one in-process as Lambda's main thread does."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Callable
 from typing import Any
 
 Responder = Callable[[dict[str, Any]], Any]
+
+
+def invoke_with_event_loop(
+    handler: Callable[[dict[str, Any], Any], Any], event: dict[str, Any], context: Any
+) -> Any:
+    """Invoke `handler` with a current event loop, as on Lambda's main thread (Mangum needs one)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return handler(event, context)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 def echo_response(event: dict[str, Any]) -> dict[str, Any]:
