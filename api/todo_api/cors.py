@@ -33,14 +33,11 @@ EXPOSED_HEADERS = (
 MAX_AGE_SECONDS = 600
 
 
-def parse_origins(value: str) -> frozenset[str]:
-    """A comma-separated list of origins (empty: CORS is off)."""
-    return frozenset(origin.strip() for origin in value.split(",") if origin.strip())
-
-
 def origins_from_environment() -> frozenset[str]:
-    """The origins the stack gives the function (`CORS_ALLOWED_ORIGINS`)."""
-    return parse_origins(os.environ.get(ORIGINS_VARIABLE, ""))
+    """The origins the stack gives the function (`CORS_ALLOWED_ORIGINS`, comma-separated; empty:
+    CORS is off)."""
+    value = os.environ.get(ORIGINS_VARIABLE, "")
+    return frozenset(origin.strip() for origin in value.split(",") if origin.strip())
 
 
 def response_headers(origins: frozenset[str], origin: str | None) -> list[tuple[str, str]]:
