@@ -491,6 +491,26 @@ ALL_TABLES: tuple[LakeTable, ...] = BRONZE_TABLES + SILVER_TABLES + GOLD_TABLES 
 ICEBERG_TABLES: tuple[LakeTable, ...] = tuple(t for t in ALL_TABLES if t.is_iceberg)
 
 
+# --- the Glue jobs' reach ---------------------------------------------------------------------------
+# The layers each Glue job reads or writes: its job definition (infra) passes `--<layer>_uri` for
+# each, and its entry script (todo_etl.glue.entry) requires exactly these, so a job is never handed
+# a bucket it has no business with.
+
+GLUE_JOB_LAYERS: dict[str, tuple[Layer, ...]] = {
+    # bronze in; the silver tables, and pipeline_runs in the gold bucket, out
+    "silver": (Layer.BRONZE, Layer.SILVER, Layer.GOLD),
+    # silver in, gold out: bronze is never read after silver
+    "gold": (Layer.SILVER, Layer.GOLD),
+    # the erase step rewrites bronze objects; compaction and expiry work on silver and gold
+    "maintenance": (Layer.BRONZE, Layer.SILVER, Layer.GOLD),
+}
+
+
+def layer_argument(layer: Layer) -> str:
+    """The Glue job argument naming one layer's base URI: `bronze_uri`, `silver_uri`, `gold_uri`."""
+    return f"{layer.value}_uri"
+
+
 # --- the local Iceberg catalog ---------------------------------------------------------------------
 # Locally, Spark (Iceberg's JdbcCatalog) and the local Athena engine (pyiceberg) share one catalog:
 # a SQLite file under the lake folder, holding each table's current metadata pointer (ADR 0009).

@@ -13,7 +13,7 @@ from awsglue.utils import getResolvedOptions
 from pyspark.sql import SparkSession
 
 from todo_etl.glue.entry import JobArguments, run_glue_job
-from todo_etl.glue.jobs import run_gold
+from todo_etl.glue.jobs import GOLD_JOB, run_gold
 from todo_etl.glue.run_metrics import publish_run_metrics
 
 
@@ -24,4 +24,4 @@ def gold(spark: SparkSession, arguments: JobArguments) -> str:
     return f"gold run {summary.run_id}: {summary.status}"
 
 
-run_glue_job(sys.argv, getResolvedOptions, GlueContext, Job, gold)
+run_glue_job(GOLD_JOB, sys.argv, getResolvedOptions, GlueContext, Job, gold)

@@ -16,7 +16,7 @@ from pyspark.sql import SparkSession
 
 from todo_etl.glue.entry import JobArguments, run_glue_job
 from todo_etl.glue.erasure import run_erasure
-from todo_etl.glue.maintenance import rollback_table, run_maintenance
+from todo_etl.glue.maintenance import MAINTENANCE_JOB, rollback_table, run_maintenance
 from todo_etl.glue.run_metrics import publish_run_metrics
 
 
@@ -35,4 +35,4 @@ def maintenance(spark: SparkSession, arguments: JobArguments) -> str:
     return f"maintenance run {summary.run_id}: {summary.status}"
 
 
-run_glue_job(sys.argv, getResolvedOptions, GlueContext, Job, maintenance)
+run_glue_job(MAINTENANCE_JOB, sys.argv, getResolvedOptions, GlueContext, Job, maintenance)

@@ -13,7 +13,7 @@ from awsglue.utils import getResolvedOptions
 from pyspark.sql import SparkSession
 
 from todo_etl.glue.entry import JobArguments, run_glue_job
-from todo_etl.glue.jobs import run_silver
+from todo_etl.glue.jobs import SILVER_JOB, run_silver
 from todo_etl.glue.run_metrics import publish_run_metrics
 
 
@@ -29,4 +29,4 @@ def silver(spark: SparkSession, arguments: JobArguments) -> str:
     return f"silver run {summary.run_id}: {summary.status}"
 
 
-run_glue_job(sys.argv, getResolvedOptions, GlueContext, Job, silver)
+run_glue_job(SILVER_JOB, sys.argv, getResolvedOptions, GlueContext, Job, silver)

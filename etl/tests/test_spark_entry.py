@@ -7,10 +7,17 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from todo_contracts.lake_layout import SILVER_TASKS
-from todo_etl.glue.entry import DEFAULT_CATALOG, JobArgumentError, JobArguments, job_arguments
+from todo_contracts.lake_layout import GLUE_JOB_LAYERS, SILVER_TASKS, Layer
+from todo_etl.glue.entry import (
+    DEFAULT_CATALOG,
+    JobArgumentError,
+    JobArguments,
+    job_arguments,
+    required_arguments,
+)
 from todo_etl.glue.iceberg_tables import Lake
-from todo_etl.glue.jobs import DEFAULT_LOOKBACK_HOURS
+from todo_etl.glue.jobs import DEFAULT_LOOKBACK_HOURS, GOLD_JOB, SILVER_JOB
+from todo_etl.glue.maintenance import MAINTENANCE_JOB
 from todo_etl.glue.maintenance_policy import DEFAULT_POLICY, MaintenancePolicy
 
 pytestmark = pytest.mark.spark
@@ -50,7 +57,7 @@ class Resolver:
 
 def test_required_arguments_only_give_the_defaults_and_trimmed_uris() -> None:
     resolver = Resolver()
-    assert job_arguments(BASE, resolver) == JobArguments(
+    assert job_arguments(BASE, resolver, SILVER_JOB) == JobArguments(
         job_name="todo-insights-dev-silver",
         bronze_uri="s3://bronze-bucket",
         silver_uri="s3://silver-bucket",
@@ -66,7 +73,7 @@ def test_required_arguments_only_give_the_defaults_and_trimmed_uris() -> None:
 
 
 def test_the_arguments_name_the_lake_the_jobs_write() -> None:
-    arguments = job_arguments([*BASE, "--catalog", "my_catalog"], Resolver())
+    arguments = job_arguments([*BASE, "--catalog", "my_catalog"], Resolver(), SILVER_JOB)
     assert arguments.lake() == Lake(
         bronze_uri="s3://bronze-bucket",
         silver_uri="s3://silver-bucket",
@@ -79,7 +86,7 @@ def test_the_arguments_name_the_lake_the_jobs_write() -> None:
 
 def test_maintenance_arguments_give_the_stage_policy() -> None:
     extra = ["--snapshot_retention_hours", "48", "--retain_last_snapshots", "3", "--orphan_min_age_hours=96"]
-    assert job_arguments(BASE + extra, Resolver()).maintenance == MaintenancePolicy(
+    assert job_arguments(BASE + extra, Resolver(), SILVER_JOB).maintenance == MaintenancePolicy(
         snapshot_retention_hours=48, retain_last_snapshots=3, orphan_min_age_hours=96
     )
 
@@ -96,7 +103,7 @@ def test_maintenance_arguments_give_the_stage_policy() -> None:
     ids=["rebuild-true", "rebuild-false", "rebuild-1-lookback-0", "lookback-max", "equals-form"],
 )
 def test_optional_arguments_are_parsed(extra: list[str], full_rebuild: bool, lookback: int) -> None:
-    arguments = job_arguments(BASE + extra, Resolver())
+    arguments = job_arguments(BASE + extra, Resolver(), SILVER_JOB)
     assert (arguments.full_rebuild, arguments.lookback_hours) == (full_rebuild, lookback)
 
 
@@ -132,14 +139,43 @@ def test_optional_arguments_are_parsed(extra: list[str], full_rebuild: bool, loo
 )
 def test_bad_values_raise_a_job_argument_error(extra: list[str], message: str) -> None:
     with pytest.raises(JobArgumentError) as error:
-        job_arguments(BASE + extra, Resolver())
+        job_arguments(BASE + extra, Resolver(), SILVER_JOB)
     assert str(error.value) == message
+
+
+def test_each_job_asks_for_the_layers_it_reaches_and_no_other() -> None:
+    assert set(GLUE_JOB_LAYERS) == {SILVER_JOB, GOLD_JOB, MAINTENANCE_JOB}
+    assert required_arguments(SILVER_JOB) == ["JOB_NAME", "bronze_uri", "silver_uri", "gold_uri", "database"]
+    assert required_arguments(MAINTENANCE_JOB) == required_arguments(SILVER_JOB)
+    # Gold reads silver and writes gold: it is never handed the bronze bucket.
+    assert required_arguments(GOLD_JOB) == ["JOB_NAME", "silver_uri", "gold_uri", "database"]
+
+
+def test_the_gold_job_needs_no_bronze_and_its_lake_has_none() -> None:
+    argv = [a for a in BASE if a not in ("--bronze_uri", "s3://bronze-bucket/")]
+    resolver = Resolver()
+    arguments = job_arguments(argv, resolver, GOLD_JOB)
+    assert resolver.asked == ["JOB_NAME", "silver_uri", "gold_uri", "database"]
+    assert (arguments.bronze_uri, arguments.silver_uri, arguments.gold_uri) == (
+        None,
+        "s3://silver-bucket",
+        "s3://gold-bucket",
+    )
+    lake = arguments.lake()
+    assert lake.location(SILVER_TASKS) == "s3://silver-bucket/tasks"
+    with pytest.raises(LookupError, match="no bronze layer"):
+        lake.layer_uri(Layer.BRONZE)
+
+
+def test_an_unknown_job_name_is_refused() -> None:
+    with pytest.raises(JobArgumentError, match="no Glue job named 'bronze'"):
+        job_arguments(BASE, Resolver(), "bronze")
 
 
 def test_a_missing_required_argument_fails_in_the_resolver() -> None:
     argv = [a for a in BASE if a not in ("--gold_uri", "s3://gold-bucket/")]
     with pytest.raises(SystemExit):
-        job_arguments(argv, Resolver())
+        job_arguments(argv, Resolver(), SILVER_JOB)
 
 
 class _GlueContext:
@@ -178,7 +214,7 @@ def test_the_glue_frame_resolves_arguments_runs_the_body_and_commits(
         return "silver run r1: succeeded"
 
     _Job.events.clear()
-    run_glue_job(BASE, Resolver(), _GlueContext, _Job, body)
+    run_glue_job(SILVER_JOB, BASE, Resolver(), _GlueContext, _Job, body)
     assert seen[0].database == "todo_insights_dev"
     assert _Job.events == [
         ("init", ("todo-insights-dev-silver", {"JOB_NAME": "todo-insights-dev-silver"})),
@@ -195,5 +231,5 @@ def test_a_failing_body_never_commits_the_glue_job(spark: object) -> None:
 
     _Job.events.clear()
     with pytest.raises(RuntimeError, match="the run failed"):
-        run_glue_job(BASE, Resolver(), _GlueContext, _Job, body)
+        run_glue_job(SILVER_JOB, BASE, Resolver(), _GlueContext, _Job, body)
     assert [event for event, _ in _Job.events] == ["init"]

@@ -194,7 +194,9 @@ def test_the_glue_lake_jobs_are_three_jobs_with_own_roles_logs_and_triggers(buil
         props = template.find_resources("AWS::Glue::Job", {"Properties": {"Name": f"{CONFIG.prefix}-{name}"}})
         (job,) = props.values()
         args = job["Properties"]["DefaultArguments"]
-        assert {"--bronze_uri", "--silver_uri", "--gold_uri", "--database"} <= args.keys()
+        uris = {"--silver_uri", "--gold_uri"} | ({"--bronze_uri"} if name != "gold" else set())
+        assert uris | {"--database"} <= args.keys()
+        assert ("--bronze_uri" in args) is (name != "gold")  # gold never reads bronze
         assert args["--database"] == "db"
         assert args["--custom-logGroup-prefix"] == f"/aws-glue/jobs/{CONFIG.prefix}-{name}"
         role_id = stack.resolve(jobs.roles[name].node.default_child.logical_id)  # type: ignore[union-attr]

@@ -18,7 +18,7 @@ from todo_contracts.lake_layout import (
     firehose_prefix,
 )
 from todo_etl.glue.catalog_settings import GLUE_CATALOG, ICEBERG_EXTENSIONS, SHARED_CATALOG_PROPERTIES
-from todo_etl.glue.entry import OPTIONAL_ARGUMENTS, REQUIRED_ARGUMENTS, JobArgumentError, job_arguments
+from todo_etl.glue.entry import OPTIONAL_ARGUMENTS, JobArgumentError, job_arguments, required_arguments
 from todo_etl.queries import load_queries
 from todo_infra.stage_config import stage_config
 
@@ -286,7 +286,8 @@ def test_maintenance_runs_daily_with_the_stage_retention(each_stage):
     assert daily[0]["Type"] == "SCHEDULED"
     assert daily[0]["Schedule"] == config.maintenance_schedule
     assert "WorkflowName" not in daily[0]  # not part of the hourly silver → gold workflow
-    resolved = job_arguments(_job_argv("maintenance-job", job["DefaultArguments"]), _glue_resolver)
+    argv = _job_argv("maintenance-job", job["DefaultArguments"])
+    resolved = job_arguments(argv, _glue_resolver, "maintenance")
     assert resolved.maintenance == config.lake_maintenance
     assert resolved.rollback is None
 
@@ -343,7 +344,7 @@ def test_glue_jobs_run_glue_5_1_with_encryption_and_stage_sized_workers(stage_na
         assert args["--extra-py-files"]["Fn::Sub"].startswith("s3://cdk-")
         assert args["--extra-py-files"]["Fn::Sub"].endswith(".zip")
         assert job["Command"]["ScriptLocation"]["Fn::Sub"].endswith(".py")
-        assert {"--bronze_uri", "--silver_uri", "--gold_uri", "--database"} <= args.keys()
+        assert {"--silver_uri", "--gold_uri", "--database"} <= args.keys()
     security = synth.one("Etl", "AWS::Glue::SecurityConfiguration")["Properties"]["EncryptionConfiguration"]
     # Logs are encrypted by the job log groups' own key (see the log-group tests below).
     assert security["CloudWatchEncryption"]["CloudWatchEncryptionMode"] == "DISABLED"
@@ -386,8 +387,10 @@ def test_glue_jobs_pass_every_argument_the_entry_scripts_require(each_stage):
         args = each_stage.resources("Etl", "AWS::Glue::Job")[each_stage.logical_id("Etl", job)]["Properties"][
             "DefaultArguments"
         ]
-        # Glue adds JOB_NAME itself; the job definition must supply the rest.
-        assert {f"--{a}" for a in REQUIRED_ARGUMENTS if a != "JOB_NAME"} <= args.keys(), name
+        # Glue adds JOB_NAME itself; the job definition must supply the rest, and no lake URI more.
+        required = {f"--{a}" for a in required_arguments(name) if a != "JOB_NAME"}
+        assert required <= args.keys(), name
+        assert {a for a in args if a.endswith("_uri")} == {a for a in required if a.endswith("_uri")}, name
         # Scheduled runs are incremental with the jobs' own lookback: a default full rebuild
         # would rewrite the lake every hour. Only maintenance takes (its retention) arguments.
         passed = {f"--{a}" for a in OPTIONAL_ARGUMENTS} & args.keys()
@@ -399,51 +402,26 @@ def test_glue_jobs_pass_every_argument_the_entry_scripts_require(each_stage):
             }
         else:
             assert not passed, name
-        resolved = job_arguments(_job_argv(f"{name}-job", args), _glue_resolver)
+        resolved = job_arguments(_job_argv(f"{name}-job", args), _glue_resolver, name)
         assert resolved.job_name == f"{name}-job"
         assert resolved.full_rebuild is False
         buckets = _bucket_ids(each_stage)
         # Each layer URI is its bucket's root: the jobs add the table folders from lake_layout.
         assert (resolved.bronze_uri, resolved.silver_uri, resolved.gold_uri) == tuple(
-            f"s3://<{buckets[layer]}>" for layer in ("bronze", "silver", "gold")
+            f"s3://<{buckets[layer]}>" if (name != "gold" or layer != "bronze") else None
+            for layer in ("bronze", "silver", "gold")
         ), name
 
 
 def test_a_job_definition_without_the_lake_uris_would_be_refused_by_the_entry_script():
+    common = ["script.py", "--JOB_NAME", "x", "--database", "d", "--silver_uri", "s3://s", "--gold_uri", "s3://g"]
     with pytest.raises(SystemExit, match="bronze_uri"):
-        job_arguments(
-            [
-                "script.py",
-                "--JOB_NAME",
-                "x",
-                "--silver_uri",
-                "s3://s",
-                "--gold_uri",
-                "s3://g",
-                "--database",
-                "d",
-            ],
-            _glue_resolver,
-        )
+        job_arguments(common, _glue_resolver, "silver")
+    # The same definition is whole for gold, which never reads bronze.
+    assert job_arguments(common, _glue_resolver, "gold").bronze_uri is None
+    bad_flag = [*common, "--bronze_uri", "s3://b", "--full_rebuild", "maybe"]
     with pytest.raises(JobArgumentError, match="full_rebuild"):
-        job_arguments(
-            [
-                "script.py",
-                "--JOB_NAME",
-                "x",
-                "--bronze_uri",
-                "s3://b",
-                "--silver_uri",
-                "s3://s",
-                "--gold_uri",
-                "s3://g",
-                "--database",
-                "d",
-                "--full_rebuild",
-                "maybe",
-            ],
-            _glue_resolver,
-        )
+        job_arguments(bad_flag, _glue_resolver, "silver")
 
 
 def test_silver_runs_on_a_schedule_and_gold_starts_when_silver_succeeds(each_stage):

@@ -13,6 +13,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from todo_contracts.lake_layout import GLUE_JOB_LAYERS, Layer, layer_argument
 from todo_etl.glue.catalog_settings import GLUE_CATALOG
 from todo_etl.glue.iceberg_tables import Lake
 from todo_etl.glue.jobs import DEFAULT_LOOKBACK_HOURS
@@ -20,7 +21,8 @@ from todo_etl.glue.maintenance_policy import DEFAULT_POLICY, MaintenancePolicy
 
 Resolver = Callable[[Sequence[str], list[str]], Mapping[str, str]]
 
-REQUIRED_ARGUMENTS = ["JOB_NAME", "bronze_uri", "silver_uri", "gold_uri", "database"]
+# Every job's; each also requires the base URI of every layer it reaches (`required_arguments`).
+REQUIRED_ARGUMENTS = ["JOB_NAME", "database"]
 # getResolvedOptions fails on a missing name, so optional ones are only asked for when passed.
 OPTIONAL_ARGUMENTS = (
     "catalog",
@@ -44,10 +46,10 @@ class JobArgumentError(ValueError):
 
 @dataclass(frozen=True)
 class JobArguments:
-    """The arguments of the silver, gold and maintenance jobs, typed."""
+    """The arguments of the silver, gold and maintenance jobs, typed (no bronze for gold)."""
 
     job_name: str
-    bronze_uri: str
+    bronze_uri: str | None
     silver_uri: str
     gold_uri: str
     database: str
@@ -114,18 +116,31 @@ def _policy(values: Mapping[str, str]) -> MaintenancePolicy:
     )
 
 
-def job_arguments(argv: Sequence[str], resolve: Resolver) -> JobArguments:
-    """Resolve the job's arguments from `argv` with Glue's `getResolvedOptions` (or a stand-in)."""
-    wanted = REQUIRED_ARGUMENTS + [name for name in OPTIONAL_ARGUMENTS if _passed(argv, name)]
+def required_arguments(job: str) -> list[str]:
+    """What the job's entry script asks `getResolvedOptions` for: the common names and the base
+    URI of each layer the job reaches (`GLUE_JOB_LAYERS`, which its job definition also reads)."""
+    try:
+        layers = GLUE_JOB_LAYERS[job]
+    except KeyError:
+        raise JobArgumentError(f"no Glue job named {job!r}; the jobs are {sorted(GLUE_JOB_LAYERS)}") from None
+    return [REQUIRED_ARGUMENTS[0], *(layer_argument(layer) for layer in layers), *REQUIRED_ARGUMENTS[1:]]
+
+
+def job_arguments(argv: Sequence[str], resolve: Resolver, job: str) -> JobArguments:
+    """Resolve `job`'s arguments from `argv` with Glue's `getResolvedOptions` (or a stand-in)."""
+    wanted = required_arguments(job) + [name for name in OPTIONAL_ARGUMENTS if _passed(argv, name)]
     values = resolve(argv, wanted)
-    for name in ("bronze_uri", "silver_uri", "gold_uri"):
+    uris: dict[Layer, str] = {}
+    for layer in GLUE_JOB_LAYERS[job]:
+        name = layer_argument(layer)
         if not values[name].strip():
             raise JobArgumentError(f"--{name} must not be empty")
+        uris[layer] = values[name].rstrip("/")
     return JobArguments(
         job_name=values["JOB_NAME"],
-        bronze_uri=values["bronze_uri"].rstrip("/"),
-        silver_uri=values["silver_uri"].rstrip("/"),
-        gold_uri=values["gold_uri"].rstrip("/"),
+        bronze_uri=uris.get(Layer.BRONZE),
+        silver_uri=uris[Layer.SILVER],
+        gold_uri=uris[Layer.GOLD],
         database=_identifier("database", values["database"]),
         catalog=_identifier("catalog", values["catalog"]) if "catalog" in values else DEFAULT_CATALOG,
         full_rebuild=_flag("full_rebuild", values["full_rebuild"]) if "full_rebuild" in values else False,
@@ -149,13 +164,14 @@ def _rollback(values: Mapping[str, str]) -> tuple[str, int] | None:
 
 
 def run_glue_job(
+    job: str,
     argv: Sequence[str],
     resolve: Resolver,
     glue_context_type: Any,
     job_type: Any,
     body: Callable[[SparkSession, JobArguments], str],
 ) -> None:
-    """Glue's job frame around `body(spark, arguments)`: resolve the arguments, make the Glue
+    """Glue's job frame around `body(spark, arguments)`: resolve `job`'s arguments, make the Glue
     context and session, `job.init`, run, print the body's one-line outcome, `job.commit`.
 
     The awsglue classes come in as arguments because only Glue has them; a failure raises out
@@ -163,9 +179,9 @@ def run_glue_job(
     """
     from pyspark.context import SparkContext
 
-    arguments = job_arguments(argv, resolve)
+    arguments = job_arguments(argv, resolve, job)
     glue_context = glue_context_type(SparkContext.getOrCreate())
-    job = job_type(glue_context)
-    job.init(arguments.job_name, {"JOB_NAME": arguments.job_name})
+    glue_job = job_type(glue_context)
+    glue_job.init(arguments.job_name, {"JOB_NAME": arguments.job_name})
     print(body(glue_context.spark_session, arguments))  # noqa: T201 - lands in the Glue driver log
-    job.commit()
+    glue_job.commit()

@@ -46,6 +46,7 @@ from todo_contracts.lake_layout import (
     SILVER_TASKS,
     SILVER_USERS,
     LakeTable,
+    Layer,
 )
 from todo_contracts.table import USER_PREFIX
 from todo_etl.erasure_records import (
@@ -251,7 +252,7 @@ def _objects_holding(spark: SparkSession, lake: Lake, fs: LakeFs, folder: str, u
     One columnar scan of the folder's text for the ids (a superset: the rewrite checks each
     record's owner and time exactly); objects without a match are never opened.
     """
-    partitions = fs.hour_partitions(join(lake.bronze_uri, folder))
+    partitions = fs.hour_partitions(join(lake.layer_uri(Layer.BRONZE), folder))
     if not partitions or not users:
         return []
     value = F.col("value")

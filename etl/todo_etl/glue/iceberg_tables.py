@@ -39,18 +39,23 @@ TABLE_PROPERTIES: dict[str, str] = {
 @dataclass(frozen=True)
 class Lake:
     """Where one lake is: its three layer base URIs and the Iceberg catalog and database holding
-    silver and gold (`glue_catalog` + the stage's Glue database on AWS, `lake` + `todo_lake` here)."""
+    silver and gold (`glue_catalog` + the stage's Glue database on AWS, `lake` + `todo_lake` here).
 
-    bronze_uri: str
+    `bronze_uri` is None for a job that never reaches bronze (gold: `GLUE_JOB_LAYERS`).
+    """
+
+    bronze_uri: str | None
     silver_uri: str
     gold_uri: str
     catalog: str
     database: str
 
     def layer_uri(self, layer: Layer) -> str:
-        return {Layer.BRONZE: self.bronze_uri, Layer.SILVER: self.silver_uri, Layer.GOLD: self.gold_uri}[
-            layer
-        ]
+        """The layer's base URI; asking for bronze of a lake given none is a programming error."""
+        uri = {Layer.BRONZE: self.bronze_uri, Layer.SILVER: self.silver_uri, Layer.GOLD: self.gold_uri}[layer]
+        if uri is None:
+            raise LookupError(f"this job's lake has no {layer.value} layer (see GLUE_JOB_LAYERS)")
+        return uri
 
     def location(self, table: LakeTable) -> str:
         """The table's folder: `<layer base>/<folder>` (the SPEC's lake layout, on S3 and locally)."""

@@ -38,6 +38,7 @@ from todo_contracts.lake_layout import (
     SILVER_TASKS,
     SILVER_USERS,
     LakeTable,
+    Layer,
 )
 from todo_contracts.timestamps import rfc3339
 from todo_etl.glue import (
@@ -203,10 +204,10 @@ def _silver(
     before = iceberg_tables.snapshots_of(spark, lake, SILVER_TABLES)
 
     cdc_lines, cdc_parts, cdc_mark = _read_source(
-        spark, fs, lake.bronze_uri, CDC_FOLDER, checkpoint, read_all, lookback_hours
+        spark, fs, lake.layer_uri(Layer.BRONZE), CDC_FOLDER, checkpoint, read_all, lookback_hours
     )
     log_lines, log_parts, log_mark = _read_source(
-        spark, fs, lake.bronze_uri, LOGS_FOLDER, checkpoint, read_all, lookback_hours
+        spark, fs, lake.layer_uri(Layer.BRONZE), LOGS_FOLDER, checkpoint, read_all, lookback_hours
     )
     cdc = bronze_reader.parse_cdc(cdc_lines, started)
     logs = bronze_reader.parse_logs(log_lines, started)

@@ -19,12 +19,14 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from todo_contracts.lake_layout import (
+    GLUE_JOB_LAYERS,
     GOLD_TABLES,
     ICEBERG_TABLES,
     INSIGHTS_EXPORT_PREFIX,
     PIPELINE_RUNS,
     SILVER_TABLES,
     Layer,
+    layer_argument,
 )
 from todo_etl.glue.catalog_settings import glue_catalog_settings, glue_conf_argument
 from todo_etl.glue.maintenance_policy import MaintenancePolicy
@@ -37,7 +39,7 @@ from todo_infra.stage_config import GlueWorkers, StageConfig
 
 GLUE_VERSION = "5.1"
 GLUE_TIMEOUT_MINUTES = 60
-GLUE_JOB_NAMES = ("silver", "gold", "maintenance")
+GLUE_JOB_NAMES = tuple(GLUE_JOB_LAYERS)  # silver, gold, maintenance
 # The two log groups Glue 5.x writes per job prefix: driver/executor/system logs, and stdout/stderr.
 GLUE_LOG_STREAMS = ("error", "output")
 
@@ -60,6 +62,7 @@ class GlueLakeJobs(StackPart):
         super().__init__(scope, construct_id)
         self.config = config
         self.bronze, self.silver, self.gold = bronze, silver, gold
+        self.buckets = {Layer.BRONZE: bronze, Layer.SILVER: silver, Layer.GOLD: gold}
         self.database_name = database_name
         self._build_key_and_logs()
         scripts = {
@@ -311,10 +314,12 @@ class GlueLakeJobs(StackPart):
                 # Glue 5.1's own Iceberg 1.10.0, and the catalog as static Spark settings.
                 "--datalake-formats": "iceberg",
                 "--conf": glue_conf_argument(glue_catalog_settings(f"s3://{self.silver.bucket_name}/")),
-                # What todo_etl.glue.entry requires of every job (REQUIRED_ARGUMENTS).
-                "--bronze_uri": f"s3://{self.bronze.bucket_name}",
-                "--silver_uri": f"s3://{self.silver.bucket_name}",
-                "--gold_uri": f"s3://{self.gold.bucket_name}",
+                # What todo_etl.glue.entry requires of this job: the base URI of each layer it
+                # reaches (GLUE_JOB_LAYERS: gold is never handed bronze) and the database.
+                **{
+                    f"--{layer_argument(layer)}": f"s3://{self.buckets[layer].bucket_name}"
+                    for layer in GLUE_JOB_LAYERS[name]
+                },
                 "--database": self.database_name,
                 **(maintenance_arguments(config.lake_maintenance) if name == "maintenance" else {}),
             },
