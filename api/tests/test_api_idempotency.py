@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections import Counter
 from typing import Any
 
 import boto3
 import httpx
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+from todo_api.services.idempotency import PARTITIONS, IdempotentRunner, partition_of
 
 
 def _key() -> str:
@@ -90,26 +94,46 @@ def test_profile_creation_replays_too(api_user: Any, api: Any) -> None:
     api_user.client.delete("/api/v1/users/me")
 
 
-def test_records_live_in_the_table_under_their_own_partition(member: Any, local_platform: Any) -> None:
-    """Pins the record layout (PK = hashed caller-scoped key, SK constant, TTL, no entity_type)."""
+def test_records_live_under_the_partition_their_scope_hashes_to(member: Any, local_platform: Any) -> None:
+    """Pins the record layout: PK one of the idempotency partitions (the one its scope hashes to),
+    SK Powertools' hashed key, TTL, no entity_type, no user id in plain text."""
     table = local_platform.endpoints["table_name"]
     client = boto3.client("dynamodb")
     before = _idempotency_items(client, table)
-    member.client.post("/api/v1/tasks", json={"title": "x"}, headers={"Idempotency-Key": _key()})
-    new = [item for pk, item in _idempotency_items(client, table).items() if pk not in before]
+    key = _key()
+    member.client.post("/api/v1/tasks", json={"title": "x"}, headers={"Idempotency-Key": key})
+    new = [item for sk, item in _idempotency_items(client, table).items() if sk not in before]
     assert len(new) == 1
     record = new[0]
-    assert record["SK"] == {"S": "IDEMPOTENCY"}
+    assert record["PK"] == {"S": partition_of(f"tasks.create#{member.sub}#{key}")}
+    assert "todo_api.services.idempotency.execute#" in record["SK"]["S"]  # Powertools' key
     assert "entity_type" not in record
     assert int(record["expiration"]["N"]) > 0
     assert record["status"] == {"S": "COMPLETED"}
-    assert member.sub not in record["PK"]["S"]  # the key is hashed: no user id in plain text
+    assert member.sub not in record["SK"]["S"]  # the key is hashed: no user id in plain text
+
+
+def test_scopes_spread_evenly_over_the_idempotency_partitions() -> None:
+    counts = Counter(partition_of(f"create_task#user-{n}#key-{n}") for n in range(8_000))
+    assert set(counts) == {f"IDEMPOTENCY#{shard}" for shard in range(PARTITIONS)}
+    # 1,000 each on average; a fixed input, so the (about 2.5 sigma) widest one is always the same.
+    assert all(850 < count < 1150 for count in counts.values()), counts
+    assert partition_of("create_task#u#k") == partition_of("create_task#u#k")
+
+
+def test_only_documented_powertools_options_shape_the_records() -> None:
+    """No subclass of Powertools' layer and no private method: composite-key mode as documented."""
+    runner = IdempotentRunner(boto3.client("dynamodb", region_name="us-east-1"), "t")
+    assert set(runner.persistence) == {f"IDEMPOTENCY#{shard}" for shard in range(PARTITIONS)}
+    for partition, layer in runner.persistence.items():
+        assert type(layer) is DynamoDBPersistenceLayer
+        assert (layer.key_attr, layer.sort_key_attr, layer.static_pk_value) == ("PK", "SK", partition)
 
 
 def _idempotency_items(client: Any, table: str) -> dict[str, dict[str, Any]]:
     # A test-only look at the whole (small) table; the API itself never scans.
     items = client.scan(TableName=table)["Items"]
-    return {item["PK"]["S"]: item for item in items if item["SK"]["S"] == "IDEMPOTENCY"}
+    return {item["SK"]["S"]: item for item in items if item["PK"]["S"].startswith("IDEMPOTENCY#")}
 
 
 def test_concurrent_duplicates_create_exactly_one_task(member: Any, local_platform: Any) -> None:

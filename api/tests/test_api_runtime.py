@@ -87,7 +87,7 @@ def test_repositories_and_idempotency_are_built_once_per_runtime_on_its_table() 
     assert api.insights is api.insights
     assert {api.tasks.table_name, api.users.table_name, api.insights.table_name} == {"the-table"}
     assert api.idempotency is api.idempotency
-    assert api.idempotency.persistence.table_name == "the-table"
+    assert {layer.table_name for layer in api.idempotency.persistence.values()} == {"the-table"}
     other = _runtime("another-table")
     assert other.tasks is not api.tasks
     assert other.idempotency is not api.idempotency
@@ -101,10 +101,12 @@ def test_clients_are_built_on_first_use_only() -> None:
 
 
 def test_idempotency_decorates_one_module_level_function() -> None:
-    """Powertools' documented decorator, applied once per runtime to `idempotency.execute`, whose
-    name is part of every stored key: a rename would forget the last 24 hours of keys."""
+    """Powertools' documented decorator, applied once per runtime and partition to
+    `idempotency.execute`, whose name is part of every stored key: a rename would forget the last
+    24 hours of keys."""
     runner = _runtime("the-table").idempotency
-    assert runner._once.__wrapped__ is idempotency.execute  # type: ignore[attr-defined]
+    assert len(runner._once) == idempotency.PARTITIONS
+    assert all(once.__wrapped__ is idempotency.execute for once in runner._once.values())  # type: ignore[attr-defined]
     assert idempotency.execute.__name__ == "execute"
 
 

@@ -20,8 +20,8 @@ from todo_contracts.table import (
 # A marker item that exists while an account deletion is in progress. It has no entity_type, so it
 # never reaches the lake, and task creation refuses to run while it exists.
 DELETION_MARKER_SORT_KEY = "DELETING"
-# Idempotency records (Powertools) use their hashed key as PK and this constant sort key.
-IDEMPOTENCY_SORT_KEY = "IDEMPOTENCY"
+# Idempotency records (Powertools) live under `IDEMPOTENCY#<n>` partitions, their hashed key as SK.
+IDEMPOTENCY_PARTITION_PREFIX = "IDEMPOTENCY#"
 
 STATUS_PK, STATUS_SK = "GSI1PK", "GSI1SK"
 PRIORITY_PK, PRIORITY_SK = "GSI2PK", "GSI2SK"

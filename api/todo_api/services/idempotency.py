@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from typing import Any
@@ -22,24 +23,23 @@ from todo_api.services.failures import (
     IdempotencyKeyReusedError,
     InvalidIdempotencyKeyError,
 )
-from todo_contracts.keys import IDEMPOTENCY_SORT_KEY
+from todo_contracts.keys import IDEMPOTENCY_PARTITION_PREFIX
 from todo_contracts.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"^[\x20-\x7e]{1,255}$")
 RETENTION_SECONDS = 24 * 3600
+# Powertools' documented composite-key mode puts every record of one persistence layer under one
+# static partition value (the sort key is the hashed key). The records spread over this many such
+# partitions, one layer each, so keyed POSTs are not one hot partition (ADR 0002).
+PARTITIONS = 8
 
 
-class CallerScopedPersistenceLayer(DynamoDBPersistenceLayer):
-    """Powertools' DynamoDB layer, with each record in its own partition.
-
-    With a sort key configured, Powertools puts every record under one static partition key,
-    which turns a busy POST endpoint into a hot partition. Here the (hashed, caller-scoped) key
-    is the partition key and the sort key is a constant. The key layout is pinned by a test.
-    """
-
-    def _get_key(self, idempotency_key: str) -> dict[str, Any]:
-        return {self.key_attr: {"S": idempotency_key}, str(self.sort_key_attr): {"S": IDEMPOTENCY_SORT_KEY}}
+def partition_of(scope: str) -> str:
+    """The static partition value a scope's record lives under: one of `PARTITIONS`, by a stable
+    hash (the same scope always lands in the same partition, so a repeat finds its record)."""
+    shard = int.from_bytes(hashlib.sha256(scope.encode()).digest()[:4], "big") % PARTITIONS
+    return f"{IDEMPOTENCY_PARTITION_PREFIX}{shard}"
 
 
 def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
@@ -68,21 +68,30 @@ def check_key(key: str | None) -> str | None:
 class IdempotentRunner:
     """Runs an action once per (operation, caller, key) and body, on one table.
 
-    Powertools' decorator is applied once, here, to a module-level function; the action travels
-    as an argument Powertools passes through (only `request` is hashed and stored).
+    Powertools is used only through its documented options: one `DynamoDBPersistenceLayer` per
+    partition (`sort_key_attr` + `static_pk_value`), and its decorator applied once per layer,
+    here, to a module-level function; the action travels as an argument Powertools passes
+    through (only `request` is hashed and stored).
     """
 
     def __init__(self, client: Any, table_name: str) -> None:
-        self.persistence = CallerScopedPersistenceLayer(
-            table_name=table_name,
-            key_attr=PARTITION_KEY,
-            sort_key_attr=SORT_KEY,
-            expiry_attr=TTL_ATTRIBUTE,
-            boto3_client=client,
-        )
-        self._once: Callable[..., dict[str, Any]] = idempotent_function(
-            data_keyword_argument="request", config=CONFIG, persistence_store=self.persistence
-        )(execute)
+        self.persistence = {
+            partition: DynamoDBPersistenceLayer(
+                table_name=table_name,
+                key_attr=PARTITION_KEY,
+                sort_key_attr=SORT_KEY,
+                static_pk_value=partition,
+                expiry_attr=TTL_ATTRIBUTE,
+                boto3_client=client,
+            )
+            for partition in (f"{IDEMPOTENCY_PARTITION_PREFIX}{shard}" for shard in range(PARTITIONS))
+        }
+        self._once: dict[str, Callable[..., dict[str, Any]]] = {
+            partition: idempotent_function(
+                data_keyword_argument="request", config=CONFIG, persistence_store=layer
+            )(execute)
+            for partition, layer in self.persistence.items()
+        }
 
     def run_once(
         self,
@@ -101,9 +110,10 @@ class IdempotentRunner:
         """
         if key is None:
             return action(), False
+        scope = f"{operation}#{user_id}#{key}"
         try:
-            outcome = self._once(
-                request={"scope": f"{operation}#{user_id}#{key}", "payload": payload}, action=action
+            outcome = self._once[partition_of(scope)](
+                request={"scope": scope, "payload": payload}, action=action
             )
         except IdempotencyValidationError:
             raise IdempotencyKeyReusedError from None
