@@ -16,13 +16,13 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk.interfaces import aws_events as events_refs
 from constructs import Construct
 
 from todo_infra.constructs.stack_part import StackPart
+from todo_infra.constructs.stage_defaults import stage_key
 from todo_infra.observability import RUNBOOK_PATH, runbook_description
 from todo_infra.stage_config import StageConfig
 
@@ -59,13 +59,12 @@ class AlarmsToOnCall(StackPart):
         stack = Stack.of(self.home)
         # A customer-managed key: CloudWatch alarms and EventBridge cannot publish to a topic
         # encrypted with the AWS-managed SNS key, because its policy cannot be extended.
-        self.topic_key = kms.Key(
+        self.topic_key = stage_key(
             self.home,
             "AlarmTopicKey",
-            alias=f"alias/{config.prefix}-alarms",
+            config=config,
+            purpose="alarms",
             description="Encrypts the alarm topic",
-            enable_key_rotation=True,
-            removal_policy=config.removal_policy,
         )
         self.topic = sns.Topic(
             self.home,

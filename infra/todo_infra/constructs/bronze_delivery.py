@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from aws_cdk import Duration, Size, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from todo_contracts.lake_layout import ERRORS_FOLDER, firehose_error_prefix, firehose_prefix
 from todo_infra import nag
 from todo_infra.constructs.stack_part import StackPart
+from todo_infra.constructs.stage_defaults import stage_log_group
 from todo_infra.stage_config import StageConfig
 
 FIREHOSE_BUFFER_INTERVAL = Duration.seconds(60)
@@ -44,12 +44,8 @@ class BronzeDeliveryStream(StackPart):
         super().__init__(scope, construct_id)
         self.folder = folder
         home = self.home
-        self.log_group = logs.LogGroup(
-            home,
-            f"{stream_id}Logs",
-            log_group_name=f"/aws/kinesisfirehose/{config.prefix}-{folder}",
-            retention=config.log_retention,
-            removal_policy=config.named_removal_policy,
+        self.log_group = stage_log_group(
+            home, f"{stream_id}Logs", config=config, name=f"/aws/kinesisfirehose/{config.prefix}-{folder}"
         )
         # Write-only, to this stream's own prefixes. The L2 would grant the delivery role read,
         # list and delete on the whole bucket; it gets an immutable view of the role instead, so

@@ -12,7 +12,6 @@ from __future__ import annotations
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
@@ -33,6 +32,7 @@ from todo_etl.glue.maintenance_policy import MaintenancePolicy
 from todo_infra import nag
 from todo_infra.constructs.glue_job_role import LakeArea, glue_job_role, grant_catalog
 from todo_infra.constructs.stack_part import StackPart
+from todo_infra.constructs.stage_defaults import stage_key, stage_log_group
 from todo_infra.observability import METRICS_NAMESPACE
 from todo_infra.packaging import GlueArtifacts
 from todo_infra.stage_config import GlueWorkers, StageConfig
@@ -86,13 +86,12 @@ class GlueLakeJobs(StackPart):
     def _build_key_and_logs(self) -> None:
         config = self.config
         stack = Stack.of(self.home)
-        self.key = kms.Key(
+        self.key = stage_key(
             self.home,
             "GlueKey",
-            alias=f"alias/{config.prefix}-glue",
+            config=config,
+            purpose="glue",
             description="Encrypts Glue job logs and bookmarks",
-            enable_key_rotation=True,
-            removal_policy=config.removal_policy,
         )
         # Glue 5.x writes driver/executor logs to `<prefix>/error` and stdout/stderr to
         # `<prefix>/output` for the prefix given by `--custom-logGroup-prefix`; the groups are
@@ -131,12 +130,11 @@ class GlueLakeJobs(StackPart):
         )
         self.log_groups: dict[str, dict[str, logs.LogGroup]] = {
             name: {
-                stream: logs.LogGroup(
+                stream: stage_log_group(
                     self.home,
                     f"{name.title()}Job{stream.title()}Logs",
-                    log_group_name=f"{prefix}/{stream}",
-                    retention=config.log_retention,
-                    removal_policy=config.named_removal_policy,
+                    config=config,
+                    name=f"{prefix}/{stream}",
                     encryption_key=self.key,
                 )
                 for stream in GLUE_LOG_STREAMS

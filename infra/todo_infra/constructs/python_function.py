@@ -6,10 +6,10 @@ from collections.abc import Mapping
 
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from todo_infra import nag
+from todo_infra.constructs.stage_defaults import stage_log_group
 from todo_infra.constructs.trust import restrict_trust_to_account
 from todo_infra.packaging import LAMBDA_PYTHON_VERSION, BuiltBundle
 from todo_infra.stage_config import StageConfig
@@ -40,13 +40,7 @@ class PythonFunction(Construct):
         handler: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=f"/aws/lambda/{function_name}",
-            retention=config.log_retention,
-            removal_policy=config.named_removal_policy,
-        )
+        self.log_group = stage_log_group(self, "Logs", config=config, name=f"/aws/lambda/{function_name}")
         self.layer = lambda_.LayerVersion(
             self,
             "Dependencies",

@@ -29,6 +29,51 @@ def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
     )
 
 
+# Headers are matched as sent: a transformation could merge distinct tokens into one key.
+AS_IS = wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+
+
+def _rate_rule(
+    name: str,
+    priority: int,
+    action: wafv2.CfnWebACL.RuleActionProperty,
+    statement: wafv2.CfnWebACL.RateBasedStatementProperty,
+) -> wafv2.CfnWebACL.RuleProperty:
+    """A rate-based rule whose metric bears its name."""
+    return wafv2.CfnWebACL.RuleProperty(
+        name=name,
+        priority=priority,
+        action=action,
+        statement=wafv2.CfnWebACL.StatementProperty(rate_based_statement=statement),
+        visibility_config=_visibility(name),
+    )
+
+
+def _managed_rule(
+    name: str, priority: int, group: str, counted: tuple[str, ...] = ()
+) -> wafv2.CfnWebACL.RuleProperty:
+    """An AWS managed rule group, its own actions kept but for the `counted` rules (count only)."""
+    return wafv2.CfnWebACL.RuleProperty(
+        name=name,
+        priority=priority,
+        override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+        statement=wafv2.CfnWebACL.StatementProperty(
+            managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                vendor_name="AWS",
+                name=group,
+                rule_action_overrides=[
+                    wafv2.CfnWebACL.RuleActionOverrideProperty(
+                        name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+                    )
+                    for rule in counted
+                ]
+                or None,
+            )
+        ),
+        visibility_config=_visibility(name),
+    )
+
+
 class RateLimitedWebAcl(StackPart):
     """Web ACL `name` with per-caller rate limits (`limit` per window) and managed rules, on `stage`."""
 
@@ -55,83 +100,49 @@ class RateLimitedWebAcl(StackPart):
                 field_to_match=authorization_header,
                 comparison_operator="GT",
                 size=0,
-                text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")],
+                text_transformations=[AS_IS],
             )
         )
         rules = [
             # Per caller: the bearer token is the key, so one noisy user cannot starve the rest.
-            wafv2.CfnWebACL.RuleProperty(
-                name="rate-per-caller",
-                priority=0,
-                action=block_429,
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        limit=limit,
-                        evaluation_window_sec=WAF_WINDOW_SECONDS,
-                        aggregate_key_type="CUSTOM_KEYS",
-                        custom_keys=[
-                            wafv2.CfnWebACL.RateBasedStatementCustomKeyProperty(
-                                header=wafv2.CfnWebACL.RateLimitHeaderProperty(
-                                    name="authorization",
-                                    text_transformations=[
-                                        wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
-                                    ],
-                                )
+            _rate_rule(
+                "rate-per-caller",
+                0,
+                block_429,
+                wafv2.CfnWebACL.RateBasedStatementProperty(
+                    limit=limit,
+                    evaluation_window_sec=WAF_WINDOW_SECONDS,
+                    aggregate_key_type="CUSTOM_KEYS",
+                    custom_keys=[
+                        wafv2.CfnWebACL.RateBasedStatementCustomKeyProperty(
+                            header=wafv2.CfnWebACL.RateLimitHeaderProperty(
+                                name="authorization", text_transformations=[AS_IS]
                             )
-                        ],
-                        scope_down_statement=has_token,
-                    )
+                        )
+                    ],
+                    scope_down_statement=has_token,
                 ),
-                visibility_config=_visibility("rate-per-caller"),
             ),
             # Requests without a token (public routes, junk) are limited per source IP instead.
-            wafv2.CfnWebACL.RuleProperty(
-                name="rate-per-ip-anonymous",
-                priority=1,
-                action=block_429,
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        limit=limit,
-                        evaluation_window_sec=WAF_WINDOW_SECONDS,
-                        aggregate_key_type="IP",
-                        scope_down_statement=wafv2.CfnWebACL.StatementProperty(
-                            not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=has_token)
-                        ),
-                    )
+            _rate_rule(
+                "rate-per-ip-anonymous",
+                1,
+                block_429,
+                wafv2.CfnWebACL.RateBasedStatementProperty(
+                    limit=limit,
+                    evaluation_window_sec=WAF_WINDOW_SECONDS,
+                    aggregate_key_type="IP",
+                    scope_down_statement=wafv2.CfnWebACL.StatementProperty(
+                        not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=has_token)
+                    ),
                 ),
-                visibility_config=_visibility("rate-per-ip-anonymous"),
             ),
-            wafv2.CfnWebACL.RuleProperty(
-                name="aws-common",
-                priority=2,
-                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS",
-                        name="AWSManagedRulesCommonRuleSet",
-                        # The API accepts bodies up to 64 KiB and answers 413 itself beyond that;
-                        # the managed 8 KiB body rule would block legitimate requests first.
-                        rule_action_overrides=[
-                            wafv2.CfnWebACL.RuleActionOverrideProperty(
-                                name="SizeRestrictions_BODY",
-                                action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={}),
-                            )
-                        ],
-                    )
-                ),
-                visibility_config=_visibility("aws-common"),
+            # The API accepts bodies up to 64 KiB and answers 413 itself beyond that; the managed
+            # 8 KiB body rule would block legitimate requests first, so it only counts.
+            _managed_rule(
+                "aws-common", 2, "AWSManagedRulesCommonRuleSet", counted=("SizeRestrictions_BODY",)
             ),
-            wafv2.CfnWebACL.RuleProperty(
-                name="aws-known-bad-inputs",
-                priority=3,
-                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS", name="AWSManagedRulesKnownBadInputsRuleSet"
-                    )
-                ),
-                visibility_config=_visibility("aws-known-bad-inputs"),
-            ),
+            _managed_rule("aws-known-bad-inputs", 3, "AWSManagedRulesKnownBadInputsRuleSet"),
         ]
         self.web_acl = wafv2.CfnWebACL(
             self.home,

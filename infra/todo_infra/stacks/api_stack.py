@@ -13,7 +13,6 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -24,6 +23,7 @@ from todo_contracts.identity import PASSWORD_POLICY
 from todo_infra import nag
 from todo_infra.constructs.python_function import PythonFunction
 from todo_infra.constructs.rate_limited_web_acl import RateLimitedWebAcl
+from todo_infra.constructs.stage_defaults import stage_log_group
 from todo_infra.constructs.table_key import grant_table_key_via_dynamodb
 from todo_infra.constructs.trust import restrict_trust_to_account
 from todo_infra.observability import METRICS_NAMESPACE, runbook_description, service_name
@@ -259,12 +259,8 @@ class ApiStack(Stack):
 
     def _build_rest_api(self) -> None:
         config = self.config
-        self.access_log_group = logs.LogGroup(
-            self,
-            "AccessLogs",
-            log_group_name=f"/aws/apigateway/{config.prefix}-access",
-            retention=config.log_retention,
-            removal_policy=config.named_removal_policy,
+        self.access_log_group = stage_log_group(
+            self, "AccessLogs", config=config, name=f"/aws/apigateway/{config.prefix}-access"
         )
         self.rest_api = apigw.RestApi(
             self,
@@ -407,12 +403,11 @@ class ApiStack(Stack):
         first logged request, with no retention and outside the stack.
         """
         config = self.config
-        self.execution_log_group = logs.LogGroup(
+        self.execution_log_group = stage_log_group(
             self,
             "ExecutionLogs",
-            log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{config.name}",
-            retention=config.log_retention,
-            removal_policy=config.named_removal_policy,
+            config=config,
+            name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{config.name}",
         )
         self.stage.node.add_dependency(self.execution_log_group)
 

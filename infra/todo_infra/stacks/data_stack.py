@@ -6,10 +6,10 @@ from typing import Any
 
 from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from todo_contracts.table import TABLE, KeyAttribute
+from todo_infra.constructs.stage_defaults import stage_key
 from todo_infra.stage_config import StageConfig
 
 _ATTRIBUTE_TYPES = {
@@ -35,13 +35,12 @@ class DataStack(Stack):
         self.config = config
         # A customer-managed key (not the AWS-owned default) so key use shows up in CloudTrail and
         # the key policy, not only IAM, decides who can read the table and its stream.
-        self.table_key = kms.Key(
+        self.table_key = stage_key(
             self,
             "TableKey",
-            alias=f"alias/{config.prefix}-table",
+            config=config,
+            purpose="table",
             description=f"Encrypts the {config.prefix} table, its stream and backups",
-            enable_key_rotation=True,
-            removal_policy=config.removal_policy,
         )
         self.table = dynamodb.Table(
             self,
