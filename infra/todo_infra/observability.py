@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_sqs as sqs
 
 from todo_contracts import metrics
 from todo_contracts.metrics import NAMESPACE
@@ -92,3 +93,8 @@ def insights_metric(config: StageConfig, name: str, statistic: str = "Sum") -> c
         period=Duration.hours(1),
         statistic=statistic,
     )
+
+
+def dead_letters(queue: sqs.IQueue, period: Duration) -> cloudwatch.Metric:
+    """Messages waiting in a dead-letter queue, the highest count in each period (alarm and graph)."""
+    return queue.metric_approximate_number_of_messages_visible(period=period, statistic="Maximum")

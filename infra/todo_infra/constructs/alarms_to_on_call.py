@@ -177,6 +177,11 @@ class AlarmsToOnCall(StackPart):
         self._notifies(section, alarm)
         return alarm
 
+    def on_first(self, section: str, summary: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
+        """An alarm in ALARM from the first period in which `metric` is above zero: for signals
+        where a single occurrence is already the incident (a failed batch, a dead letter)."""
+        return self.alarm(section, summary, metric, threshold=0, evaluation_periods=1, datapoints=1)
+
     def any_of(
         self, construct_id: str, section: str, summary: str, alarms: Sequence[cloudwatch.IAlarm]
     ) -> cloudwatch.CompositeAlarm:

@@ -25,6 +25,7 @@ from todo_infra.observability import (
     INSIGHTS_LAG_METRIC,
     KPI_AGE_METRIC,
     TABLE_OPERATIONS,
+    dead_letters,
     insights_metric,
     kpi_metric,
     pipeline_anomalies_metric,
@@ -97,7 +98,7 @@ class OverviewDashboard(StackPart):
             ),
             _graph(
                 "Dead letters",
-                [cdc_dlq.metric_approximate_number_of_messages_visible(period=five, statistic="Maximum")],
+                [dead_letters(cdc_dlq, five)],
             ),
             _graph(
                 "Firehose freshness (s)",
@@ -183,11 +184,7 @@ class OverviewDashboard(StackPart):
             ),
             _graph(
                 "Loader dead letters",
-                [
-                    insights_dlq.metric_approximate_number_of_messages_visible(
-                        period=five, statistic="Maximum"
-                    )
-                ],
+                [dead_letters(insights_dlq, five)],
             ),
         ]
         sections: list[tuple[str, list[cloudwatch.IWidget]]] = [

@@ -36,6 +36,7 @@ from todo_infra.observability import (
     PIPELINE_DURATION_METRIC,
     PIPELINE_JOB_DIMENSION,
     TABLE_OPERATIONS,
+    dead_letters,
     insights_metric,
     kpi_metric,
     pipeline_anomalies_metric,
@@ -217,13 +218,10 @@ class MonitoringStack(Stack):
 
     def _build_pipeline_alarms(self, etl: EtlResources) -> None:
         five = Duration.minutes(5)
-        self.on_call.alarm(
+        self.on_call.on_first(
             "cdc-lambda-errors",
             "The cdc function failed batches (records are retried, then dead-lettered).",
             etl.cdc_function.metric_errors(period=five, statistic="Sum"),
-            threshold=0,
-            evaluation_periods=1,
-            datapoints=1,
         )
         self.on_call.alarm(
             "cdc-iterator-age",
@@ -233,15 +231,10 @@ class MonitoringStack(Stack):
             evaluation_periods=5,
             datapoints=3,
         )
-        self.on_call.alarm(
+        self.on_call.on_first(
             "cdc-dlq-depth",
             "Stream records were dead-lettered: the lake is missing changes until they are replayed.",
-            etl.cdc_dlq.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(1), statistic="Maximum"
-            ),
-            threshold=0,
-            evaluation_periods=1,
-            datapoints=1,
+            dead_letters(etl.cdc_dlq, Duration.minutes(1)),
         )
         for folder, stream in etl.delivery_streams.items():
             self.on_call.alarm(
@@ -332,14 +325,11 @@ class MonitoringStack(Stack):
         )
 
     def _build_insights_alarms(self, etl: EtlResources) -> None:
-        self.on_call.alarm(
+        self.on_call.on_first(
             "insights-loader-errors",
             "The insights loader failed a load (a bad export, or the table refused the writes); "
             "users keep their previous insights.",
             etl.insights_loader.metric_errors(period=Duration.minutes(5), statistic="Sum"),
-            threshold=0,
-            evaluation_periods=1,
-            datapoints=1,
         )
         # Published only by a successful load: no load for two hours (gold stopped, or every load
         # failed) leaves the periods empty, and missing data breaches.
@@ -352,15 +342,10 @@ class MonitoringStack(Stack):
             datapoints=2,
             missing=cloudwatch.TreatMissingData.BREACHING,
         )
-        self.on_call.alarm(
+        self.on_call.on_first(
             "insights-loader-dlq-depth",
             "Gold-succeeded events were dead-lettered: a gold run's insights were never loaded.",
-            etl.insights_dlq.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"
-            ),
-            threshold=0,
-            evaluation_periods=1,
-            datapoints=1,
+            dead_letters(etl.insights_dlq, Duration.minutes(5)),
         )
 
     def _build_glue_failure_rule(self, etl: EtlResources) -> None:
