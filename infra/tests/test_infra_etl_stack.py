@@ -414,7 +414,17 @@ def test_glue_jobs_pass_every_argument_the_entry_scripts_require(each_stage):
 
 
 def test_a_job_definition_without_the_lake_uris_would_be_refused_by_the_entry_script():
-    common = ["script.py", "--JOB_NAME", "x", "--database", "d", "--silver_uri", "s3://s", "--gold_uri", "s3://g"]
+    common = [
+        "script.py",
+        "--JOB_NAME",
+        "x",
+        "--database",
+        "d",
+        "--silver_uri",
+        "s3://s",
+        "--gold_uri",
+        "s3://g",
+    ]
     with pytest.raises(SystemExit, match="bronze_uri"):
         job_arguments(common, _glue_resolver, "silver")
     # The same definition is whole for gold, which never reads bronze.

@@ -11,6 +11,7 @@ from constructs import Construct
 from todo_infra import nag
 from todo_infra.constructs.stage_defaults import stage_log_group
 from todo_infra.constructs.trust import restrict_trust_to_account
+from todo_infra.observability import METRICS_NAMESPACE, service_name
 from todo_infra.packaging import LAMBDA_PYTHON_VERSION, BuiltBundle
 from todo_infra.stage_config import StageConfig
 
@@ -23,7 +24,9 @@ _RUNTIME_REASON = (
 
 
 class PythonFunction(Construct):
-    """Function + dependency layer + log group with retention, tracing on, arm64."""
+    """Function `<prefix>-<family>` + dependency layer + log group with retention, tracing on,
+    arm64, and the project's Powertools environment (service `<prefix>-<family>`, the stage, INFO
+    logs and, for a function that publishes metrics, the namespace)."""
 
     def __init__(
         self,
@@ -32,14 +35,22 @@ class PythonFunction(Construct):
         *,
         config: StageConfig,
         built: BuiltBundle,
-        function_name: str,
+        family: str,
         description: str,
         memory_mb: int,
         timeout: Duration,
         environment: Mapping[str, str],
         handler: str | None = None,
+        publishes_metrics: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        function_name = f"{config.prefix}-{family}"
+        powertools = {
+            "STAGE": config.name,
+            "POWERTOOLS_SERVICE_NAME": service_name(config, family),
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            **({"POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE} if publishes_metrics else {}),
+        }
         self.log_group = stage_log_group(self, "Logs", config=config, name=f"/aws/lambda/{function_name}")
         self.layer = lambda_.LayerVersion(
             self,
@@ -64,7 +75,7 @@ class PythonFunction(Construct):
             timeout=timeout,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
-            environment=dict(environment),
+            environment={**environment, **powertools},
         )
         restrict_trust_to_account(self.function.role)
         nag.acknowledge_lambda_basics(self.function, _RUNTIME_REASON)

@@ -18,7 +18,6 @@ from constructs import Construct
 from todo_infra import nag
 from todo_infra.constructs.python_function import PythonFunction
 from todo_infra.constructs.stack_part import StackPart
-from todo_infra.observability import METRICS_NAMESPACE, service_name
 from todo_infra.packaging import BuiltBundle
 from todo_infra.stage_config import StageConfig
 
@@ -66,16 +65,10 @@ class QueuedFunction(StackPart):
             function_id,
             config=config,
             built=built,
-            function_name=f"{config.prefix}-{family}",
+            family=family,
             description=description,
             memory_mb=memory_mb,
             timeout=timeout,
-            environment={
-                **environment,
-                "STAGE": config.name,
-                "POWERTOOLS_SERVICE_NAME": service_name(config, family),
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-            },
+            environment=environment,
         )
         self.function = self.python_function.function

@@ -26,7 +26,7 @@ from todo_infra.constructs.rate_limited_web_acl import RateLimitedWebAcl
 from todo_infra.constructs.stage_defaults import stage_log_group
 from todo_infra.constructs.table_key import grant_table_key_via_dynamodb
 from todo_infra.constructs.trust import restrict_trust_to_account
-from todo_infra.observability import METRICS_NAMESPACE, runbook_description, service_name
+from todo_infra.observability import runbook_description
 from todo_infra.packaging import BuiltBundle
 from todo_infra.stage_config import StageConfig
 
@@ -164,19 +164,15 @@ class ApiStack(Stack):
             "ApiFunction",
             config=config,
             built=bundle,
-            function_name=f"{config.prefix}-api",
+            family="api",
             description="Todo REST API (FastAPI behind Mangum)",
             memory_mb=config.api_memory_mb,
             timeout=API_TIMEOUT,
             environment={
                 "TABLE_NAME": table.table_name,
-                "STAGE": config.name,
                 cors.ORIGINS_VARIABLE: ",".join(config.cors_allowed_origins),
                 # The name, never the value: the function reads the key at run time (ADR 0011).
                 "CURSOR_SECRET_ID": self.cursor_secret.secret_arn,
-                "POWERTOOLS_SERVICE_NAME": service_name(config, "api"),
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                "POWERTOOLS_LOG_LEVEL": "INFO",
                 "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
             },
         )
@@ -234,15 +230,12 @@ class ApiStack(Stack):
             config=config,
             built=bundle,
             handler=CURSOR_ROTATION_HANDLER,
-            function_name=f"{config.prefix}-cursor-key-rotation",
+            family="cursor-key-rotation",
             description="Rotates the cursor-signing key (Secrets Manager rotation steps)",
             memory_mb=256,
             timeout=Duration.seconds(30),
-            environment={
-                "STAGE": config.name,
-                "POWERTOOLS_SERVICE_NAME": service_name(config, "cursor-key-rotation"),
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-            },
+            environment={},
+            publishes_metrics=False,
         )
         self.rotation_function = self.rotation.function
         nag.acknowledge(

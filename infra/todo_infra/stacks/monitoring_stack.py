@@ -40,7 +40,6 @@ from todo_infra.observability import (
     insights_metric,
     kpi_metric,
     pipeline_anomalies_metric,
-    service_name,
 )
 from todo_infra.packaging import BuiltBundle
 from todo_infra.stage_config import StageConfig
@@ -137,17 +136,13 @@ class MonitoringStack(Stack):
             "MetricsFunction",
             config=config,
             built=bundle,
-            function_name=f"{config.prefix}-metrics",
+            family="metrics",
             description="Publishes business KPIs from the gold snapshot (never scans the table)",
             memory_mb=config.metrics_memory_mb,
             timeout=Duration.seconds(30),
             environment={
                 "GOLD_BUCKET": gold_bucket.bucket_name,
                 "KPI_EXPORT_KEY": KPI_EXPORT_KEY,
-                "STAGE": config.name,
-                "POWERTOOLS_SERVICE_NAME": service_name(config, "metrics"),
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                "POWERTOOLS_LOG_LEVEL": "INFO",
             },
         )
         self.metrics_function = self.metrics.function
