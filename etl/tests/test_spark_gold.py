@@ -31,9 +31,8 @@ from todo_contracts.lake_layout import (
     INSIGHTS_EXPORT_MANIFEST,
     INSIGHTS_EXPORT_PREFIX,
     KPI_EXPORT_KEY,
-    PIPELINE_RUNS,
 )
-from todo_etl.glue.jobs import run_gold, run_silver
+from todo_etl.glue.jobs import GOLD_OUTPUTS, run_gold, run_silver
 from todo_etl.glue.run_log import RunSummary
 from todo_etl.metrics.kpi_snapshot import parse_snapshot
 
@@ -111,29 +110,25 @@ def _export_files(folder: Path) -> dict[str, list[dict[str, Any]]]:
     return files
 
 
-def _gold_tables(session: Any, kit: Any, ref: Any) -> dict[str, list[dict[str, Any]]]:
-    return {t.name: kit.table_rows(session, ref, t) for t in GOLD_TABLES if t is not PIPELINE_RUNS}
-
-
 @pytest.fixture(scope="module")
-def gold(spark: Any, kit: Any, run_once: Any) -> Gold:
-    built: Gold = run_once("gold", lambda folder: _build(spark, kit, folder))
+def gold(kit: Any, run_once: Any) -> Gold:
+    built: Gold = run_once("gold", lambda scenario: _build(kit, scenario))
     return built
 
 
-def _build(spark: Any, kit: Any, folder: Path) -> Gold:
-    lake = kit.Lake(folder / "lake")
-    _scenario(kit, kit.Bronze(Path(lake.bronze)))
+def _build(kit: Any, scenario: Any) -> Gold:
+    lake = scenario.lake
+    _scenario(kit, scenario.bronze)
     export = Path(lake.gold) / KPI_EXPORT_KEY
     manifest = Path(lake.gold) / INSIGHTS_EXPORT_MANIFEST
-    session, ref = lake.open(spark)
+    session, ref = scenario.open()
     run_silver(session, ref, run_id="silver-1", now=AS_OF)
     summary = run_gold(session, ref, as_of=AS_OF, run_id="gold-1")
-    first, first_export = _gold_tables(session, kit, ref), export.read_text()
+    first, first_export = kit.layer_rows(session, ref, GOLD_OUTPUTS), export.read_text()
     first_manifest = json.loads(manifest.read_text())
     first_export_files = _export_files(Path(lake.gold) / INSIGHTS_EXPORT_PREFIX / "run=gold-1")
     run_gold(session, ref, as_of=AS_OF, run_id="gold-2")
-    again = _gold_tables(session, kit, ref)
+    again = kit.layer_rows(session, ref, GOLD_OUTPUTS)
     run_gold(session, ref, as_of=LATER, run_id="gold-3")
     columns = {t.name: session.table(ref.identifier(t)).columns for t in GOLD_TABLES}
     return Gold(
@@ -141,7 +136,7 @@ def _build(spark: Any, kit: Any, folder: Path) -> Gold:
         first_export,
         summary,
         again,
-        _gold_tables(session, kit, ref),
+        kit.layer_rows(session, ref, GOLD_OUTPUTS),
         export.read_text(),
         lake.gold,
         columns,
