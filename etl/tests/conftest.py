@@ -9,7 +9,8 @@ import json
 import os
 import pickle
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -198,6 +199,11 @@ def table_rows(session: Any, lake: Any, table: LakeTable) -> list[dict[str, Any]
     return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
 
 
+def layer_rows(session: Any, lake: Any, tables: Iterable[LakeTable]) -> dict[str, list[dict[str, Any]]]:
+    """`table_rows` of each of `tables`, by table name: a layer's state to compare between runs."""
+    return {table.name: table_rows(session, lake, table) for table in tables}
+
+
 def snapshot_ids(session: Any, lake: Any, tables: Any) -> dict[str, int | None]:
     """The current snapshot id of each table (None before its first commit)."""
     from todo_etl.glue.iceberg_tables import current_snapshot
@@ -239,6 +245,7 @@ class Kit:
     task_item = staticmethod(task_item)
     user_item = staticmethod(user_item)
     table_rows = staticmethod(table_rows)
+    layer_rows = staticmethod(layer_rows)
     snapshot_ids = staticmethod(snapshot_ids)
 
 
@@ -250,20 +257,39 @@ def kit() -> type[Kit]:
 Built = TypeVar("Built")
 
 
+@dataclass(frozen=True)
+class Scenario:
+    """Where a module builds its scenario: a fresh lake under `folder`, and a bronze writer for it."""
+
+    folder: Path
+    lake: Lake
+    bronze: Bronze
+    spark: Any
+
+    def open(self) -> tuple[Any, Any]:
+        """(a SparkSession whose `lake` catalog is this scenario's lake, the jobs' Lake for it)."""
+        return self.lake.open(self.spark)
+
+
 @pytest.fixture(scope="session")
 def run_once(
-    tmp_path_factory: pytest.TempPathFactory, worker_id: str
-) -> Callable[[str, Callable[[Path], Built]], Built]:
+    spark: Any, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Callable[[str, Callable[[Scenario], Built]], Built]:
     """Build a named scenario once per test run, even when pytest-xdist splits its module's tests.
 
-    A module-scoped fixture would run its Spark jobs again on every worker that gets one of the
-    module's tests; here the first worker builds under a shared folder (holding a file lock) and
-    pickles the result, the others wait for the lock and load it.
+    `build` gets a `Scenario` on an empty lake in a folder of its own and returns what the module's
+    tests read (it must pickle). A module-scoped fixture would run its Spark jobs again on every
+    worker that gets one of the module's tests; here the first worker builds under a shared folder
+    (holding a file lock) and pickles the result, the others wait for the lock and load it.
     """
 
-    def run(name: str, build: Callable[[Path], Built]) -> Built:
+    def in_folder(folder: Path, build: Callable[[Scenario], Built]) -> Built:
+        lake = Lake(folder / "lake")
+        return build(Scenario(folder, lake, Bronze(Path(lake.bronze)), spark))
+
+    def run(name: str, build: Callable[[Scenario], Built]) -> Built:
         if worker_id == "master":
-            return build(tmp_path_factory.mktemp(name))
+            return in_folder(tmp_path_factory.mktemp(name), build)
         shared = tmp_path_factory.getbasetemp().parent
         with open(shared / f"{name}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -273,7 +299,7 @@ def run_once(
                 return built
             folder = shared / name
             folder.mkdir()
-            built = build(folder)
+            built = in_folder(folder, build)
             done.write_bytes(pickle.dumps(built))
             return built
 

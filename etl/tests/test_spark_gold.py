@@ -31,9 +31,8 @@ from todo_contracts.lake_layout import (
     INSIGHTS_EXPORT_MANIFEST,
     INSIGHTS_EXPORT_PREFIX,
     KPI_EXPORT_KEY,
-    PIPELINE_RUNS,
 )
-from todo_etl.glue.jobs import run_gold, run_silver
+from todo_etl.glue.jobs import GOLD_OUTPUTS, run_gold, run_silver
 from todo_etl.glue.run_log import RunSummary
 from todo_etl.metrics.kpi_snapshot import parse_snapshot
 
@@ -111,29 +110,25 @@ def _export_files(folder: Path) -> dict[str, list[dict[str, Any]]]:
     return files
 
 
-def _gold_tables(session: Any, kit: Any, ref: Any) -> dict[str, list[dict[str, Any]]]:
-    return {t.name: kit.table_rows(session, ref, t) for t in GOLD_TABLES if t is not PIPELINE_RUNS}
-
-
 @pytest.fixture(scope="module")
-def gold(spark: Any, kit: Any, run_once: Any) -> Gold:
-    built: Gold = run_once("gold", lambda folder: _build(spark, kit, folder))
+def gold(kit: Any, run_once: Any) -> Gold:
+    built: Gold = run_once("gold", lambda scenario: _build(kit, scenario))
     return built
 
 
-def _build(spark: Any, kit: Any, folder: Path) -> Gold:
-    lake = kit.Lake(folder / "lake")
-    _scenario(kit, kit.Bronze(Path(lake.bronze)))
+def _build(kit: Any, scenario: Any) -> Gold:
+    lake = scenario.lake
+    _scenario(kit, scenario.bronze)
     export = Path(lake.gold) / KPI_EXPORT_KEY
     manifest = Path(lake.gold) / INSIGHTS_EXPORT_MANIFEST
-    session, ref = lake.open(spark)
+    session, ref = scenario.open()
     run_silver(session, ref, run_id="silver-1", now=AS_OF)
     summary = run_gold(session, ref, as_of=AS_OF, run_id="gold-1")
-    first, first_export = _gold_tables(session, kit, ref), export.read_text()
+    first, first_export = kit.layer_rows(session, ref, GOLD_OUTPUTS), export.read_text()
     first_manifest = json.loads(manifest.read_text())
     first_export_files = _export_files(Path(lake.gold) / INSIGHTS_EXPORT_PREFIX / "run=gold-1")
     run_gold(session, ref, as_of=AS_OF, run_id="gold-2")
-    again = _gold_tables(session, kit, ref)
+    again = kit.layer_rows(session, ref, GOLD_OUTPUTS)
     run_gold(session, ref, as_of=LATER, run_id="gold-3")
     columns = {t.name: session.table(ref.identifier(t)).columns for t in GOLD_TABLES}
     return Gold(
@@ -141,7 +136,7 @@ def _build(spark: Any, kit: Any, folder: Path) -> Gold:
         first_export,
         summary,
         again,
-        _gold_tables(session, kit, ref),
+        kit.layer_rows(session, ref, GOLD_OUTPUTS),
         export.read_text(),
         lake.gold,
         columns,
@@ -152,45 +147,48 @@ def _build(spark: Any, kit: Any, folder: Path) -> Gold:
     )
 
 
+def _engagement(user: str, snapshot: Any, **figures: Any) -> dict[str, Any]:
+    """An expected gold_user_engagement row: a user with no tasks and no activity, but for `figures`."""
+    row = {
+        "user_id": user,
+        "total_tasks": 0,
+        "completed_tasks": 0,
+        "open_tasks": 0,
+        "overdue_tasks": 0,
+        "completion_rate": 0.0,
+        "events_last_7d": 0,
+        "first_activity_at": None,
+        "last_activity_at": None,
+        "snapshot_at": snapshot,
+    }
+    row.update(figures)
+    assert list(row) == GOLD_USER_ENGAGEMENT.column_names()
+    return row
+
+
 def test_user_engagement_counts_live_tasks_and_task_activity(gold: Gold, kit: Any) -> None:
     snapshot = kit.naive(AS_OF)
+    # What u1 and u2 share: two live tasks, one of them completed.
+    two_tasks_one_done = {"total_tasks": 2, "completed_tasks": 1, "open_tasks": 1, "completion_rate": 50.0}
     assert sorted(gold.first[GOLD_USER_ENGAGEMENT.name], key=lambda r: str(r["user_id"])) == [
-        {
-            "user_id": "u1",
-            "total_tasks": 2,
-            "completed_tasks": 1,
-            "open_tasks": 1,
-            "overdue_tasks": 1,
-            "completion_rate": 50.0,
-            "events_last_7d": 6,
-            "first_activity_at": kit.naive(nov(20, 9)),
-            "last_activity_at": kit.naive(nov(22, 12)),
-            "snapshot_at": snapshot,
-        },
-        {
-            "user_id": "u2",
-            "total_tasks": 2,
-            "completed_tasks": 1,
-            "open_tasks": 1,
-            "overdue_tasks": 0,
-            "completion_rate": 50.0,
-            "events_last_7d": 3,
-            "first_activity_at": kit.naive(nov(10, 9)),
-            "last_activity_at": kit.naive(nov(22, 13)),
-            "snapshot_at": snapshot,
-        },
-        {
-            "user_id": "u4",
-            "total_tasks": 0,
-            "completed_tasks": 0,
-            "open_tasks": 0,
-            "overdue_tasks": 0,
-            "completion_rate": 0.0,
-            "events_last_7d": 0,
-            "first_activity_at": None,
-            "last_activity_at": None,
-            "snapshot_at": snapshot,
-        },
+        _engagement(
+            "u1",
+            snapshot,
+            **two_tasks_one_done,
+            overdue_tasks=1,
+            events_last_7d=6,
+            first_activity_at=kit.naive(nov(20, 9)),
+            last_activity_at=kit.naive(nov(22, 12)),
+        ),
+        _engagement(
+            "u2",
+            snapshot,
+            **two_tasks_one_done,
+            events_last_7d=3,
+            first_activity_at=kit.naive(nov(10, 9)),
+            last_activity_at=kit.naive(nov(22, 13)),
+        ),
+        _engagement("u4", snapshot),
     ]
 
 
@@ -309,41 +307,30 @@ def _expected_insights(as_of: Any) -> list[dict[str, Any]]:
     # u2: t4 (home) reopened, so open; t5 (work) completed 11-10 (a Tuesday) after 12 h, inside
     #     30 days but not 7. Neither has completed anything on 11-22 or 11-23: no current streak.
     # u3's account is gone; u4 has no tasks.
+    # What u1 and u2 share: a completed work task and an open home task, a longest streak of one day.
+    both = {
+        "total_tasks": 2,
+        "open_tasks": 1,
+        "completed_tasks": 1,
+        "completed_last_30_days": 1,
+        "completion_rate": 50.0,
+        "longest_streak_days": 1,
+        "top_categories": [
+            {"category": "work", "created": 1, "completed": 1},
+            {"category": "home", "created": 1, "completed": 0},
+        ],
+    }
     return [
         _insight(
             "u1",
             as_of,
-            total_tasks=2,
-            open_tasks=1,
-            completed_tasks=1,
+            **both,
             overdue_tasks=1,
             completed_last_7_days=1,
-            completed_last_30_days=1,
-            completion_rate=50.0,
-            longest_streak_days=1,
             median_hours_to_complete=6.0,
             busiest_weekday="Friday",
-            top_categories=[
-                {"category": "work", "created": 1, "completed": 1},
-                {"category": "home", "created": 1, "completed": 0},
-            ],
         ),
-        _insight(
-            "u2",
-            as_of,
-            total_tasks=2,
-            open_tasks=1,
-            completed_tasks=1,
-            completed_last_30_days=1,
-            completion_rate=50.0,
-            longest_streak_days=1,
-            median_hours_to_complete=12.0,
-            busiest_weekday="Tuesday",
-            top_categories=[
-                {"category": "work", "created": 1, "completed": 1},
-                {"category": "home", "created": 1, "completed": 0},
-            ],
-        ),
+        _insight("u2", as_of, **both, median_hours_to_complete=12.0, busiest_weekday="Tuesday"),
         _insight("u4", as_of),
     ]
 

@@ -34,20 +34,19 @@ class Runs:
 
 
 @pytest.fixture(scope="module")
-def runs(spark: Any, kit: Any, run_once: Any) -> Runs:
-    built: Runs = run_once("pipeline-runs", lambda folder: _build(spark, kit, folder))
+def runs(kit: Any, run_once: Any) -> Runs:
+    built: Runs = run_once("pipeline-runs", lambda scenario: _build(kit, scenario))
     return built
 
 
-def _build(spark: Any, kit: Any, folder: Path) -> Runs:
-    lake = kit.Lake(folder / "lake")
-    bronze = kit.Bronze(Path(lake.bronze))
+def _build(kit: Any, scenario: Any) -> Runs:
+    lake, bronze = scenario.lake, scenario.bronze
     t0 = kit.T0
     hour = datetime(2026, 11, 23, 10, 5, tzinfo=UTC)
     records = [bronze.put(kit.user_item("u1", 1, t0))]
     records += [bronze.put(kit.task_item("u1", f"t{n}", 1, t0)) for n in range(1, 5)]
     bronze.write(records, hour)
-    session, ref = lake.open(spark)
+    session, ref = scenario.open()
     run_silver(session, ref, run_id="s1", now=START)
     run_gold(session, ref, as_of=START + timedelta(minutes=1), run_id="g1")
     before = kit.table_rows(session, ref, SILVER_TASKS)

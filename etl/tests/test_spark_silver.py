@@ -139,33 +139,28 @@ def _write_scenario(kit: Any, bronze: Any) -> None:
     bronze.write_logs([r1, bronze.access_log("r-bad-ts", H11, ts="later")], H11)
 
 
-def _tables(session: Any, kit: Any, ref: Any) -> dict[str, list[dict[str, Any]]]:
-    return {t.name: kit.table_rows(session, ref, t) for t in SILVER_TABLES}
-
-
 @pytest.fixture(scope="module")
-def silver(spark: Any, kit: Any, run_once: Any) -> Silver:
-    built: Silver = run_once("silver-scenario", lambda folder: _build(spark, kit, folder))
+def silver(kit: Any, run_once: Any) -> Silver:
+    built: Silver = run_once("silver-scenario", lambda scenario: _build(kit, scenario))
     return built
 
 
-def _build(spark: Any, kit: Any, folder: Path) -> Silver:
-    lake = kit.Lake(folder / "lake")
-    _write_scenario(kit, kit.Bronze(Path(lake.bronze)))
-    checkpoint = Path(lake.silver) / "_state" / "checkpoint.json"
-    session, ref = lake.open(spark)
+def _build(kit: Any, scenario: Any) -> Silver:
+    _write_scenario(kit, scenario.bronze)
+    checkpoint = Path(scenario.lake.silver) / "_state" / "checkpoint.json"
+    session, ref = scenario.open()
     run_silver(session, ref, run_id="silver-1", now=RUN_1)
-    first, checkpoint_first = _tables(session, kit, ref), checkpoint.read_text()
+    first, checkpoint_first = kit.layer_rows(session, ref, SILVER_TABLES), checkpoint.read_text()
     snapshots_first = kit.snapshot_ids(session, ref, SILVER_TABLES)
     run_silver(session, ref, run_id="silver-2", now=RUN_2)
     return Silver(
         first,
-        _tables(session, kit, ref),
+        kit.layer_rows(session, ref, SILVER_TABLES),
         checkpoint_first,
         checkpoint.read_text(),
         snapshots_first,
         kit.snapshot_ids(session, ref, SILVER_TABLES),
-        lake.silver,
+        scenario.lake.silver,
     )
 
 

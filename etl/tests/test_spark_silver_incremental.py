@@ -46,19 +46,14 @@ class Runs:
     checkpoint: dict[str, Any]
 
 
-def _tables(session: Any, kit: Any, ref: Any) -> dict[str, list[dict[str, Any]]]:
-    return {t.name: kit.table_rows(session, ref, t) for t in SILVER_TABLES}
-
-
 @pytest.fixture(scope="module")
-def runs(spark: Any, kit: Any, run_once: Any) -> Runs:
-    built: Runs = run_once("silver-incremental", lambda folder: _build(spark, kit, folder))
+def runs(kit: Any, run_once: Any) -> Runs:
+    built: Runs = run_once("silver-incremental", lambda scenario: _build(kit, scenario))
     return built
 
 
-def _build(spark: Any, kit: Any, root: Path) -> Runs:
-    lake = kit.Lake(root / "lake")
-    bronze = kit.Bronze(Path(lake.bronze))
+def _build(kit: Any, scenario: Any) -> Runs:
+    lake, bronze = scenario.lake, scenario.bronze
     task, user = kit.task_item, kit.user_item
     t0 = kit.T0
 
@@ -68,7 +63,7 @@ def _build(spark: Any, kit: Any, root: Path) -> Runs:
     bronze.write_lines(["{broken"], at(10))
     bronze.write([bronze.put(task("u1", "t2", 2, t0, status="completed", completed_at=t0))], at(11))
     bronze.write_logs([bronze.access_log("r1", at(10))], at(10))
-    session, ref = lake.open(spark)
+    session, ref = scenario.open()
     first = run_silver(session, ref, run_id="inc-1", now=RUN_1)
 
     # A late file in hour 9 (inside the 3 hour lookback of the high water 11:00), new hour 14
@@ -79,16 +74,17 @@ def _build(spark: Any, kit: Any, root: Path) -> Runs:
     bronze.write_logs([bronze.access_log("r2", at(14)), bronze.access_log("r1", at(10))], at(14))
     bronze.write([bronze.put(task("u1", "t9", 1, t0))], at(5, 55))
     second = run_silver(session, ref, run_id="inc-2", now=RUN_2)
-    incremental = _tables(session, kit, ref)
+    incremental = kit.layer_rows(session, ref, SILVER_TABLES)
     checkpoint = json.loads((Path(lake.silver) / "_state" / "checkpoint.json").read_text())
 
     # Another lake (its own catalog and silver) over the same bronze: silver from nothing.
-    fresh_session, fresh_ref = kit.Lake(root / "fresh").open(spark)
+    fresh_session, fresh_ref = kit.Lake(scenario.folder / "fresh").open(scenario.spark)
     fresh_ref = dataclasses.replace(fresh_ref, bronze_uri=lake.bronze)
     run_silver(fresh_session, fresh_ref, run_id="fresh", now=RUN_FULL)
-    fresh = _tables(fresh_session, kit, fresh_ref)
+    fresh = kit.layer_rows(fresh_session, fresh_ref, SILVER_TABLES)
     rebuilt = run_silver(session, ref, full_rebuild=True, run_id="rebuild", now=RUN_FULL)
-    return Runs(first, second, incremental, fresh, rebuilt, _tables(session, kit, ref), checkpoint)
+    rebuilt_tables = kit.layer_rows(session, ref, SILVER_TABLES)
+    return Runs(first, second, incremental, fresh, rebuilt, rebuilt_tables, checkpoint)
 
 
 def test_the_first_run_reads_everything_and_sets_the_high_water(runs: Runs) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -297,8 +297,30 @@ def queries() -> dict[str, NamedQuery]:
     return {q.name: q for q in load_queries()}
 
 
-def run(engine: AthenaEngine, queries: dict[str, NamedQuery], name: str) -> QueryResult:
-    return engine.query(queries[name].sql)
+def run(
+    engine: AthenaEngine, queries: dict[str, NamedQuery], name: str, *, columns: Sequence[str] | None = None
+) -> QueryResult:
+    """The result of query `name` from the folder; with `columns`, checked to have exactly those, in order."""
+    result = engine.query(queries[name].sql)
+    if columns is not None:
+        assert result.columns == list(columns)
+    return result
+
+
+class Query(Protocol):
+    """`run` on the generated lake's engine: a test names only the query (and the columns it expects)."""
+
+    def __call__(self, name: str, *, columns: Sequence[str] | None = None) -> QueryResult: ...
+
+
+@pytest.fixture(scope="module")
+def query(engine: AthenaEngine, queries: dict[str, NamedQuery]) -> Query:
+    """The folder's queries on the module's generated lake."""
+
+    def bound(name: str, *, columns: Sequence[str] | None = None) -> QueryResult:
+        return run(engine, queries, name, columns=columns)
+
+    return bound
 
 
 TESTED_QUERIES: set[str] = set()
@@ -319,9 +341,7 @@ def test_every_query_in_the_folder_has_a_results_test(queries: dict[str, NamedQu
 
 
 @covers("completion_rate_by_category")
-def test_completion_rate_by_category(
-    lake: Lake, engine: AthenaEngine, queries: dict[str, NamedQuery]
-) -> None:
+def test_completion_rate_by_category(lake: Lake, query: Query) -> None:
     totals: Counter[str] = Counter()
     done: Counter[str] = Counter()
     for task in lake.rows["silver_tasks"]:
@@ -332,24 +352,23 @@ def test_completion_rate_by_category(
         key=lambda r: (-r[3], -r[1], r[0]),
     )
 
-    result = run(engine, queries, "completion_rate_by_category")
-
-    assert result.columns == ["category", "total_tasks", "completed_tasks", "completion_rate_pct"]
+    result = query(
+        "completion_rate_by_category",
+        columns=["category", "total_tasks", "completed_tasks", "completion_rate_pct"],
+    )
     assert [r[:3] for r in result.rows] == [r[:3] for r in expected]
     assert [float(r[3]) for r in result.rows] == pytest.approx([r[3] for r in expected], abs=0.006)
 
 
 @covers("time_to_complete_percentiles")
-def test_time_to_complete_percentiles(
-    lake: Lake, engine: AthenaEngine, queries: dict[str, NamedQuery]
-) -> None:
+def test_time_to_complete_percentiles(lake: Lake, query: Query) -> None:
     hours: dict[str, list[float]] = defaultdict(list)
     for task in lake.rows["silver_tasks"]:
         if task["status"] == "completed":
             whole_minutes = (task["completed_at"] - task["created_at"]) // timedelta(minutes=1)
             hours[task["priority"]].append(whole_minutes / 60)
 
-    result = run(engine, queries, "time_to_complete_percentiles").as_dicts()
+    result = query("time_to_complete_percentiles").as_dicts()
 
     assert [r["priority"] for r in result] == sorted(hours, key=PRIORITY_ORDER.__getitem__)
     for row in result:
@@ -362,16 +381,14 @@ def test_time_to_complete_percentiles(
 
 
 @covers("overdue_open_tasks_by_priority")
-def test_overdue_open_tasks_by_priority(
-    lake: Lake, engine: AthenaEngine, queries: dict[str, NamedQuery]
-) -> None:
+def test_overdue_open_tasks_by_priority(lake: Lake, query: Query) -> None:
     overdue: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for task in lake.rows["silver_tasks"]:
         if task["status"] != "completed" and task["due_date"] is not None and task["due_date"] < lake.today:
             overdue[task["priority"]].append(task)
     assert overdue, "the generated data must contain overdue tasks"
 
-    result = run(engine, queries, "overdue_open_tasks_by_priority").as_dicts()
+    result = query("overdue_open_tasks_by_priority").as_dicts()
 
     assert [r["priority"] for r in result] == sorted(overdue, key=PRIORITY_ORDER.__getitem__)
     for row in result:
@@ -385,7 +402,7 @@ def test_overdue_open_tasks_by_priority(
 
 
 @covers("daily_active_users")
-def test_daily_active_users(lake: Lake, engine: AthenaEngine, queries: dict[str, NamedQuery]) -> None:
+def test_daily_active_users(lake: Lake, query: Query) -> None:
     since = lake.today - timedelta(days=29)
     by_day: dict[date, list[dict[str, Any]]] = defaultdict(list)
     for event in lake.rows["silver_task_events"]:
@@ -402,20 +419,15 @@ def test_daily_active_users(lake: Lake, engine: AthenaEngine, queries: dict[str,
         for day, events in sorted(by_day.items())
     ]
 
-    result = run(engine, queries, "daily_active_users")
-
-    assert result.columns == [
-        "event_date",
-        "active_users",
-        "task_changes",
-        "tasks_created",
-        "tasks_completed",
-    ]
+    result = query(
+        "daily_active_users",
+        columns=["event_date", "active_users", "task_changes", "tasks_created", "tasks_completed"],
+    )
     assert result.rows == expected
 
 
 @covers("weekly_cohort_retention")
-def test_weekly_cohort_retention(lake: Lake, engine: AthenaEngine, queries: dict[str, NamedQuery]) -> None:
+def test_weekly_cohort_retention(lake: Lake, query: Query) -> None:
     cohort = {u["user_id"]: monday(u["created_at"].date()) for u in lake.rows["silver_users"]}
     sizes = Counter(cohort.values())
     active: dict[tuple[date, int], set[str]] = defaultdict(set)
@@ -429,7 +441,7 @@ def test_weekly_cohort_retention(lake: Lake, engine: AthenaEngine, queries: dict
         for (week, offset), users in sorted(active.items())
     ]
 
-    result = run(engine, queries, "weekly_cohort_retention")
+    result = query("weekly_cohort_retention")
 
     assert [r[:4] for r in result.rows] == [r[:4] for r in expected]
     assert [float(r[4]) for r in result.rows] == pytest.approx([r[4] for r in expected], abs=0.006)
@@ -437,7 +449,7 @@ def test_weekly_cohort_retention(lake: Lake, engine: AthenaEngine, queries: dict
 
 
 @covers("task_creation_trend")
-def test_task_creation_trend(lake: Lake, engine: AthenaEngine, queries: dict[str, NamedQuery]) -> None:
+def test_task_creation_trend(lake: Lake, query: Query) -> None:
     by_day = {r["date"]: r for r in lake.rows["gold_task_completion_daily"]}
     first, last = min(by_day), max(by_day)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
@@ -448,7 +460,7 @@ def test_task_creation_trend(lake: Lake, engine: AthenaEngine, queries: dict[str
         window = values[max(0, i - 6) : i + 1]
         return sum(window) / len(window)
 
-    result = run(engine, queries, "task_creation_trend")
+    result = query("task_creation_trend")
 
     assert result.column("activity_date") == days  # every calendar day, gaps filled
     assert result.column("tasks_created") == created
@@ -462,12 +474,12 @@ def test_task_creation_trend(lake: Lake, engine: AthenaEngine, queries: dict[str
 
 
 @covers("open_task_priority_mix")
-def test_open_task_priority_mix(lake: Lake, engine: AthenaEngine, queries: dict[str, NamedQuery]) -> None:
+def test_open_task_priority_mix(lake: Lake, query: Query) -> None:
     open_tasks = [t for t in lake.rows["silver_tasks"] if t["status"] != "completed"]
     by_priority = Counter(t["priority"] for t in open_tasks)
     in_progress = Counter(t["priority"] for t in open_tasks if t["status"] == "in_progress")
 
-    result = run(engine, queries, "open_task_priority_mix").as_dicts()
+    result = query("open_task_priority_mix").as_dicts()
 
     assert [r["priority"] for r in result] == sorted(by_priority, key=PRIORITY_ORDER.__getitem__)
     for row in result:
@@ -480,7 +492,7 @@ def test_open_task_priority_mix(lake: Lake, engine: AthenaEngine, queries: dict[
 
 
 @covers("tag_popularity")
-def test_tag_popularity(lake: Lake, engine: AthenaEngine, queries: dict[str, NamedQuery]) -> None:
+def test_tag_popularity(lake: Lake, query: Query) -> None:
     tasks: Counter[str] = Counter()
     users: dict[str, set[str]] = defaultdict(set)
     completed: Counter[str] = Counter()
@@ -493,16 +505,12 @@ def test_tag_popularity(lake: Lake, engine: AthenaEngine, queries: dict[str, Nam
         ((tag, n, len(users[tag]), completed[tag]) for tag, n in tasks.items()), key=lambda r: (-r[1], r[0])
     )[:20]
 
-    result = run(engine, queries, "tag_popularity")
-
-    assert result.columns == ["tag", "tasks", "users", "completed_tasks"]
+    result = query("tag_popularity", columns=["tag", "tasks", "users", "completed_tasks"])
     assert result.rows == expected
 
 
 @covers("api_errors_and_latency_by_route")
-def test_api_errors_and_latency_by_route(
-    lake: Lake, engine: AthenaEngine, queries: dict[str, NamedQuery]
-) -> None:
+def test_api_errors_and_latency_by_route(lake: Lake, query: Query) -> None:
     since = lake.today - timedelta(days=6)
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for request in lake.rows["silver_api_requests"]:
@@ -516,7 +524,7 @@ def test_api_errors_and_latency_by_route(
 
     expected_order = sorted(groups, key=lambda k: (-server_errors(groups[k]), -len(groups[k]), k[1], k[0]))
 
-    result = run(engine, queries, "api_errors_and_latency_by_route").as_dicts()
+    result = query("api_errors_and_latency_by_route").as_dicts()
 
     assert [(r["method"], r["route"]) for r in result] == expected_order
     for row in result:
@@ -531,14 +539,14 @@ def test_api_errors_and_latency_by_route(
 
 
 @covers("pipeline_health")
-def test_pipeline_health(lake: Lake, engine: AthenaEngine, queries: dict[str, NamedQuery]) -> None:
+def test_pipeline_health(lake: Lake, query: Query) -> None:
     latest: dict[str, dict[str, Any]] = {}
     for run_row in lake.rows["pipeline_runs"]:
         if run_row["job"] not in latest or run_row["started_at"] > latest[run_row["job"]]["started_at"]:
             latest[run_row["job"]] = run_row
 
     before = datetime.now(UTC)
-    result = run(engine, queries, "pipeline_health").as_dicts()
+    result = query("pipeline_health").as_dicts()
     after = datetime.now(UTC)
 
     assert [r["job"] for r in result] == sorted(latest)
@@ -555,19 +563,19 @@ def test_pipeline_health(lake: Lake, engine: AthenaEngine, queries: dict[str, Na
 
 
 @covers("kpi_snapshot")
-def test_kpi_snapshot(lake: Lake, engine: AthenaEngine, queries: dict[str, NamedQuery]) -> None:
+def test_kpi_snapshot(lake: Lake, query: Query) -> None:
     kpis = lake.rows["gold_business_kpis"]
     newest = max(k["snapshot_at"] for k in kpis)
     expected = sorted((k["metric"], k["value"], naive(newest)) for k in kpis if k["snapshot_at"] == newest)
 
-    result = run(engine, queries, "kpi_snapshot")
+    result = query("kpi_snapshot")
 
     assert result.rows == expected
     assert [r[0] for r in result.rows] == sorted(ll.BUSINESS_KPI_METRICS)
 
 
 @covers("category_weekly_trend")
-def test_category_weekly_trend(lake: Lake, engine: AthenaEngine, queries: dict[str, NamedQuery]) -> None:
+def test_category_weekly_trend(lake: Lake, query: Query) -> None:
     sums: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
     for row in lake.rows["gold_category_trends"]:
         key = (monday(row["date"]), row["category"])
@@ -575,9 +583,10 @@ def test_category_weekly_trend(lake: Lake, engine: AthenaEngine, queries: dict[s
         sums[key][1] += row["tasks_completed"]
     expected = [(week, cat, c, d, c - d) for (week, cat), (c, d) in sorted(sums.items())]
 
-    result = run(engine, queries, "category_weekly_trend")
-
-    assert result.columns == ["week", "category", "tasks_created", "tasks_completed", "backlog_change"]
+    result = query(
+        "category_weekly_trend",
+        columns=["week", "category", "tasks_created", "tasks_completed", "backlog_change"],
+    )
     assert result.rows == expected
     assert all(type(r[0]) is date for r in result.rows)  # a DATE, as Athena's date_trunc of a date
 
@@ -614,16 +623,19 @@ def test_kpis_as_of_yesterday_reads_the_table_as_it_stood_a_day_ago(
     append_rows(tmp_path, ll.GOLD_BUSINESS_KPIS, kpis(now, 3.0))
 
     with AthenaEngine(tmp_path) as engine:
-        result = run(engine, queries, "kpis_as_of_yesterday")
-
-    assert result.columns == [
-        "metric",
-        "value_yesterday",
-        "value_now",
-        "change",
-        "snapshot_yesterday",
-        "snapshot_now",
-    ]
+        result = run(
+            engine,
+            queries,
+            "kpis_as_of_yesterday",
+            columns=[
+                "metric",
+                "value_yesterday",
+                "value_now",
+                "change",
+                "snapshot_yesterday",
+                "snapshot_now",
+            ],
+        )
     expected = {m: (float(n + 1), 3.0 * (n + 1)) for n, m in enumerate(ll.BUSINESS_KPI_METRICS)}
     assert {r[0]: (r[1], r[2]) for r in result.rows} == expected
     assert all(r[3] == pytest.approx(r[2] - r[1]) for r in result.rows)
@@ -641,7 +653,7 @@ def _usage_by_route(lake: Lake, days: int) -> dict[tuple[str, str], list[dict[st
 
 
 @covers("error_budget_burn_by_route")
-def test_error_budget_burn_by_route(lake: Lake, engine: AthenaEngine, queries: dict[str, NamedQuery]) -> None:
+def test_error_budget_burn_by_route(lake: Lake, query: Query) -> None:
     groups = _usage_by_route(lake, 30)
     expected = {}
     for key, rows in groups.items():
@@ -651,16 +663,10 @@ def test_error_budget_burn_by_route(lake: Lake, engine: AthenaEngine, queries: d
     assert any(e[3] > 1 for e in expected.values()), "some route must burn faster than the budget"
     order = sorted(expected, key=lambda k: (-round(expected[k][3], 2), -expected[k][0], k[1], k[0]))
 
-    result = run(engine, queries, "error_budget_burn_by_route")
-
-    assert result.columns == [
-        "method",
-        "route",
-        "requests",
-        "server_errors",
-        "server_error_rate_pct",
-        "burn_rate",
-    ]
+    result = query(
+        "error_budget_burn_by_route",
+        columns=["method", "route", "requests", "server_errors", "server_error_rate_pct", "burn_rate"],
+    )
     assert [(r[0], r[1]) for r in result.rows] == order
     for method, route, requests_n, errors, rate, burn in result.rows:
         want = expected[(method, route)]
@@ -670,7 +676,7 @@ def test_error_budget_burn_by_route(lake: Lake, engine: AthenaEngine, queries: d
 
 
 @covers("slowest_routes")
-def test_slowest_routes(lake: Lake, engine: AthenaEngine, queries: dict[str, NamedQuery]) -> None:
+def test_slowest_routes(lake: Lake, query: Query) -> None:
     groups = _usage_by_route(lake, 7)
     expected = {
         key: (
@@ -684,7 +690,7 @@ def test_slowest_routes(lake: Lake, engine: AthenaEngine, queries: dict[str, Nam
     }
     order = sorted(expected, key=lambda k: (-expected[k][1], -expected[k][0], k[1], k[0]))
 
-    result = run(engine, queries, "slowest_routes").as_dicts()
+    result = query("slowest_routes").as_dicts()
 
     assert [(r["method"], r["route"]) for r in result] == order
     for row in result:
@@ -699,7 +705,7 @@ def test_slowest_routes(lake: Lake, engine: AthenaEngine, queries: dict[str, Nam
 
 
 @covers("user_insights_overview")
-def test_user_insights_overview(lake: Lake, engine: AthenaEngine, queries: dict[str, NamedQuery]) -> None:
+def test_user_insights_overview(lake: Lake, query: Query) -> None:
     rows = lake.rows["gold_user_insights"]
     order = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "none yet"]
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -708,7 +714,7 @@ def test_user_insights_overview(lake: Lake, engine: AthenaEngine, queries: dict[
     assert "none yet" in groups
     assert len(groups) > 2
 
-    result = run(engine, queries, "user_insights_overview").as_dicts()
+    result = query("user_insights_overview").as_dicts()
 
     assert [r["busiest_weekday"] for r in result] == sorted(groups, key=order.index)
     for row in result:
