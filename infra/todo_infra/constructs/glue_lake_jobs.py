@@ -340,16 +340,7 @@ class GlueLakeJobs(StackPart):
             description="Hourly: silver from bronze, then gold from silver when silver succeeds",
             max_concurrent_runs=1,
         )
-        silver_schedule = glue.CfnTrigger(
-            home,
-            "SilverSchedule",
-            name=f"{config.prefix}-silver-schedule",
-            type="SCHEDULED",
-            schedule=config.silver_schedule,
-            start_on_creation=True,
-            workflow_name=self.workflow.ref,
-            actions=[glue.CfnTrigger.ActionProperty(job_name=self.jobs["silver"].ref)],
-        )
+        silver_schedule = self._schedule("silver", config.silver_schedule, self.workflow)
         gold_after_silver = glue.CfnTrigger(
             home,
             "GoldAfterSilver",
@@ -369,16 +360,21 @@ class GlueLakeJobs(StackPart):
         )
         # Maintenance runs on its own daily schedule, outside the hourly workflow; a commit that
         # meets a silver run's commit fails on Iceberg's conflict check and runs again next day.
-        maintenance_schedule = glue.CfnTrigger(
-            home,
-            "MaintenanceSchedule",
-            name=f"{config.prefix}-maintenance-schedule",
-            type="SCHEDULED",
-            schedule=config.maintenance_schedule,
-            start_on_creation=True,
-            actions=[glue.CfnTrigger.ActionProperty(job_name=self.jobs["maintenance"].ref)],
-        )
+        maintenance_schedule = self._schedule("maintenance", config.maintenance_schedule, workflow=None)
         self.triggers = (silver_schedule, gold_after_silver, maintenance_schedule)
+
+    def _schedule(self, job: str, schedule: str, workflow: glue.CfnWorkflow | None) -> glue.CfnTrigger:
+        """Trigger `<prefix>-<job>-schedule`: starts `job` on `schedule` (a run of `workflow`, if any)."""
+        return glue.CfnTrigger(
+            self.home,
+            f"{job.title()}Schedule",
+            name=f"{self.config.prefix}-{job}-schedule",
+            type="SCHEDULED",
+            schedule=schedule,
+            start_on_creation=True,
+            workflow_name=workflow.ref if workflow is not None else None,
+            actions=[glue.CfnTrigger.ActionProperty(job_name=self.jobs[job].ref)],
+        )
 
 
 def maintenance_arguments(policy: MaintenancePolicy) -> dict[str, str]:

@@ -196,6 +196,7 @@ class OverviewDashboard(StackPart):
             ("Business metrics", list(business)),
             ("Insights served back", list(insights)),
         ]
+        self.sections = tuple(title for title, _ in sections)  # in order, each under a `## ` header
         rows: list[list[cloudwatch.IWidget]] = [[alarm_status]]
         for title, row in sections:
             rows += [[_header(title)], row]

@@ -289,23 +289,27 @@ class MonitoringStack(Stack):
         )
 
     def _build_table_alarms(self, table: dynamodb.ITable) -> None:
-        five = Duration.minutes(5)
-        self.on_call.alarm(
-            "dynamodb-throttles",
-            "Requests to the table were throttled.",
-            table.metric_throttled_requests_for_operations(operations=list(TABLE_OPERATIONS), period=five),
-            threshold=0,
-            evaluation_periods=2,
-            datapoints=1,
-        )
-        self.on_call.alarm(
-            "dynamodb-system-errors",
-            "DynamoDB answered requests with internal (5XX) errors.",
-            table.metric_system_errors_for_operations(operations=list(TABLE_OPERATIONS), period=five),
-            threshold=0,
-            evaluation_periods=2,
-            datapoints=1,
-        )
+        # Either signal in one of two 5-minute periods, summed over the operations the app performs.
+        for section, summary, metric in (
+            (
+                "dynamodb-throttles",
+                "Requests to the table were throttled.",
+                table.metric_throttled_requests_for_operations,
+            ),
+            (
+                "dynamodb-system-errors",
+                "DynamoDB answered requests with internal (5XX) errors.",
+                table.metric_system_errors_for_operations,
+            ),
+        ):
+            self.on_call.alarm(
+                section,
+                summary,
+                metric(operations=list(TABLE_OPERATIONS), period=Duration.minutes(5)),
+                threshold=0,
+                evaluation_periods=2,
+                datapoints=1,
+            )
 
     def _build_kpi_alarm(self) -> None:
         # Missing data breaches: a metrics function that stopped publishing is itself the incident.
