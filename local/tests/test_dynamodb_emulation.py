@@ -105,6 +105,14 @@ def read_stream(streams: Any, arn: str, shard: str, **position: Any) -> list[dic
     return list(streams.get_records(ShardIterator=iterator, Limit=1000)["Records"])
 
 
+def write_records(dynamodb: Any, streams: Any, table: str, count: int) -> tuple[str, str, list[str]]:
+    """Writes items r0, r1, …: the table's stream (arn, shard) and the sequence numbers it holds."""
+    for n in range(count):
+        dynamodb.put_item(TableName=table, Item=key(f"r{n}"))
+    arn, shard = stream_of(dynamodb, table)
+    return arn, shard, [r["dynamodb"]["SequenceNumber"] for r in read_stream(streams, arn, shard)]
+
+
 def cancellation_codes(error: ClientError) -> list[str]:
     return [reason["Code"] for reason in error.response.get("CancellationReasons", [])]
 
@@ -343,10 +351,7 @@ def test_consumed_records_are_released_and_sequence_numbers_go_on(
 def test_records_are_kept_until_every_consumer_has_them(
     moto_dynamodb: Any, moto_streams: Any, table: str
 ) -> None:
-    for n in range(4):
-        moto_dynamodb.put_item(TableName=table, Item=key(f"r{n}"))
-    arn, shard = stream_of(moto_dynamodb, table)
-    numbers = [r["dynamodb"]["SequenceNumber"] for r in read_stream(moto_streams, arn, shard)]
+    arn, shard, numbers = write_records(moto_dynamodb, moto_streams, table, 4)
     fast, slow = StreamConsumer(), StreamConsumer()
     slow(arn, shard, numbers[0])
     fast(arn, shard, numbers[3])
@@ -393,10 +398,7 @@ def test_shard_iterators_expire_after_15_minutes(
 def test_latest_starts_after_the_last_record_even_after_trimming(
     moto_dynamodb: Any, moto_streams: Any, table: str
 ) -> None:
-    for n in range(3):
-        moto_dynamodb.put_item(TableName=table, Item=key(f"r{n}"))
-    arn, shard = stream_of(moto_dynamodb, table)
-    numbers = [r["dynamodb"]["SequenceNumber"] for r in read_stream(moto_streams, arn, shard)]
+    arn, shard, numbers = write_records(moto_dynamodb, moto_streams, table, 3)
     consumer = StreamConsumer()
     consumer(arn, shard, numbers[1])
     iterator = moto_streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")[

@@ -53,8 +53,11 @@ class StandInPlatform:
         return {name: dict(fn()) for name, fn in self.drainers.items()}
 
 
+Wired = tuple[StandInPlatform, Ingestion]  # what the `wired` fixture gives
+
+
 @pytest.fixture
-def wired(moto_dynamodb: Any, moto_env: str, tmp_path: Path) -> Iterator[tuple[StandInPlatform, Ingestion]]:
+def wired(moto_dynamodb: Any, moto_env: str, tmp_path: Path) -> Iterator[Wired]:
     table = f"todo-{secrets.token_hex(3)}"
     moto_dynamodb.create_table(**TABLE.create_table_kwargs(table))
     platform = StandInPlatform(tmp_path / "local", table, moto_env)
@@ -145,7 +148,7 @@ def traffic(client: Any, table: str) -> None:
 
 
 def test_changes_reach_bronze_through_the_real_handler_and_firehose_endpoint(
-    moto_dynamodb: Any, wired: tuple[StandInPlatform, Ingestion]
+    moto_dynamodb: Any, wired: Wired
 ) -> None:
     platform, _ingestion = wired
     traffic(moto_dynamodb, platform.endpoints["table_name"])
@@ -170,9 +173,7 @@ def test_changes_reach_bronze_through_the_real_handler_and_firehose_endpoint(
     assert len({r["event_id"] for r in rows}) == len(rows)
 
 
-def test_an_oversized_change_is_dead_lettered_in_s3(
-    moto_dynamodb: Any, wired: tuple[StandInPlatform, Ingestion]
-) -> None:
+def test_an_oversized_change_is_dead_lettered_in_s3(moto_dynamodb: Any, wired: Wired) -> None:
     platform, _ = wired
     table = platform.endpoints["table_name"]
     oversized_change(moto_dynamodb, table)
@@ -188,7 +189,7 @@ def test_an_oversized_change_is_dead_lettered_in_s3(
     assert "over Firehose" in body["Metadata"]["reason"]
 
 
-def test_access_logs_are_shipped_by_the_logs_drainer(wired: tuple[StandInPlatform, Ingestion]) -> None:
+def test_access_logs_are_shipped_by_the_logs_drainer(wired: Wired) -> None:
     platform, _ = wired
     line = {
         "level": "INFO", "log_type": "access", "ts": "2026-11-23T12:00:00.000Z", "request_id": "r1",
@@ -202,9 +203,7 @@ def test_access_logs_are_shipped_by_the_logs_drainer(wired: tuple[StandInPlatfor
     assert list(row) == BRONZE_LOGS.column_names()
 
 
-def test_restore_rebuilds_an_equal_table_from_bronze_alone(
-    moto_dynamodb: Any, wired: tuple[StandInPlatform, Ingestion]
-) -> None:
+def test_restore_rebuilds_an_equal_table_from_bronze_alone(moto_dynamodb: Any, wired: Wired) -> None:
     platform, ingestion = wired
     table = platform.endpoints["table_name"]
     traffic(moto_dynamodb, table)
@@ -237,9 +236,7 @@ def test_restore_rebuilds_an_equal_table_from_bronze_alone(
     assert progress[-1] == ("write", 3, 3)
 
 
-def test_compare_tables_notices_a_difference(
-    moto_dynamodb: Any, wired: tuple[StandInPlatform, Ingestion]
-) -> None:
+def test_compare_tables_notices_a_difference(moto_dynamodb: Any, wired: Wired) -> None:
     platform, _ = wired
     table = platform.endpoints["table_name"]
     traffic(moto_dynamodb, table)
@@ -253,9 +250,7 @@ def test_compare_tables_notices_a_difference(
     assert not comparison.equal
 
 
-def test_restore_refuses_an_existing_table(
-    moto_dynamodb: Any, wired: tuple[StandInPlatform, Ingestion]
-) -> None:
+def test_restore_refuses_an_existing_table(moto_dynamodb: Any, wired: Wired) -> None:
     platform, _ = wired
     with pytest.raises(RestoreError, match="already exists"):
         restore_table(platform.lake_dir, platform.endpoints["table_name"])
@@ -291,7 +286,7 @@ def test_restore_command_without_a_platform_fails_clearly(
 
 
 def test_restore_takes_in_dead_lettered_records_so_an_oversized_change_is_not_lost(
-    moto_dynamodb: Any, wired: tuple[StandInPlatform, Ingestion]
+    moto_dynamodb: Any, wired: Wired
 ) -> None:
     platform, _ = wired
     table = platform.endpoints["table_name"]
