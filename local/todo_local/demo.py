@@ -183,6 +183,13 @@ def print_tour(tour: Tour, console: Console) -> None:
     console.print(table)
 
 
+def _bar(label: str, console: Console) -> Progress:
+    """The demo's progress bar for a run of API calls: label, bar, calls done of total, time taken."""
+    return Progress(
+        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+
+
 def drive_traffic(
     platform: LocalPlatform, users: list[DemoUser], tasks_per_user: int, seed: int, console: Console
 ) -> tuple[TrafficStats, DemoUser | None]:
@@ -196,13 +203,7 @@ def drive_traffic(
         stats.record("create profile", response, 201)
     everyone = users + newcomers
     expected_calls = len(everyone) * int(tasks_per_user * 2.2)
-    with Progress(
-        TextColumn("[bold]API traffic"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with _bar("API traffic", console) as progress:
         task = progress.add_task("traffic", total=expected_calls)
         tick: Callable[[], None] = lambda: progress.advance(task)  # noqa: E731 - a one-line callback
         for user in everyone:
@@ -270,13 +271,7 @@ def replay_past(platform: LocalPlatform, users: int, weeks: int, seed: int, cons
     """The planned past, replayed through the gateway with a simulated clock, with a progress bar."""
     assert platform.gateway is not None  # a started platform has one
     plan = plan_history(users=users, weeks=weeks, seed=seed, end=default_end())
-    with Progress(
-        TextColumn("[bold]History replay"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with _bar("History replay", console) as progress:
         task = progress.add_task("history", total=len(plan.calls))
         result = replay_history(
             platform.gateway, platform.endpoints, plan, on_call=lambda: progress.advance(task)
