@@ -31,6 +31,15 @@ def cli(*argv: str) -> int:
     return code
 
 
+def error_output(capsys: pytest.CaptureFixture[str], code: int, expected: int) -> str:
+    """A failed run's stderr, once its exit code is checked and its stdout found empty (an error
+    prints no result). Whitespace is folded: the console wraps long lines (and paths) anywhere."""
+    captured = capsys.readouterr()
+    assert code == expected
+    assert captured.out == ""
+    return " ".join(captured.err.split())
+
+
 def write_kpis(lake: Path, kpis: dict[str, float]) -> None:
     at = SNAPSHOT.replace(tzinfo=UTC)
     rows = [{"snapshot_at": at, "metric": name, "value": value} for name, value in kpis.items()]
@@ -194,13 +203,10 @@ def test_a_stopped_platform_falls_back_to_its_lake_folder(
 
 
 def test_no_platform_and_no_lake_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli("SELECT 1", "--dir", str(tmp_path / "empty"))
+    err = error_output(capsys, cli("SELECT 1", "--dir", str(tmp_path / "empty")), 2)
 
-    captured = capsys.readouterr()
-    assert code == 2
-    assert captured.out == ""
-    assert "No lake to query" in captured.err
-    assert "local up" in captured.err
+    assert "No lake to query" in err
+    assert "local up" in err
 
 
 def test_stopped_platform_without_a_lake_is_a_clear_error(
@@ -208,32 +214,27 @@ def test_stopped_platform_without_a_lake_is_a_clear_error(
 ) -> None:
     write_endpoints(tmp_path, tmp_path / "lake", closed_port_url())
 
-    code = cli("SELECT 1", "--dir", str(tmp_path))
+    err = error_output(capsys, cli("SELECT 1", "--dir", str(tmp_path)), 2)
 
-    assert code == 2
-    # The console wraps long paths; compare with whitespace folded so the line width does not matter.
-    assert "not running" in " ".join(capsys.readouterr().err.split())
+    assert "not running" in err
 
 
 def test_a_failing_query_exits_1_and_shows_the_translated_sql(
     state_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = cli("SELECT missing_column FROM gold_business_kpis", "--dir", str(state_dir))
+    err = error_output(
+        capsys, cli("SELECT missing_column FROM gold_business_kpis", "--dir", str(state_dir)), 1
+    )
 
-    captured = capsys.readouterr()
-    assert code == 1
-    assert captured.out == ""
-    assert "query failed" in captured.err
-    assert "translated to DuckDB" in captured.err
+    assert "query failed" in err
+    assert "translated to DuckDB" in err
 
 
 def test_an_unknown_named_query_exits_2_listing_the_known_ones(
     state_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = cli("--query", "no_such_query", "--dir", str(state_dir))
+    err = error_output(capsys, cli("--query", "no_such_query", "--dir", str(state_dir)), 2)
 
-    err = capsys.readouterr().err
-    assert code == 2
     assert "no_such_query" in err
     assert "kpi_snapshot" in err
 
@@ -241,10 +242,9 @@ def test_an_unknown_named_query_exits_2_listing_the_known_ones(
 def test_an_unreadable_file_exits_2(
     state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = cli("--file", str(tmp_path / "absent.sql"), "--dir", str(state_dir))
+    err = error_output(capsys, cli("--file", str(tmp_path / "absent.sql"), "--dir", str(state_dir)), 2)
 
-    assert code == 2
-    assert "Cannot read" in capsys.readouterr().err
+    assert "Cannot read" in err
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -55,26 +54,39 @@ def table(moto_env: str, clock: FakeClock) -> str:
     return name
 
 
-@pytest.fixture
-def dynamodb(moto_env: str) -> Iterator[Any]:
-    client = boto3.client("dynamodb")
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def streams(moto_env: str) -> Iterator[Any]:
-    client = boto3.client("dynamodbstreams")
-    yield client
-    client.close()
-
-
 def key(pk: str, sk: str = "A") -> dict[str, Any]:
     return {"PK": {"S": pk}, "SK": {"S": sk}}
 
 
 def put(table: str, pk: str, **attrs: Any) -> dict[str, Any]:
     return {"Put": {"TableName": table, "Item": {**key(pk), **attrs}}}
+
+
+def update(table: str, pk: str, expression: str, values: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """An Update action of a transaction; `extra` adds e.g. a ConditionExpression."""
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": key(pk),
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": values,
+            **extra,
+        }
+    }
+
+
+def must_exist(table: str, pk: str) -> dict[str, Any]:
+    """A ConditionCheck action that fails (cancelling the transaction) when item `pk` is absent."""
+    return {
+        "ConditionCheck": {"TableName": table, "Key": key(pk), "ConditionExpression": "attribute_exists(PK)"}
+    }
+
+
+def an_update_that_fails_while_applying(dynamodb: Any, table: str) -> dict[str, Any]:
+    """Writes item `text`, whose `n` is a string, and returns an Update adding a number to it: it
+    meets every condition, so the transaction starts applying, and fails only when it is applied."""
+    dynamodb.put_item(TableName=table, Item={**key("text"), "n": {"S": "not a number"}})
+    return update(table, "text", "SET n = n + :one", {":one": {"N": "1"}})
 
 
 def items(dynamodb: Any, table: str) -> dict[str, dict[str, Any]]:
@@ -91,6 +103,14 @@ def read_stream(streams: Any, arn: str, shard: str, **position: Any) -> list[dic
     request = {"StreamArn": arn, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON", **position}
     iterator = streams.get_shard_iterator(**request)["ShardIterator"]
     return list(streams.get_records(ShardIterator=iterator, Limit=1000)["Records"])
+
+
+def write_records(dynamodb: Any, streams: Any, table: str, count: int) -> tuple[str, str, list[str]]:
+    """Writes items r0, r1, …: the table's stream (arn, shard) and the sequence numbers it holds."""
+    for n in range(count):
+        dynamodb.put_item(TableName=table, Item=key(f"r{n}"))
+    arn, shard = stream_of(dynamodb, table)
+    return arn, shard, [r["dynamodb"]["SequenceNumber"] for r in read_stream(streams, arn, shard)]
 
 
 def cancellation_codes(error: ClientError) -> list[str]:
@@ -130,39 +150,26 @@ def test_install_is_idempotent_and_replaces_the_transaction(moto_env: str) -> No
 # -- transactions -------------------------------------------------------------------------------------
 
 
-def test_a_failed_condition_cancels_every_action_with_a_reason_each(dynamodb: Any, table: str) -> None:
-    dynamodb.put_item(TableName=table, Item={**key("existing"), "v": {"N": "1"}})
+def test_a_failed_condition_cancels_every_action_with_a_reason_each(moto_dynamodb: Any, table: str) -> None:
+    moto_dynamodb.put_item(TableName=table, Item={**key("existing"), "v": {"N": "1"}})
     with pytest.raises(ClientError) as caught:
-        dynamodb.transact_write_items(
+        moto_dynamodb.transact_write_items(
             TransactItems=[
                 put(table, "new"),
-                {
-                    "Update": {
-                        "TableName": table,
-                        "Key": key("existing"),
-                        "UpdateExpression": "SET v = :two",
-                        "ExpressionAttributeValues": {":two": {"N": "2"}},
-                    }
-                },
-                {
-                    "ConditionCheck": {
-                        "TableName": table,
-                        "Key": key("absent"),
-                        "ConditionExpression": "attribute_exists(PK)",
-                    }
-                },
+                update(table, "existing", "SET v = :two", {":two": {"N": "2"}}),
+                must_exist(table, "absent"),
             ]
         )
     assert caught.value.response["Error"]["Code"] == "TransactionCanceledException"
     assert cancellation_codes(caught.value) == ["None", "None", "ConditionalCheckFailed"]
-    assert set(items(dynamodb, table)) == {"existing"}
-    assert items(dynamodb, table)["existing"]["v"] == {"N": "1"}
+    assert set(items(moto_dynamodb, table)) == {"existing"}
+    assert items(moto_dynamodb, table)["existing"]["v"] == {"N": "1"}
 
 
-def test_all_old_is_returned_on_a_failed_condition(dynamodb: Any, table: str) -> None:
-    dynamodb.put_item(TableName=table, Item={**key("x"), "v": {"N": "1"}})
+def test_all_old_is_returned_on_a_failed_condition(moto_dynamodb: Any, table: str) -> None:
+    moto_dynamodb.put_item(TableName=table, Item={**key("x"), "v": {"N": "1"}})
     with pytest.raises(ClientError) as caught:
-        dynamodb.transact_write_items(
+        moto_dynamodb.transact_write_items(
             TransactItems=[
                 {
                     "Put": {
@@ -179,75 +186,62 @@ def test_all_old_is_returned_on_a_failed_condition(dynamodb: Any, table: str) ->
     assert reason["Item"]["v"] == {"N": "1"}
 
 
-def test_a_successful_transaction_applies_every_action(dynamodb: Any, table: str) -> None:
-    dynamodb.put_item(TableName=table, Item={**key("gone"), "v": {"N": "1"}})
-    dynamodb.put_item(TableName=table, Item={**key("counter"), "n": {"N": "1"}})
-    dynamodb.transact_write_items(
+def test_a_successful_transaction_applies_every_action(moto_dynamodb: Any, table: str) -> None:
+    moto_dynamodb.put_item(TableName=table, Item={**key("gone"), "v": {"N": "1"}})
+    moto_dynamodb.put_item(TableName=table, Item={**key("counter"), "n": {"N": "1"}})
+    moto_dynamodb.transact_write_items(
         TransactItems=[
             put(table, "a"),
             {"Delete": {"TableName": table, "Key": key("gone")}},
-            {
-                "Update": {
-                    "TableName": table,
-                    "Key": key("counter"),
-                    "UpdateExpression": "SET n = n + :one",
-                    "ConditionExpression": "n = :one",
-                    "ExpressionAttributeValues": {":one": {"N": "1"}},
-                }
-            },
+            update(
+                table, "counter", "SET n = n + :one", {":one": {"N": "1"}}, ConditionExpression="n = :one"
+            ),
         ]
     )
-    found = items(dynamodb, table)
+    found = items(moto_dynamodb, table)
     assert set(found) == {"a", "counter"}
     assert found["counter"]["n"] == {"N": "2"}
 
 
-def test_two_actions_on_one_item_are_refused(dynamodb: Any, table: str) -> None:
+def test_two_actions_on_one_item_are_refused(moto_dynamodb: Any, table: str) -> None:
     with pytest.raises(ClientError) as caught:
-        dynamodb.transact_write_items(TransactItems=[put(table, "a"), put(table, "a")])
+        moto_dynamodb.transact_write_items(TransactItems=[put(table, "a"), put(table, "a")])
     assert caught.value.response["Error"]["Code"] == "ValidationException"
-    assert items(dynamodb, table) == {}
+    assert items(moto_dynamodb, table) == {}
 
 
 def test_a_failure_while_applying_restores_exactly_the_touched_items_and_drops_their_records(
-    dynamodb: Any, streams: Any, table: str
+    moto_dynamodb: Any, moto_streams: Any, table: str
 ) -> None:
-    dynamodb.put_item(TableName=table, Item={**key("bystander"), "v": {"N": "7"}})
-    dynamodb.put_item(TableName=table, Item={**key("replaced"), "v": {"N": "1"}})
-    dynamodb.put_item(TableName=table, Item={**key("text"), "n": {"S": "not a number"}})
-    arn, shard = stream_of(dynamodb, table)
-    before = read_stream(streams, arn, shard)
+    moto_dynamodb.put_item(TableName=table, Item={**key("bystander"), "v": {"N": "7"}})
+    moto_dynamodb.put_item(TableName=table, Item={**key("replaced"), "v": {"N": "1"}})
+    unappliable = an_update_that_fails_while_applying(moto_dynamodb, table)
+    arn, shard = stream_of(moto_dynamodb, table)
+    before = read_stream(moto_streams, arn, shard)
     with pytest.raises(ClientError) as caught:
-        dynamodb.transact_write_items(
+        moto_dynamodb.transact_write_items(
             TransactItems=[
                 put(table, "created"),  # applied first ...
                 put(table, "replaced", v={"N": "2"}),
-                {
-                    "Update": {  # ... then this one cannot be applied: a number added to a string
-                        "TableName": table,
-                        "Key": key("text"),
-                        "UpdateExpression": "SET n = n + :one",
-                        "ExpressionAttributeValues": {":one": {"N": "1"}},
-                    }
-                },
+                unappliable,  # ... then this one cannot be applied: a number added to a string
             ]
         )
     assert caught.value.response["Error"]["Code"] == "ValidationException"
-    found = items(dynamodb, table)
+    found = items(moto_dynamodb, table)
     assert set(found) == {"bystander", "replaced", "text"}
     assert found["replaced"]["v"] == {"N": "1"}
     assert found["text"]["n"] == {"S": "not a number"}
     assert found["bystander"]["v"] == {"N": "7"}
-    assert read_stream(streams, arn, shard) == before  # the failed transaction left no record
+    assert read_stream(moto_streams, arn, shard) == before  # the failed transaction left no record
 
-    dynamodb.put_item(TableName=table, Item=key("after"))
-    records = read_stream(streams, arn, shard)
+    moto_dynamodb.put_item(TableName=table, Item=key("after"))
+    records = read_stream(moto_streams, arn, shard)
     numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
     assert numbers == sorted(set(numbers))  # strictly increasing, as DynamoDB's
     assert records[-1]["dynamodb"]["Keys"]["PK"] == {"S": "after"}
 
 
-def test_no_table_is_ever_copied(dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_table_is_ever_copied(moto_dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """moto's own transaction deep-copies every table it touches; the emulation copies only items."""
     from moto.dynamodb.models.table import StreamShard, Table
 
@@ -260,20 +254,14 @@ def test_no_table_is_ever_copied(dynamodb: Any, table: str, monkeypatch: pytest.
         return real_deepcopy(value, memo)
 
     for n in range(20):
-        dynamodb.put_item(TableName=table, Item={**key(f"item-{n}"), "v": {"N": str(n)}})
+        moto_dynamodb.put_item(TableName=table, Item={**key(f"item-{n}"), "v": {"N": str(n)}})
     monkeypatch.setattr(copy, "deepcopy", counting_deepcopy)
-    dynamodb.transact_write_items(TransactItems=[put(table, "ok")])
+    moto_dynamodb.transact_write_items(TransactItems=[put(table, "ok")])
     with pytest.raises(ClientError):
-        dynamodb.transact_write_items(
+        moto_dynamodb.transact_write_items(
             TransactItems=[
                 put(table, "another"),
-                {
-                    "ConditionCheck": {
-                        "TableName": table,
-                        "Key": key("nope"),
-                        "ConditionExpression": "attribute_exists(PK)",
-                    }
-                },
+                must_exist(table, "nope"),
             ]
         )
     monkeypatch.undo()
@@ -281,7 +269,7 @@ def test_no_table_is_ever_copied(dynamodb: Any, table: str, monkeypatch: pytest.
     assert len(copied) <= 4  # at most the touched items (and moto's own per-item copies)
 
 
-def test_concurrent_transactions_and_scans_see_no_partial_state(dynamodb: Any, table: str) -> None:
+def test_concurrent_transactions_and_scans_see_no_partial_state(moto_dynamodb: Any, table: str) -> None:
     """Pairs written together in one transaction are always seen together."""
     errors: list[BaseException] = []
     halves: list[int] = []
@@ -322,31 +310,31 @@ def test_concurrent_transactions_and_scans_see_no_partial_state(dynamodb: Any, t
         thread.join()
     assert not errors, errors
     assert set(halves) <= {0}
-    assert len(items(dynamodb, table)) == 80
+    assert len(items(moto_dynamodb, table)) == 80
 
 
 # -- the stream -----------------------------------------------------------------------------------
 
 
 def test_consumed_records_are_released_and_sequence_numbers_go_on(
-    dynamodb: Any, streams: Any, table: str
+    moto_dynamodb: Any, moto_streams: Any, table: str
 ) -> None:
     for n in range(5):
-        dynamodb.put_item(TableName=table, Item=key(f"r{n}"))
-    arn, shard = stream_of(dynamodb, table)
-    records = read_stream(streams, arn, shard)
+        moto_dynamodb.put_item(TableName=table, Item=key(f"r{n}"))
+    arn, shard = stream_of(moto_dynamodb, table)
+    records = read_stream(moto_streams, arn, shard)
     assert len(records) == 5
     kept_before = dynamodb_emulation.stream_records_kept()
 
     consumer = StreamConsumer()
     consumer(arn, shard, records[2]["dynamodb"]["SequenceNumber"])
     assert dynamodb_emulation.stream_records_kept() == kept_before - 3
-    left = read_stream(streams, arn, shard)
+    left = read_stream(moto_streams, arn, shard)
     assert [r["dynamodb"]["SequenceNumber"] for r in left] == [
         r["dynamodb"]["SequenceNumber"] for r in records[3:]
     ]
     after = read_stream(
-        streams,
+        moto_streams,
         arn,
         shard,
         ShardIteratorType="AFTER_SEQUENCE_NUMBER",
@@ -354,131 +342,120 @@ def test_consumed_records_are_released_and_sequence_numbers_go_on(
     )
     assert after == left
 
-    dynamodb.put_item(TableName=table, Item=key("r5"))
-    latest = read_stream(streams, arn, shard)[-1]
+    moto_dynamodb.put_item(TableName=table, Item=key("r5"))
+    latest = read_stream(moto_streams, arn, shard)[-1]
     assert int(latest["dynamodb"]["SequenceNumber"]) == int(records[-1]["dynamodb"]["SequenceNumber"]) + 1
     consumer.close()
 
 
-def test_records_are_kept_until_every_consumer_has_them(dynamodb: Any, streams: Any, table: str) -> None:
-    for n in range(4):
-        dynamodb.put_item(TableName=table, Item=key(f"r{n}"))
-    arn, shard = stream_of(dynamodb, table)
-    numbers = [r["dynamodb"]["SequenceNumber"] for r in read_stream(streams, arn, shard)]
+def test_records_are_kept_until_every_consumer_has_them(
+    moto_dynamodb: Any, moto_streams: Any, table: str
+) -> None:
+    arn, shard, numbers = write_records(moto_dynamodb, moto_streams, table, 4)
     fast, slow = StreamConsumer(), StreamConsumer()
     slow(arn, shard, numbers[0])
     fast(arn, shard, numbers[3])
-    assert len(read_stream(streams, arn, shard)) == 3  # the slow one still needs 1..3
+    assert len(read_stream(moto_streams, arn, shard)) == 3  # the slow one still needs 1..3
     slow.close()  # a consumer gone holds nothing back; the next release goes as far as the others
     fast(arn, shard, numbers[3])
-    assert read_stream(streams, arn, shard) == []
+    assert read_stream(moto_streams, arn, shard) == []
     fast.close()
 
 
 def test_records_older_than_24_hours_are_released(
-    dynamodb: Any, streams: Any, table: str, clock: FakeClock
+    moto_dynamodb: Any, moto_streams: Any, table: str, clock: FakeClock
 ) -> None:
-    dynamodb.put_item(TableName=table, Item=key("old"))
+    moto_dynamodb.put_item(TableName=table, Item=key("old"))
     clock.now += 12 * 3600
-    dynamodb.put_item(TableName=table, Item=key("younger"))
-    arn, shard = stream_of(dynamodb, table)
-    assert len(read_stream(streams, arn, shard)) == 2
+    moto_dynamodb.put_item(TableName=table, Item=key("younger"))
+    arn, shard = stream_of(moto_dynamodb, table)
+    assert len(read_stream(moto_streams, arn, shard)) == 2
     clock.now += 12 * 3600 + 1
-    dynamodb.put_item(TableName=table, Item=key("new"))
-    kept = [r["dynamodb"]["Keys"]["PK"]["S"] for r in read_stream(streams, arn, shard)]
+    moto_dynamodb.put_item(TableName=table, Item=key("new"))
+    kept = [r["dynamodb"]["Keys"]["PK"]["S"] for r in read_stream(moto_streams, arn, shard)]
     assert kept == ["younger", "new"]
     clock.now += 24 * 3600 + 1
-    assert read_stream(streams, arn, shard) == []  # released on read too, not only on write
+    assert read_stream(moto_streams, arn, shard) == []  # released on read too, not only on write
 
 
 def test_shard_iterators_expire_after_15_minutes(
-    dynamodb: Any, streams: Any, table: str, clock: FakeClock
+    moto_dynamodb: Any, moto_streams: Any, table: str, clock: FakeClock
 ) -> None:
-    dynamodb.put_item(TableName=table, Item=key("r"))
-    arn, shard = stream_of(dynamodb, table)
-    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
-        "ShardIterator"
-    ]
+    moto_dynamodb.put_item(TableName=table, Item=key("r"))
+    arn, shard = stream_of(moto_dynamodb, table)
+    iterator = moto_streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
     clock.now += 14 * 60
-    assert len(streams.get_records(ShardIterator=iterator)["Records"]) == 1  # still valid, reusable
+    assert len(moto_streams.get_records(ShardIterator=iterator)["Records"]) == 1  # still valid, reusable
     clock.now += 60 + 1
     with pytest.raises(ClientError) as caught:
-        streams.get_records(ShardIterator=iterator)
+        moto_streams.get_records(ShardIterator=iterator)
     assert caught.value.response["Error"]["Code"] == "ExpiredIteratorException"
-    assert len(read_stream(streams, arn, shard)) == 1  # a fresh iterator reads on
+    assert len(read_stream(moto_streams, arn, shard)) == 1  # a fresh iterator reads on
 
 
 def test_latest_starts_after_the_last_record_even_after_trimming(
-    dynamodb: Any, streams: Any, table: str
+    moto_dynamodb: Any, moto_streams: Any, table: str
 ) -> None:
-    for n in range(3):
-        dynamodb.put_item(TableName=table, Item=key(f"r{n}"))
-    arn, shard = stream_of(dynamodb, table)
-    numbers = [r["dynamodb"]["SequenceNumber"] for r in read_stream(streams, arn, shard)]
+    arn, shard, numbers = write_records(moto_dynamodb, moto_streams, table, 3)
     consumer = StreamConsumer()
     consumer(arn, shard, numbers[1])
-    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")[
+    iterator = moto_streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")[
         "ShardIterator"
     ]
-    dynamodb.put_item(TableName=table, Item=key("next"))
-    records = streams.get_records(ShardIterator=iterator)["Records"]
+    moto_dynamodb.put_item(TableName=table, Item=key("next"))
+    records = moto_streams.get_records(ShardIterator=iterator)["Records"]
     assert [r["dynamodb"]["Keys"]["PK"]["S"] for r in records] == ["next"]
     consumer.close()
 
 
 def test_a_rollback_drops_its_records_even_when_old_ones_were_released_meanwhile(
-    dynamodb: Any, streams: Any, table: str, clock: FakeClock
+    moto_dynamodb: Any, moto_streams: Any, table: str, clock: FakeClock
 ) -> None:
     for n in range(3):
-        dynamodb.put_item(TableName=table, Item=key(f"old{n}"))
-    dynamodb.put_item(TableName=table, Item={**key("text"), "n": {"S": "not a number"}})
+        moto_dynamodb.put_item(TableName=table, Item=key(f"old{n}"))
+    unappliable = an_update_that_fails_while_applying(moto_dynamodb, table)
     clock.now += 24 * 3600 + 1  # the first record the transaction writes releases these four
     with pytest.raises(ClientError):
-        dynamodb.transact_write_items(
+        moto_dynamodb.transact_write_items(
             TransactItems=[
                 put(table, "created"),
-                {
-                    "Update": {
-                        "TableName": table,
-                        "Key": key("text"),
-                        "UpdateExpression": "SET n = n + :one",
-                        "ExpressionAttributeValues": {":one": {"N": "1"}},
-                    }
-                },
+                unappliable,
             ]
         )
-    arn, shard = stream_of(dynamodb, table)
-    assert read_stream(streams, arn, shard) == []
-    assert "created" not in items(dynamodb, table)
+    arn, shard = stream_of(moto_dynamodb, table)
+    assert read_stream(moto_streams, arn, shard) == []
+    assert "created" not in items(moto_dynamodb, table)
 
 
 # -- the stream record clock (the history replay's seam) ------------------------------------------
 
 
 def test_stream_records_are_stamped_from_the_record_clock_and_it_is_restored(
-    dynamodb: Any, streams: Any, table: str
+    moto_dynamodb: Any, moto_streams: Any, table: str
 ) -> None:
     import time
     from datetime import UTC, datetime
 
     assert dynamodb_emulation.settings.record_time is time.time  # the default is the wall clock
     before = time.time()
-    dynamodb.put_item(TableName=table, Item=key("now"))
+    moto_dynamodb.put_item(TableName=table, Item=key("now"))
     past = datetime(2026, 10, 8, 9, 30, 15, tzinfo=UTC).timestamp()
 
     def put_in_the_past_then_fail() -> None:
         with dynamodb_emulation.record_times(lambda: past):
-            dynamodb.put_item(TableName=table, Item=key("past"))
+            moto_dynamodb.put_item(TableName=table, Item=key("past"))
             raise RuntimeError("the block fails")
 
     with pytest.raises(RuntimeError, match="the block fails"):
         put_in_the_past_then_fail()
     assert dynamodb_emulation.settings.record_time is time.time  # restored, also after a failure
-    dynamodb.put_item(TableName=table, Item=key("later"))
-    arn, shard = stream_of(dynamodb, table)
+    moto_dynamodb.put_item(TableName=table, Item=key("later"))
+    arn, shard = stream_of(moto_dynamodb, table)
     stamped = {
         r["dynamodb"]["Keys"]["PK"]["S"]: r["dynamodb"]["ApproximateCreationDateTime"].timestamp()
-        for r in read_stream(streams, arn, shard)
+        for r in read_stream(moto_streams, arn, shard)
     }
     assert stamped["past"] == past
     assert before - 1 <= stamped["now"] <= stamped["later"] <= time.time() + 1

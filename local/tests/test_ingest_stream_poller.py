@@ -5,11 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from todo_contracts.table import TABLE
@@ -17,17 +15,9 @@ from todo_local.stream_poller import StreamPoller
 
 
 @pytest.fixture
-def aws(moto_env: str) -> Iterator[Any]:
-    """A DynamoDB client on the emptied moto server (`moto_env` comes from `todo_local.testing`)."""
-    client = boto3.client("dynamodb")
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def table(aws: Any) -> str:
+def table(moto_dynamodb: Any) -> str:
     name = f"poller-{secrets.token_hex(3)}"
-    aws.create_table(**TABLE.create_table_kwargs(name))
+    moto_dynamodb.create_table(**TABLE.create_table_kwargs(name))
     return name
 
 
@@ -77,8 +67,8 @@ def dead_letters(tmp_path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def test_builds_the_lambda_event_shape(aws: Any, table: str, tmp_path: Path) -> None:
-    aws.put_item(
+def test_builds_the_lambda_event_shape(moto_dynamodb: Any, table: str, tmp_path: Path) -> None:
+    moto_dynamodb.put_item(
         TableName=table,
         Item={
             "PK": {"S": "USER#u"},
@@ -87,14 +77,14 @@ def test_builds_the_lambda_event_shape(aws: Any, table: str, tmp_path: Path) -> 
             "bs": {"BS": [b"\x02"]},
         },
     )
-    aws.delete_item(TableName=table, Key={"PK": {"S": "USER#u"}, "SK": {"S": "PROFILE"}})
+    moto_dynamodb.delete_item(TableName=table, Key={"PK": {"S": "USER#u"}, "SK": {"S": "PROFILE"}})
     handler = Handler()
     poller = make_poller(table, handler, tmp_path)
     summary = poller.drain()
     assert summary.records == 2
     assert summary.invocations == 1
     insert, remove = handler.events[0]["Records"]
-    stream_arn = aws.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    stream_arn = moto_dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     assert insert["eventSourceARN"] == stream_arn
     assert (insert["eventSource"], insert["awsRegion"], insert["eventName"]) == (
         "aws:dynamodb",
@@ -115,8 +105,8 @@ def test_builds_the_lambda_event_shape(aws: Any, table: str, tmp_path: Path) -> 
     assert "NewImage" not in remove["dynamodb"]
 
 
-def test_batches_respect_the_batch_size(aws: Any, table: str, tmp_path: Path) -> None:
-    put_tasks(aws, table, 7)
+def test_batches_respect_the_batch_size(moto_dynamodb: Any, table: str, tmp_path: Path) -> None:
+    put_tasks(moto_dynamodb, table, 7)
     handler = Handler()
     make_poller(table, handler, tmp_path, batch_size=3).drain()
     assert [len(b) for b in handler.batches] == [3, 3, 1]
@@ -124,9 +114,9 @@ def test_batches_respect_the_batch_size(aws: Any, table: str, tmp_path: Path) ->
 
 
 def test_partial_failure_retries_from_the_lowest_failed_sequence_number(
-    aws: Any, table: str, tmp_path: Path
+    moto_dynamodb: Any, table: str, tmp_path: Path
 ) -> None:
-    put_tasks(aws, table, 6)
+    put_tasks(moto_dynamodb, table, 6)
     failed_once: set[str] = set()
 
     def decide(seqs: list[str]) -> dict[str, Any]:
@@ -145,8 +135,10 @@ def test_partial_failure_retries_from_the_lowest_failed_sequence_number(
     assert dead_letters(tmp_path) == []
 
 
-def test_a_failing_batch_is_bisected_down_to_the_poison_record(aws: Any, table: str, tmp_path: Path) -> None:
-    put_tasks(aws, table, 8)
+def test_a_failing_batch_is_bisected_down_to_the_poison_record(
+    moto_dynamodb: Any, table: str, tmp_path: Path
+) -> None:
+    put_tasks(moto_dynamodb, table, 8)
     poison: list[str] = []
 
     def decide(seqs: list[str]) -> None:
@@ -170,9 +162,9 @@ def test_a_failing_batch_is_bisected_down_to_the_poison_record(aws: Any, table: 
 
 
 def test_capped_retries_go_to_the_dead_letter_file_and_the_shard_moves_on(
-    aws: Any, table: str, tmp_path: Path
+    moto_dynamodb: Any, table: str, tmp_path: Path
 ) -> None:
-    put_tasks(aws, table, 4)
+    put_tasks(moto_dynamodb, table, 4)
     target: list[str] = []
 
     def decide(seqs: list[str]) -> dict[str, Any]:
@@ -192,26 +184,30 @@ def test_capped_retries_go_to_the_dead_letter_file_and_the_shard_moves_on(
     assert letter["shard_id"]
     assert letter["stream_arn"].startswith("arn:aws:dynamodb:")
     assert "batchItemFailures" in letter["reason"]
-    put_tasks(aws, table, 1, start=10)
+    put_tasks(moto_dynamodb, table, 1, start=10)
     handler.batches.clear()
     poller.drain()
     assert len(handler.batches) == 1
     assert len(handler.batches[0]) == 1
 
 
-def test_an_invalid_item_identifier_fails_the_whole_batch(aws: Any, table: str, tmp_path: Path) -> None:
-    put_tasks(aws, table, 2)
+def test_an_invalid_item_identifier_fails_the_whole_batch(
+    moto_dynamodb: Any, table: str, tmp_path: Path
+) -> None:
+    put_tasks(moto_dynamodb, table, 2)
     handler = Handler(lambda seqs: {"batchItemFailures": [{"itemIdentifier": "nope"}]})
     summary = make_poller(table, handler, tmp_path, max_retries=1, bisect_on_error=False).drain()
     assert [len(b) for b in handler.batches] == [2, 2]
     assert summary.dead_lettered == 2
 
 
-def test_a_restarted_poller_resumes_from_its_checkpoint(aws: Any, table: str, tmp_path: Path) -> None:
-    put_tasks(aws, table, 3)
+def test_a_restarted_poller_resumes_from_its_checkpoint(
+    moto_dynamodb: Any, table: str, tmp_path: Path
+) -> None:
+    put_tasks(moto_dynamodb, table, 3)
     first = Handler()
     make_poller(table, first, tmp_path).drain()
-    put_tasks(aws, table, 2, start=3)
+    put_tasks(moto_dynamodb, table, 2, start=3)
     second = Handler()
     restarted = make_poller(table, second, tmp_path)
     assert restarted.drain().records == 2
@@ -220,8 +216,8 @@ def test_a_restarted_poller_resumes_from_its_checkpoint(aws: Any, table: str, tm
     assert state["sequence_number"] == second.batches[0][-1]
 
 
-def test_a_checkpoint_of_another_stream_is_ignored(aws: Any, table: str, tmp_path: Path) -> None:
-    put_tasks(aws, table, 2)
+def test_a_checkpoint_of_another_stream_is_ignored(moto_dynamodb: Any, table: str, tmp_path: Path) -> None:
+    put_tasks(moto_dynamodb, table, 2)
     checkpoint = tmp_path / "state" / "cdc.json"
     checkpoint.parent.mkdir()
     checkpoint.write_text(json.dumps({"stream_arn": "arn:other", "shards": {"x": {"sequence_number": "9"}}}))
@@ -229,8 +225,8 @@ def test_a_checkpoint_of_another_stream_is_ignored(aws: Any, table: str, tmp_pat
     assert make_poller(table, handler, tmp_path).drain().records == 2
 
 
-def test_poll_once_reads_one_batch_per_shard(aws: Any, table: str, tmp_path: Path) -> None:
-    put_tasks(aws, table, 5)
+def test_poll_once_reads_one_batch_per_shard(moto_dynamodb: Any, table: str, tmp_path: Path) -> None:
+    put_tasks(moto_dynamodb, table, 5)
     handler = Handler()
     poller = make_poller(table, handler, tmp_path, batch_size=2)
     assert poller.poll_once().records == 2

@@ -29,14 +29,6 @@ from todo_local.restore import (
 BIG = "123456789012345678901234567890"
 
 
-@pytest.fixture
-def aws(moto_env: str) -> Iterator[Any]:
-    """A DynamoDB client on the emptied moto server (`moto_env` comes from `todo_local.testing`)."""
-    client = boto3.client("dynamodb")
-    yield client
-    client.close()
-
-
 class StandInPlatform:
     """The attributes `wire_ingestion` uses of `LocalPlatform`."""
 
@@ -61,10 +53,13 @@ class StandInPlatform:
         return {name: dict(fn()) for name, fn in self.drainers.items()}
 
 
+Wired = tuple[StandInPlatform, Ingestion]  # what the `wired` fixture gives
+
+
 @pytest.fixture
-def wired(aws: Any, moto_env: str, tmp_path: Path) -> Iterator[tuple[StandInPlatform, Ingestion]]:
+def wired(moto_dynamodb: Any, moto_env: str, tmp_path: Path) -> Iterator[Wired]:
     table = f"todo-{secrets.token_hex(3)}"
-    aws.create_table(**TABLE.create_table_kwargs(table))
+    moto_dynamodb.create_table(**TABLE.create_table_kwargs(table))
     platform = StandInPlatform(tmp_path / "local", table, moto_env)
     ingestion = wire_ingestion(platform, interval=0.05)
     yield platform, ingestion
@@ -109,6 +104,13 @@ def task(user: str, task_id: str, version: int, status: str = "pending", **extra
     }
 
 
+def oversized_change(client: Any, table: str) -> None:
+    """Task `big` inserted (its record fits in Firehose), then modified: the MODIFY's record holds
+    both large descriptions, more than one Firehose record may, so it is dead-lettered in S3."""
+    client.put_item(TableName=table, Item=task("u1", "big", 1, description={"S": "a" * 380_000}))
+    client.put_item(TableName=table, Item=task("u1", "big", 2, description={"S": "b" * 380_000}))
+
+
 EVERY_TYPE: dict[str, Any] = {
     "big": {"N": BIG},
     "tenth": {"N": "0.1"},
@@ -146,10 +148,10 @@ def traffic(client: Any, table: str) -> None:
 
 
 def test_changes_reach_bronze_through_the_real_handler_and_firehose_endpoint(
-    aws: Any, wired: tuple[StandInPlatform, Ingestion]
+    moto_dynamodb: Any, wired: Wired
 ) -> None:
     platform, _ingestion = wired
-    traffic(aws, platform.endpoints["table_name"])
+    traffic(moto_dynamodb, platform.endpoints["table_name"])
     summary = platform.drain()
     assert summary["cdc"]["poller"]["dead_lettered"] == 0
     rows = bronze_rows(platform.lake_dir)
@@ -171,13 +173,10 @@ def test_changes_reach_bronze_through_the_real_handler_and_firehose_endpoint(
     assert len({r["event_id"] for r in rows}) == len(rows)
 
 
-def test_an_oversized_change_is_dead_lettered_in_s3(
-    aws: Any, wired: tuple[StandInPlatform, Ingestion]
-) -> None:
+def test_an_oversized_change_is_dead_lettered_in_s3(moto_dynamodb: Any, wired: Wired) -> None:
     platform, _ = wired
     table = platform.endpoints["table_name"]
-    aws.put_item(TableName=table, Item=task("u1", "big", 1, description={"S": "a" * 380_000}))
-    aws.put_item(TableName=table, Item=task("u1", "big", 2, description={"S": "b" * 380_000}))
+    oversized_change(moto_dynamodb, table)
     platform.drain()
     assert [(r["event_name"], r["item_version"]) for r in bronze_rows(platform.lake_dir)] == [("INSERT", 1)]
     s3 = boto3.client("s3")
@@ -190,7 +189,7 @@ def test_an_oversized_change_is_dead_lettered_in_s3(
     assert "over Firehose" in body["Metadata"]["reason"]
 
 
-def test_access_logs_are_shipped_by_the_logs_drainer(wired: tuple[StandInPlatform, Ingestion]) -> None:
+def test_access_logs_are_shipped_by_the_logs_drainer(wired: Wired) -> None:
     platform, _ = wired
     line = {
         "level": "INFO", "log_type": "access", "ts": "2026-11-23T12:00:00.000Z", "request_id": "r1",
@@ -204,12 +203,10 @@ def test_access_logs_are_shipped_by_the_logs_drainer(wired: tuple[StandInPlatfor
     assert list(row) == BRONZE_LOGS.column_names()
 
 
-def test_restore_rebuilds_an_equal_table_from_bronze_alone(
-    aws: Any, wired: tuple[StandInPlatform, Ingestion]
-) -> None:
+def test_restore_rebuilds_an_equal_table_from_bronze_alone(moto_dynamodb: Any, wired: Wired) -> None:
     platform, ingestion = wired
     table = platform.endpoints["table_name"]
-    traffic(aws, table)
+    traffic(moto_dynamodb, table)
     ingestion.cdc_stream.configure_faults(fraction=0.3)  # partial Firehose failures on the way in
     platform.drain()
     ingestion.cdc_stream.configure_faults()
@@ -221,37 +218,39 @@ def test_restore_rebuilds_an_equal_table_from_bronze_alone(
     assert comparison.source_items == 3  # u1, t1, u2 (re-created); t2 deleted; idempotency record not domain
     assert summary.items_restored == 3
     assert summary.items_deleted == 1
-    restored = aws.get_item(TableName="restored", Key={"PK": {"S": "USER#u2"}, "SK": {"S": "PROFILE"}})[
-        "Item"
-    ]
+    restored = moto_dynamodb.get_item(
+        TableName="restored", Key={"PK": {"S": "USER#u2"}, "SK": {"S": "PROFILE"}}
+    )["Item"]
     assert restored["name"] == {"S": "again"}
     assert restored["version"] == {"N": "1"}
-    t1 = aws.get_item(TableName="restored", Key={"PK": {"S": "USER#u1"}, "SK": {"S": "TASK#t1"}})["Item"]
+    t1 = moto_dynamodb.get_item(TableName="restored", Key={"PK": {"S": "USER#u1"}, "SK": {"S": "TASK#t1"}})[
+        "Item"
+    ]
     assert t1["big"] == {"N": BIG}
     assert t1["blob"] == {"B": b"\x00\xff"}
     assert t1["tiny"] == {"N": "1E-130"}
     assert (
-        aws.describe_table(TableName="restored")["Table"]["KeySchema"]
+        moto_dynamodb.describe_table(TableName="restored")["Table"]["KeySchema"]
         == TABLE.create_table_kwargs("x")["KeySchema"]
     )
     assert progress[-1] == ("write", 3, 3)
 
 
-def test_compare_tables_notices_a_difference(aws: Any, wired: tuple[StandInPlatform, Ingestion]) -> None:
+def test_compare_tables_notices_a_difference(moto_dynamodb: Any, wired: Wired) -> None:
     platform, _ = wired
     table = platform.endpoints["table_name"]
-    traffic(aws, table)
+    traffic(moto_dynamodb, table)
     platform.drain()
     restore_table(platform.lake_dir, "restored")
-    aws.put_item(TableName=table, Item=task("u1", "t9", 1))
-    aws.put_item(TableName="restored", Item=profile("u1", 7, "2026-11-23T09:00:00.000Z"))
+    moto_dynamodb.put_item(TableName=table, Item=task("u1", "t9", 1))
+    moto_dynamodb.put_item(TableName="restored", Item=profile("u1", 7, "2026-11-23T09:00:00.000Z"))
     comparison = compare_tables(table, "restored")
     assert comparison.only_in_source == [("USER#u1", "TASK#t9")]
     assert comparison.different == [("USER#u1", "PROFILE")]
     assert not comparison.equal
 
 
-def test_restore_refuses_an_existing_table(aws: Any, wired: tuple[StandInPlatform, Ingestion]) -> None:
+def test_restore_refuses_an_existing_table(moto_dynamodb: Any, wired: Wired) -> None:
     platform, _ = wired
     with pytest.raises(RestoreError, match="already exists"):
         restore_table(platform.lake_dir, platform.endpoints["table_name"])
@@ -287,13 +286,12 @@ def test_restore_command_without_a_platform_fails_clearly(
 
 
 def test_restore_takes_in_dead_lettered_records_so_an_oversized_change_is_not_lost(
-    aws: Any, wired: tuple[StandInPlatform, Ingestion]
+    moto_dynamodb: Any, wired: Wired
 ) -> None:
     platform, _ = wired
     table = platform.endpoints["table_name"]
-    aws.put_item(TableName=table, Item=task("u1", "big", 1, description={"S": "a" * 380_000}))
-    aws.put_item(TableName=table, Item=task("u1", "big", 2, description={"S": "b" * 380_000}))
-    aws.put_item(TableName=table, Item=task("u1", "small", 1))
+    oversized_change(moto_dynamodb, table)
+    moto_dynamodb.put_item(TableName=table, Item=task("u1", "small", 1))
     platform.drain()
 
     dead_letters = dead_letter_events_from_s3(DEAD_LETTER_BUCKET)
@@ -307,7 +305,9 @@ def test_restore_takes_in_dead_lettered_records_so_an_oversized_change_is_not_lo
     assert compare_tables(table, "without-dead-letters").different == [("USER#u1", "TASK#big")]
 
 
-def test_dead_letters_of_a_missing_bucket_are_none_and_a_corrupt_one_stops_the_restore(aws: Any) -> None:
+def test_dead_letters_of_a_missing_bucket_are_none_and_a_corrupt_one_stops_the_restore(
+    moto_dynamodb: Any,
+) -> None:
     assert dead_letter_events_from_s3("no-such-bucket") == []
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="dead")
@@ -326,7 +326,7 @@ CDC_VARIABLES = (
 
 
 def test_the_ingestion_configures_the_cdc_function_without_touching_the_environment(
-    aws: Any, moto_env: str, tmp_path: Path
+    moto_dynamodb: Any, moto_env: str, tmp_path: Path
 ) -> None:
     """The CDC function is built with explicit clients and settings: wiring, running and stopping
     the ingestion leave `os.environ` exactly as it was, and two ingestions side by side (as two
@@ -335,7 +335,7 @@ def test_the_ingestion_configures_the_cdc_function_without_touching_the_environm
 
     tables = [f"todo-{secrets.token_hex(3)}" for _ in range(2)]
     for table in tables:
-        aws.create_table(**TABLE.create_table_kwargs(table))
+        moto_dynamodb.create_table(**TABLE.create_table_kwargs(table))
     before = dict(os.environ)
     platforms = [
         StandInPlatform(tmp_path / f"platform-{index}", table, moto_env) for index, table in enumerate(tables)
@@ -345,7 +345,7 @@ def test_the_ingestion_configures_the_cdc_function_without_touching_the_environm
         assert dict(os.environ) == before
         assert not [key for key in CDC_VARIABLES if key in os.environ]
         for index, table in enumerate(tables):
-            aws.put_item(TableName=table, Item=task("u1", f"t{index}", 1))
+            moto_dynamodb.put_item(TableName=table, Item=task("u1", f"t{index}", 1))
         for index, platform in enumerate(platforms):
             platform.drain()
             assert [row["sk"] for row in bronze_rows(platform.lake_dir)] == [f"TASK#t{index}"]

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from todo_local.bench_lake import profile_item
 from todo_local.reconcile import ReconcileReport, compare_gold, compare_state
+
+# The task's domain values that are spelled alike in the table and in silver; the two builders
+# below add what differs (keys, index keys and timestamps as strings versus as datetimes), each
+# with its own copy, so no two items share the `tags` list.
+TASK_VALUES: dict[str, Any] = {
+    "title": "Write",
+    "description": "",
+    "status": "pending",
+    "priority": "medium",
+    "category": "general",
+    "tags": ["a"],
+}
+USER_CREATED = datetime(2026, 11, 23, 9, tzinfo=UTC)
 
 
 def table_task(task_id: str = "t1", user_id: str = "u1", **overrides: Any) -> dict[str, Any]:
@@ -20,12 +35,7 @@ def table_task(task_id: str = "t1", user_id: str = "u1", **overrides: Any) -> di
         "entity_type": "TASK",
         "task_id": task_id,
         "user_id": user_id,
-        "title": "Write",
-        "description": "",
-        "status": "pending",
-        "priority": "medium",
-        "category": "general",
-        "tags": ["a"],
+        **copy.deepcopy(TASK_VALUES),
         "created_at": "2026-11-23T10:00:00.123Z",
         "updated_at": "2026-11-23T10:00:00.123Z",
         "version": Decimal(1),
@@ -38,13 +48,8 @@ def silver_task(task_id: str = "t1", user_id: str = "u1", **overrides: Any) -> d
     row: dict[str, Any] = {
         "task_id": task_id,
         "user_id": user_id,
-        "title": "Write",
-        "description": "",
-        "status": "pending",
-        "priority": "medium",
-        "category": "general",
+        **copy.deepcopy(TASK_VALUES),
         "due_date": None,
-        "tags": ["a"],
         "created_at": datetime(2026, 11, 23, 10, 0, 0, 123000, tzinfo=UTC),
         "updated_at": datetime(2026, 11, 23, 10, 0, 0, 123000, tzinfo=UTC),
         "completed_at": None,
@@ -56,29 +61,18 @@ def silver_task(task_id: str = "t1", user_id: str = "u1", **overrides: Any) -> d
 
 
 def table_user(user_id: str = "u1") -> dict[str, Any]:
-    return {
-        "PK": f"USER#{user_id}",
-        "SK": "PROFILE",
-        "entity_type": "USER",
-        "user_id": user_id,
-        "email": f"{user_id}@example.com",
-        "name": "Ada",
-        "timezone": "UTC",
-        "created_at": "2026-11-23T09:00:00.000Z",
-        "updated_at": "2026-11-23T09:00:00.000Z",
-        "version": Decimal(1),
-    }
+    # The benchmark's synthetic profile, as a table scan reads it back: numbers come as Decimal.
+    return {**profile_item(user_id, USER_CREATED), "name": "Ada", "version": Decimal(1)}
 
 
 def silver_user(user_id: str = "u1") -> dict[str, Any]:
-    at = datetime(2026, 11, 23, 9, tzinfo=UTC)
     return {
         "user_id": user_id,
         "email": f"{user_id}@example.com",
         "name": "Ada",
         "timezone": "UTC",
-        "created_at": at,
-        "updated_at": at,
+        "created_at": USER_CREATED,
+        "updated_at": USER_CREATED,
         "version": 1,
         "extra": None,
     }

@@ -88,7 +88,8 @@ def bronze_line(
     return (dumps(ordered) + "\n").encode("utf-8")
 
 
-def _profile(user_id: str, at: datetime) -> dict[str, Any]:
+def profile_item(user_id: str, at: datetime) -> dict[str, Any]:
+    """A synthetic user's profile as the table holds it (plain values), created at `at`."""
     return {
         "PK": f"USER#{user_id}",
         "SK": "PROFILE",
@@ -143,7 +144,7 @@ class History:
     def user_changes(self, u: int) -> Iterator[Change]:
         user_id = f"user-{u:06d}"
         at = START + u * USER_SPACING
-        yield ("INSERT", _profile(user_id, at), None, at)
+        yield ("INSERT", profile_item(user_id, at), None, at)
         for n in range(self.tasks_per_user):
             created = at + timedelta(seconds=60 + n)
             task = _task(user_id, n, created)

@@ -66,19 +66,15 @@ class DemoUser:
 class Tour:
     """The rows of the endpoint tour and whether each call answered as the contract says."""
 
+    anonymous: httpx.Client  # what calls made by no one (`who` None) go through: it sends no token
     rows: list[tuple[str, str, str, str, str]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
     def call(
-        self,
-        who: DemoUser | None,
-        client: httpx.Client,
-        method: str,
-        path: str,
-        expected: int,
-        note: str = "",
-        **kwargs: Any,
+        self, who: DemoUser | None, method: str, path: str, expected: int, note: str = "", **kwargs: Any
     ) -> httpx.Response:
+        """`who` calls the API with their own client (the anonymous one when None)."""
+        client = self.anonymous if who is None else who.client
         response = client.request(method, path, **kwargs)
         ok = response.status_code == expected
         if not ok:
@@ -117,38 +113,31 @@ def sign_up(platform: LocalPlatform, name: str) -> DemoUser:
 
 def endpoint_tour(ada: DemoUser, grace: DemoUser, anonymous: httpx.Client) -> Tour:
     """Every endpoint once, then the error cases, with what each answered."""
-    tour = Tour()
+    tour = Tour(anonymous)
     due = (date.today() + timedelta(days=3)).isoformat()
-    tour.call(None, anonymous, "GET", "/api/health", 200)
-    tour.call(None, anonymous, "GET", "/api/openapi.json", 200, "OpenAPI document")
-    tour.call(None, anonymous, "GET", "/api/docs", 200, "Swagger UI")
-    tour.call(
-        ada, ada.client, "POST", "/api/v1/users", 201, json={"name": "Ada", "timezone": "Europe/London"}
-    )
-    tour.call(grace, grace.client, "POST", "/api/v1/users", 201, json={"name": "Grace"})
-    tour.call(ada, ada.client, "GET", "/api/v1/users/me", 200)
-    tour.call(ada, ada.client, "GET", f"/api/v1/users/{ada.sub}", 200)
-    tour.call(ada, ada.client, "PATCH", "/api/v1/users/me", 200, json={"name": "Ada Lovelace"})
+    tour.call(None, "GET", "/api/health", 200)
+    tour.call(None, "GET", "/api/openapi.json", 200, "OpenAPI document")
+    tour.call(None, "GET", "/api/docs", 200, "Swagger UI")
+    tour.call(ada, "POST", "/api/v1/users", 201, json={"name": "Ada", "timezone": "Europe/London"})
+    tour.call(grace, "POST", "/api/v1/users", 201, json={"name": "Grace"})
+    tour.call(ada, "GET", "/api/v1/users/me", 200)
+    tour.call(ada, "GET", f"/api/v1/users/{ada.sub}", 200)
+    tour.call(ada, "PATCH", "/api/v1/users/me", 200, json={"name": "Ada Lovelace"})
     body = {
         "title": "Write the analytical engine notes",
         "priority": "high",
         "category": "work",
         "due_date": due,
     }
-    created = tour.call(
-        ada, ada.client, "POST", "/api/v1/tasks", 201, json=body, headers={"Idempotency-Key": "tour-1"}
-    )
+    created = tour.call(ada, "POST", "/api/v1/tasks", 201, json=body, headers={"Idempotency-Key": "tour-1"})
     task_id = created.json()["task_id"]
-    replay = tour.call(
-        ada, ada.client, "POST", "/api/v1/tasks", 201, json=body, headers={"Idempotency-Key": "tour-1"}
-    )
+    replay = tour.call(ada, "POST", "/api/v1/tasks", 201, json=body, headers={"Idempotency-Key": "tour-1"})
     tour.rows[-1] = (*tour.rows[-1][:4], f"replayed={replay.headers.get('Idempotent-Replayed')}, same task")
-    tour.call(ada, ada.client, "GET", f"/api/v1/tasks/{task_id}", 200, f"ETag {created.headers.get('ETag')}")
-    tour.call(ada, ada.client, "GET", "/api/v1/tasks", 200, params={"status": "pending", "limit": 5})
-    tour.call(ada, ada.client, "GET", "/api/v1/tasks", 200, params={"due_before": due, "priority": "high"})
+    tour.call(ada, "GET", f"/api/v1/tasks/{task_id}", 200, f"ETag {created.headers.get('ETag')}")
+    tour.call(ada, "GET", "/api/v1/tasks", 200, params={"status": "pending", "limit": 5})
+    tour.call(ada, "GET", "/api/v1/tasks", 200, params={"due_before": due, "priority": "high"})
     replaced = tour.call(
         ada,
-        ada.client,
         "PUT",
         f"/api/v1/tasks/{task_id}",
         200,
@@ -158,7 +147,6 @@ def endpoint_tour(ada: DemoUser, grace: DemoUser, anonymous: httpx.Client) -> To
     etag = replaced.headers.get("ETag", '"2"')
     tour.call(
         ada,
-        ada.client,
         "PATCH",
         f"/api/v1/tasks/{task_id}",
         200,
@@ -166,39 +154,23 @@ def endpoint_tour(ada: DemoUser, grace: DemoUser, anonymous: httpx.Client) -> To
         headers={"If-Match": etag},
     )
     doomed = ada.client.post("/api/v1/tasks", json={"title": "Throwaway"}).json()["task_id"]
-    tour.call(ada, ada.client, "DELETE", f"/api/v1/tasks/{doomed}", 204, "deleted")
+    tour.call(ada, "DELETE", f"/api/v1/tasks/{doomed}", 204, "deleted")
     # The error cases: each is refused with a clear error and changes nothing.
-    tour.call(None, anonymous, "GET", "/api/v1/tasks", 401, "no token → API Gateway's 401")
-    tour.call(grace, grace.client, "GET", f"/api/v1/tasks/{task_id}", 404, "Ada's task is invisible to Grace")
-    tour.call(grace, grace.client, "GET", f"/api/v1/users/{ada.sub}", 404)
+    tour.call(None, "GET", "/api/v1/tasks", 401, "no token → API Gateway's 401")
+    tour.call(grace, "GET", f"/api/v1/tasks/{task_id}", 404, "Ada's task is invisible to Grace")
+    tour.call(grace, "GET", f"/api/v1/users/{ada.sub}", 404)
+    tour.call(ada, "PATCH", f"/api/v1/tasks/{task_id}", 412, json={"title": "x"}, headers={"If-Match": '"1"'})
+    tour.call(ada, "POST", "/api/v1/tasks", 422, json={"title": " ", "priority": "urgent", "owner": "me"})
+    tour.call(ada, "GET", "/api/v1/tasks", 400, params={"cursor": "not-a-cursor"})
     tour.call(
         ada,
-        ada.client,
-        "PATCH",
-        f"/api/v1/tasks/{task_id}",
-        412,
-        json={"title": "x"},
-        headers={"If-Match": '"1"'},
-    )
-    tour.call(
-        ada,
-        ada.client,
-        "POST",
-        "/api/v1/tasks",
-        422,
-        json={"title": " ", "priority": "urgent", "owner": "me"},
-    )
-    tour.call(ada, ada.client, "GET", "/api/v1/tasks", 400, params={"cursor": "not-a-cursor"})
-    tour.call(
-        ada,
-        ada.client,
         "POST",
         "/api/v1/tasks",
         422,
         json={**body, "title": "Different"},
         headers={"Idempotency-Key": "tour-1"},
     )
-    tour.call(ada, ada.client, "POST", "/api/v1/tasks", 413, content=b'{"title": "' + b"x" * 70_000 + b'"}')
+    tour.call(ada, "POST", "/api/v1/tasks", 413, content=b'{"title": "' + b"x" * 70_000 + b'"}')
     return tour
 
 
@@ -209,6 +181,13 @@ def print_tour(tour: Tour, console: Console) -> None:
     for row in tour.rows:
         table.add_row(*row)
     console.print(table)
+
+
+def _bar(label: str, console: Console) -> Progress:
+    """The demo's progress bar for a run of API calls: label, bar, calls done of total, time taken."""
+    return Progress(
+        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
 
 
 def drive_traffic(
@@ -224,13 +203,7 @@ def drive_traffic(
         stats.record("create profile", response, 201)
     everyone = users + newcomers
     expected_calls = len(everyone) * int(tasks_per_user * 2.2)
-    with Progress(
-        TextColumn("[bold]API traffic"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with _bar("API traffic", console) as progress:
         task = progress.add_task("traffic", total=expected_calls)
         tick: Callable[[], None] = lambda: progress.advance(task)  # noqa: E731 - a one-line callback
         for user in everyone:
@@ -298,13 +271,7 @@ def replay_past(platform: LocalPlatform, users: int, weeks: int, seed: int, cons
     """The planned past, replayed through the gateway with a simulated clock, with a progress bar."""
     assert platform.gateway is not None  # a started platform has one
     plan = plan_history(users=users, weeks=weeks, seed=seed, end=default_end())
-    with Progress(
-        TextColumn("[bold]History replay"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with _bar("History replay", console) as progress:
         task = progress.add_task("history", total=len(plan.calls))
         result = replay_history(
             platform.gateway, platform.endpoints, plan, on_call=lambda: progress.advance(task)

@@ -4,15 +4,19 @@ erase step and gold; `pipeline erase` runs the erase step alone (ADR 0013)."""
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from todo_local.endpoints import DEFAULT_DIR, Endpoints, EndpointsError, read_running_endpoints
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def register(subparsers: Any) -> None:
@@ -78,6 +82,45 @@ def _add_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class CommandError(Exception):
+    """Ends a pipeline command: the message is printed as `error: …`, `code` is its exit status
+    (2: the user must fix something first, 1: a step of the lake failed)."""
+
+    def __init__(self, message: object, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _exits_on_error(
+    command: Callable[[argparse.Namespace, Console], int],
+) -> Callable[[argparse.Namespace], int]:
+    """The command, given a console on stderr for its progress and errors; a `CommandError` it
+    raises is printed there and becomes the exit status. Any other exception propagates."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        try:
+            return command(args, console)
+        except CommandError as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            return exc.code
+
+    return run
+
+
+def _lake_dir(directory: Path) -> Path:
+    """The lake of `--dir` as `sql` finds it (`resolve_lake_dir`); without one the command exits 2."""
+    from todo_local.commands.sql_cmd import SqlCommandError, resolve_lake_dir
+
+    try:
+        return resolve_lake_dir(directory)
+    except SqlCommandError as exc:
+        raise CommandError(exc, 2) from exc
+
+
 def remote_drain(endpoints: Endpoints) -> Mapping[str, Any]:
     """Ask the running platform to drain its stream poller and flush its delivery streams."""
     request = urllib.request.Request(f"{endpoints.control_url}/drain", method="POST", data=b"{}")
@@ -95,19 +138,18 @@ def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text.splitlines()[0][:500]}"
 
 
-def run_command(args: argparse.Namespace) -> int:
+@_exits_on_error
+def run_command(args: argparse.Namespace, console: Console) -> int:
     from rich.console import Console
 
     from todo_local.aws_clients import platform_clients
     from todo_local.pipeline import run_pipeline
     from todo_local.pipeline_view import StageProgress, print_pipeline_result
 
-    console = Console(stderr=True)
     try:
         endpoints = read_running_endpoints(args.dir)
     except EndpointsError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        return 2
+        raise CommandError(exc, 2) from exc
     current = {"stage": "ingestion"}
     try:
         with StageProgress(console) as progress:
@@ -127,22 +169,22 @@ def run_command(args: argparse.Namespace) -> int:
     except (urllib.error.URLError, OSError) as exc:
         if current["stage"] != "ingestion":
             raise
-        console.print(
-            f"[bold red]error:[/] could not drain the platform at {endpoints.control_url}: "
-            f"{_first_line(exc)}\nIs `todo-insights local up --dir {args.dir}` still running?"
-        )
-        return 2
+        raise CommandError(
+            f"could not drain the platform at {endpoints.control_url}: "
+            f"{_first_line(exc)}\nIs `todo-insights local up --dir {args.dir}` still running?",
+            2,
+        ) from exc
     except Exception as exc:
         stage = current["stage"]
         recorded = (
             " (its pipeline_runs row records the failure)" if stage in ("silver", "erasure", "gold") else ""
         )
-        console.print(
-            f"[bold red]error:[/] the {stage} stage failed{recorded}: {_first_line(exc)}\n"
+        raise CommandError(
+            f"the {stage} stage failed{recorded}: {_first_line(exc)}\n"
             "See docs/runbooks/etl.md; `todo-insights pipeline run --full-rebuild` rebuilds silver "
-            "from bronze."
-        )
-        return 1
+            "from bronze.",
+            1,
+        ) from exc
     if args.json:
         sys.stdout.write(
             json.dumps(
@@ -169,30 +211,25 @@ def run_command(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def erase_command(args: argparse.Namespace) -> int:
+@_exits_on_error
+def erase_command(args: argparse.Namespace, console: Console) -> int:
     from rich.console import Console
     from rich.table import Table
 
     from todo_etl.glue.erasure import run_erasure
     from todo_etl.glue.local_session import lake_session
-    from todo_local.commands.sql_cmd import SqlCommandError, resolve_lake_dir
 
-    console = Console(stderr=True)
-    try:
-        lake_dir = resolve_lake_dir(args.dir)
-    except SqlCommandError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        return 2
+    lake_dir = _lake_dir(args.dir)
     try:
         with console.status("erasing deleted accounts from every layer of the lake…"):
             spark, lake = lake_session(lake_dir)
             summary = run_erasure(spark, lake)
     except Exception as exc:
-        console.print(
-            f"[bold red]error:[/] the erase step failed (its pipeline_runs row records it; a rerun "
-            f"completes it): {_first_line(exc)}"
-        )
-        return 1
+        raise CommandError(
+            "the erase step failed (its pipeline_runs row records it; a rerun "
+            f"completes it): {_first_line(exc)}",
+            1,
+        ) from exc
     details = summary.details
     table = Table(title=f"erase run {summary.run_id}", title_justify="left", show_header=False)
     table.add_column("field", style="cyan")
@@ -208,33 +245,30 @@ def erase_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def maintain_command(args: argparse.Namespace) -> int:
+@_exits_on_error
+def maintain_command(args: argparse.Namespace, console: Console) -> int:
     from rich.console import Console
     from rich.table import Table
 
     from todo_etl.glue.local_session import lake_session
     from todo_etl.glue.maintenance import run_maintenance
     from todo_etl.glue.maintenance_policy import MaintenancePolicy
-    from todo_local.commands.sql_cmd import SqlCommandError, resolve_lake_dir
 
-    console = Console(stderr=True)
     try:
         policy = MaintenancePolicy(
             snapshot_retention_hours=args.retention_hours,
             retain_last_snapshots=args.retain_last,
             orphan_min_age_hours=args.orphan_age_hours,
         )
-        lake_dir = resolve_lake_dir(args.dir)
-    except (ValueError, SqlCommandError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        return 2
+    except ValueError as exc:
+        raise CommandError(exc, 2) from exc
+    lake_dir = _lake_dir(args.dir)
     try:
         with console.status("maintaining the lake's Iceberg tables…"):
             spark, lake = lake_session(lake_dir)
             summary = run_maintenance(spark, lake, policy)
     except Exception as exc:
-        console.print(f"[bold red]error:[/] maintenance failed: {_first_line(exc)}")
-        return 1
+        raise CommandError(f"maintenance failed: {_first_line(exc)}", 1) from exc
     table = Table(title=f"maintenance run {summary.run_id}", title_justify="left")
     for column in ("table", "files compacted", "files written", "expired data files", "orphans removed"):
         table.add_column(column, justify="left" if column == "table" else "right")
@@ -250,24 +284,19 @@ def maintain_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def rollback_command(args: argparse.Namespace) -> int:
+@_exits_on_error
+def rollback_command(args: argparse.Namespace, console: Console) -> int:
     from rich.console import Console
 
     from todo_etl.glue.local_session import lake_session
     from todo_etl.glue.maintenance import RollbackError, rollback_table
-    from todo_local.commands.sql_cmd import SqlCommandError, resolve_lake_dir
 
-    console = Console(stderr=True)
+    lake_dir = _lake_dir(args.dir)
     try:
-        lake_dir = resolve_lake_dir(args.dir)
         spark, lake = lake_session(lake_dir)
         outcome = rollback_table(spark, lake, args.table, args.snapshot)
-    except SqlCommandError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        return 2
     except RollbackError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        return 1
+        raise CommandError(exc, 1) from exc
     Console().print(
         f"{args.table}: current snapshot {outcome['previous_snapshot_id']} → {outcome['current_snapshot_id']}"
     )

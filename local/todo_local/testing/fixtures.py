@@ -13,6 +13,8 @@
 - `moto_server` (module): a bare moto server (no table, pool or gateway) on a free port; its URL.
 - `moto_env` (function): that server emptied, and this test's AWS clients pointed at it
   (`AWS_ENDPOINT_URL`, dummy credentials, us-east-1); its URL. For tests of one part on moto alone.
+- `moto_dynamodb`, `moto_streams` (function): a DynamoDB and a DynamoDB Streams client on that
+  emptied server, closed at teardown.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -182,3 +184,24 @@ def moto_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AWS_REGION", MOTO_REGION)
     urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).close()
     return moto_server
+
+
+def _moto_client(service: str) -> Iterator[Any]:
+    """A boto3 client of `service` on the environment `moto_env` set; closed when the fixture ends."""
+    import boto3
+
+    client = boto3.client(service)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def moto_dynamodb(moto_env: str) -> Iterator[Any]:
+    """A DynamoDB client on the emptied moto server of `moto_env`."""
+    yield from _moto_client("dynamodb")
+
+
+@pytest.fixture
+def moto_streams(moto_env: str) -> Iterator[Any]:
+    """A DynamoDB Streams client on the emptied moto server of `moto_env`."""
+    yield from _moto_client("dynamodbstreams")
