@@ -114,11 +114,18 @@ def test_records_live_under_the_partition_their_scope_hashes_to(member: Any, loc
 
 
 def test_scopes_spread_evenly_over_the_idempotency_partitions() -> None:
-    counts = Counter(partition_of(f"create_task#user-{n}#key-{n}") for n in range(8_000))
-    assert set(counts) == {f"IDEMPOTENCY#{shard}" for shard in range(PARTITIONS)}
+    counts = Counter(partition_of(f"tasks.create#user-{n}#key-{n}") for n in range(8_000))
+    assert PARTITIONS == 8
+    assert set(counts) == {f"IDEMPOTENCY#{shard}" for shard in range(8)}
     # 1,000 each on average; a fixed input, so the (about 2.5 sigma) widest one is always the same.
     assert all(850 < count < 1150 for count in counts.values()), counts
-    assert partition_of("create_task#u#k") == partition_of("create_task#u#k")
+
+
+def test_a_scopes_partition_never_changes() -> None:
+    """The hash is part of the stored layout: another one (or another PARTITIONS) would look for
+    the last 24 hours of records in the wrong partitions and run those requests again."""
+    assert partition_of("tasks.create#u#k") == "IDEMPOTENCY#4"
+    assert partition_of("users.create#u#k") == "IDEMPOTENCY#1"
 
 
 def test_only_documented_powertools_options_shape_the_records() -> None:

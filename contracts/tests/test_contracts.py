@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import todo_contracts
+from todo_contracts.lake_layout import GLUE_JOB_LAYERS, Layer, layer_argument
 from todo_contracts.timestamps import rfc3339
 
 PACKAGE = Path(todo_contracts.__file__).parent
@@ -48,3 +49,11 @@ def test_rfc3339_strings_sort_as_their_instants(a: datetime, b: datetime) -> Non
     a, b = (d.replace(microsecond=d.microsecond // 1000 * 1000) for d in (a, b))
     assert (rfc3339(a) < rfc3339(b)) == (a < b)  # years are always four digits
     assert datetime.fromisoformat(rfc3339(a)) == a
+
+
+def test_every_glue_job_reaches_silver_and_gold() -> None:
+    """Silver holds the Iceberg warehouse, gold pipeline_runs: every job records its run there."""
+    assert set(GLUE_JOB_LAYERS) == {"silver", "gold", "maintenance"}
+    for job, layers in GLUE_JOB_LAYERS.items():
+        assert {Layer.SILVER, Layer.GOLD} <= set(layers), job
+    assert [layer_argument(layer) for layer in Layer] == ["bronze_uri", "silver_uri", "gold_uri"]

@@ -86,7 +86,7 @@ def test_the_arguments_name_the_lake_the_jobs_write() -> None:
 
 def test_maintenance_arguments_give_the_stage_policy() -> None:
     extra = ["--snapshot_retention_hours", "48", "--retain_last_snapshots", "3", "--orphan_min_age_hours=96"]
-    assert job_arguments(BASE + extra, Resolver(), SILVER_JOB).maintenance == MaintenancePolicy(
+    assert job_arguments(BASE + extra, Resolver(), MAINTENANCE_JOB).maintenance == MaintenancePolicy(
         snapshot_retention_hours=48, retain_last_snapshots=3, orphan_min_age_hours=96
     )
 

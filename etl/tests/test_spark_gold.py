@@ -166,6 +166,18 @@ def _engagement(user: str, snapshot: Any, **figures: Any) -> dict[str, Any]:
     return row
 
 
+def test_the_gold_run_writes_the_six_published_tables() -> None:
+    # The runs above are compared table by table over GOLD_OUTPUTS: this pins what that covers.
+    assert [t.name for t in GOLD_OUTPUTS] == [
+        "gold_user_engagement",
+        "gold_task_completion_daily",
+        "gold_category_trends",
+        "gold_business_kpis",
+        "gold_user_insights",
+        "gold_api_usage_daily",
+    ]
+
+
 def test_user_engagement_counts_live_tasks_and_task_activity(gold: Gold, kit: Any) -> None:
     snapshot = kit.naive(AS_OF)
     # What u1 and u2 share: two live tasks, one of them completed.

@@ -99,7 +99,7 @@ def _write_scenario(kit: Any, bronze: Any) -> None:
     # Records of entity types the lake does not take.
     idem = bronze.record(
         "INSERT",
-        {"PK": "IDEMPOTENCY#k1", "SK": "IDEMPOTENCY", "entity_type": "IDEMPOTENCY"},
+        {"PK": "IDEMPOTENCY#4", "SK": "idempotency.execute#0f3a", "entity_type": "IDEMPOTENCY"},
         None,
         event_id="evt-idem",
     )

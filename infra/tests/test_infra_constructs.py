@@ -23,7 +23,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 from constructs import Construct
 
-from todo_contracts.lake_layout import CDC_FOLDER
+from todo_contracts.lake_layout import CDC_FOLDER, GLUE_JOB_LAYERS
 from todo_contracts.limits import STREAM_BATCH_SIZE, STREAM_RETRY_ATTEMPTS, WAF_WINDOW_SECONDS
 from todo_infra.constructs.alarms_to_on_call import AlarmsToOnCall
 from todo_infra.constructs.bronze_delivery import BronzeDeliveryStream
@@ -31,6 +31,7 @@ from todo_infra.constructs.cdc_pipeline import CdcPipeline
 from todo_infra.constructs.glue_lake_jobs import GLUE_JOB_NAMES, GlueLakeJobs
 from todo_infra.constructs.insights_loader import InsightsLoader
 from todo_infra.constructs.overview_dashboard import OverviewDashboard
+from todo_infra.constructs.python_function import PythonFunction
 from todo_infra.constructs.queued_function import QueuedFunction
 from todo_infra.constructs.rate_limited_web_acl import RATE_LIMITED_BODY, RateLimitedWebAcl
 from todo_infra.constructs.stack_part import StackPart
@@ -80,6 +81,21 @@ def test_a_stack_part_creates_its_resources_beside_itself_so_their_logical_ids_s
     assert part.home is stack
     assert part.queue.node.scope is stack
     assert _logical_id(Template.from_stack(stack), "AWS::SQS::Queue").startswith("Queue")
+
+
+def test_a_function_may_not_set_the_environment_every_function_gets(build_output) -> None:
+    with pytest.raises(ValueError, match="POWERTOOLS_LOG_LEVEL, STAGE are set for every function"):
+        PythonFunction(
+            _stack(),
+            "F",
+            config=CONFIG,
+            built=build_output.function("cdc"),
+            family="cdc",
+            description="test",
+            memory_mb=256,
+            timeout=Duration.seconds(10),
+            environment={"STAGE": "other", "POWERTOOLS_LOG_LEVEL": "DEBUG", "EXTRA": "1"},
+        )
 
 
 def test_a_queued_function_has_its_dead_letter_queue_and_the_project_environment(build_output) -> None:
@@ -204,6 +220,23 @@ def test_the_glue_lake_jobs_are_three_jobs_with_own_roles_logs_and_triggers(buil
     template.has_resource_properties(
         "AWS::Glue::Trigger", {"Type": "CONDITIONAL", "Name": f"{CONFIG.prefix}-gold-after-silver"}
     )
+    # Each role reaches exactly the buckets of the layers its job is handed (GLUE_JOB_LAYERS): the
+    # job definition and the role are two statements of one fact.
+    bucket_ids = {
+        layer: stack.resolve(bucket.node.default_child.logical_id) for layer, bucket in buckets.items()
+    }  # type: ignore[union-attr]
+    policies = template.find_resources("AWS::IAM::Policy")
+    for name in GLUE_JOB_NAMES:
+        role_id = stack.resolve(jobs.roles[name].node.default_child.logical_id)  # type: ignore[union-attr]
+        documents = json.dumps(
+            [
+                p["Properties"]["PolicyDocument"]
+                for p in policies.values()
+                if {"Ref": role_id} in p["Properties"]["Roles"]
+            ]
+        )
+        reached = {layer for layer, bucket_id in bucket_ids.items() if f'"{bucket_id}"' in documents}
+        assert reached == {layer.value for layer in GLUE_JOB_LAYERS[name]}, name
 
 
 def test_the_insights_loader_runs_on_gold_success_and_dead_letters_what_it_cannot_load(build_output) -> None:

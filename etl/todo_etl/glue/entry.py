@@ -22,7 +22,8 @@ from todo_etl.glue.maintenance_policy import DEFAULT_POLICY, MaintenancePolicy
 Resolver = Callable[[Sequence[str], list[str]], Mapping[str, str]]
 
 # Every job's; each also requires the base URI of every layer it reaches (`required_arguments`).
-REQUIRED_ARGUMENTS = ["JOB_NAME", "database"]
+JOB_NAME_ARGUMENT = "JOB_NAME"
+DATABASE_ARGUMENT = "database"
 # getResolvedOptions fails on a missing name, so optional ones are only asked for when passed.
 OPTIONAL_ARGUMENTS = (
     "catalog",
@@ -123,7 +124,7 @@ def required_arguments(job: str) -> list[str]:
         layers = GLUE_JOB_LAYERS[job]
     except KeyError:
         raise JobArgumentError(f"no Glue job named {job!r}; the jobs are {sorted(GLUE_JOB_LAYERS)}") from None
-    return [REQUIRED_ARGUMENTS[0], *(layer_argument(layer) for layer in layers), *REQUIRED_ARGUMENTS[1:]]
+    return [JOB_NAME_ARGUMENT, *(layer_argument(layer) for layer in layers), DATABASE_ARGUMENT]
 
 
 def job_arguments(argv: Sequence[str], resolve: Resolver, job: str) -> JobArguments:
@@ -137,11 +138,11 @@ def job_arguments(argv: Sequence[str], resolve: Resolver, job: str) -> JobArgume
             raise JobArgumentError(f"--{name} must not be empty")
         uris[layer] = values[name].rstrip("/")
     return JobArguments(
-        job_name=values["JOB_NAME"],
+        job_name=values[JOB_NAME_ARGUMENT],
         bronze_uri=uris.get(Layer.BRONZE),
         silver_uri=uris[Layer.SILVER],
         gold_uri=uris[Layer.GOLD],
-        database=_identifier("database", values["database"]),
+        database=_identifier(DATABASE_ARGUMENT, values[DATABASE_ARGUMENT]),
         catalog=_identifier("catalog", values["catalog"]) if "catalog" in values else DEFAULT_CATALOG,
         full_rebuild=_flag("full_rebuild", values["full_rebuild"]) if "full_rebuild" in values else False,
         lookback_hours=(
@@ -172,7 +173,7 @@ def run_glue_job(
     body: Callable[[SparkSession, JobArguments], str],
 ) -> None:
     """Glue's job frame around `body(spark, arguments)`: resolve `job`'s arguments, make the Glue
-    context and session, `job.init`, run, print the body's one-line outcome, `job.commit`.
+    context and session, `glue_job.init`, run, print the body's one-line outcome, `glue_job.commit`.
 
     The awsglue classes come in as arguments because only Glue has them; a failure raises out
     of `body`, so Glue marks the run failed (and the job's pipeline_runs row says why).

@@ -51,6 +51,9 @@ class PythonFunction(Construct):
             "POWERTOOLS_LOG_LEVEL": "INFO",
             **({"POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE} if publishes_metrics else {}),
         }
+        if clash := sorted(environment.keys() & powertools.keys()):
+            names = ", ".join(clash)
+            raise ValueError(f"{function_name}: {names} are set for every function; do not pass them")
         self.log_group = stage_log_group(self, "Logs", config=config, name=f"/aws/lambda/{function_name}")
         self.layer = lambda_.LayerVersion(
             self,
