@@ -33,13 +33,13 @@ RETENTION_SECONDS = 24 * 3600
 # static partition value (the sort key is the hashed key). The records spread over this many such
 # partitions, one layer each, so keyed POSTs are not one hot partition (ADR 0002).
 PARTITIONS = 8
+PARTITION_VALUES = tuple(f"{IDEMPOTENCY_PARTITION_PREFIX}{shard}" for shard in range(PARTITIONS))
 
 
 def partition_of(scope: str) -> str:
-    """The static partition value a scope's record lives under: one of `PARTITIONS`, by a stable
-    hash (the same scope always lands in the same partition, so a repeat finds its record)."""
-    shard = int.from_bytes(hashlib.sha256(scope.encode()).digest()[:4], "big") % PARTITIONS
-    return f"{IDEMPOTENCY_PARTITION_PREFIX}{shard}"
+    """The static partition value a scope's record lives under: one of `PARTITION_VALUES`, by a
+    stable hash (the same scope always lands in the same partition, so a repeat finds its record)."""
+    return PARTITION_VALUES[int.from_bytes(hashlib.sha256(scope.encode()).digest()[:4], "big") % PARTITIONS]
 
 
 def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
@@ -84,7 +84,7 @@ class IdempotentRunner:
                 expiry_attr=TTL_ATTRIBUTE,
                 boto3_client=client,
             )
-            for partition in (f"{IDEMPOTENCY_PARTITION_PREFIX}{shard}" for shard in range(PARTITIONS))
+            for partition in PARTITION_VALUES
         }
         self._once: dict[str, Callable[..., dict[str, Any]]] = {
             partition: idempotent_function(
